@@ -1,0 +1,52 @@
+"""fer-zoo: a plugin-based model zoo for facial-expression recognition CNNs.
+
+The public API. Importing it loads neither TensorFlow nor Keras; building a model does.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from fer_zoo.errors import FerZooError
+from fer_zoo.hookspecs import hookimpl
+from fer_zoo.registry import Architecture
+
+try:
+    __version__ = _metadata.version("fer-zoo")
+except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Architecture",
+    "FerZooError",
+    "create_model",
+    "get_architecture",
+    "hookimpl",
+    "list_architectures",
+]
+
+
+def list_architectures(pattern: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
+    """Names of the available architectures, filtered by fnmatch patterns: ``list_architectures("vgg*")``."""
+    from fer_zoo import plugins
+
+    loaded = plugins.current()
+    loaded.raise_if_strict()
+    as_list = lambda p: [p] if isinstance(p, str) else list(p or [])  # noqa: E731
+    return loaded.architectures.names(as_list(pattern), as_list(exclude))
+
+
+def get_architecture(name: str) -> Architecture:
+    """The registered ``Architecture`` called ``name``; ``FerZooError`` if there is none."""
+    from fer_zoo import plugins
+
+    loaded = plugins.current()
+    loaded.raise_if_strict()
+    return loaded.get_architecture(name)
+
+
+def create_model(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7):
+    """Build the bare network of architecture ``name`` (a ``keras.Model``) at its declared input shape."""
+    from fer_zoo.models import create_model as _create
+
+    return _create(get_architecture(name), input_shape, num_classes)

@@ -1,0 +1,11 @@
+"""Every hook a fer-zoo plugin can implement. Implementations may accept a subset of the arguments."""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("fer_zoo")
+hookimpl = pluggy.HookimplMarker("fer_zoo")
+
+
+@hookspec
+def fer_zoo_register_architectures(register):
+    """Register architectures by calling ``register(fer_zoo.Architecture(...))`` once for each."""

@@ -1,0 +1,98 @@
+"""Rich tables (and, later, figures) built from plain data. Nothing here computes results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+
+from fer_zoo.models import ModelSummary
+from fer_zoo.plugins import Plugin
+from fer_zoo.registry import Architecture
+
+DASH = "—"
+
+
+def human(n: int | float | None, unit: str = "") -> str:
+    """2_140_231 -> '2.14 M'; the exact figure is in the JSON output."""
+    if n is None:
+        return DASH
+    for factor, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(n) >= factor:
+            return f"{n / factor:.3g}{suffix}{unit}"
+    return f"{n:g}{' ' + unit if unit else ''}"
+
+
+def shape_text(shape: Iterable[int | None]) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def percent(fraction: float | None) -> str:
+    return DASH if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def architectures_table(archs: list[Architecture]) -> Table:
+    table = Table(title="fer-zoo architectures", title_justify="left")
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("plugin")
+    table.add_column("params", justify="right")
+    table.add_column("MACs/image", justify="right")
+    table.add_column("input", justify="right")
+    table.add_column("reported val", justify="right")
+    for arch in archs:
+        reported = (arch.reported or {}).get("val")
+        table.add_row(
+            arch.name,
+            str(arch.plugin) if arch.plugin else DASH,
+            f"{arch.params:,}" if arch.params is not None else DASH,
+            human(arch.macs),
+            shape_text(arch.input_shape),
+            percent(reported),
+        )
+    if any(a.reported for a in archs):
+        table.caption = "reported val: as the architecture's paper reported it (split not always named)"
+        table.caption_justify = "left"
+    return table
+
+
+def layers_table(arch: Architecture, summary: ModelSummary, input_shape) -> Table:
+    table = Table(
+        title=f"{arch.name}: {arch.description}",
+        title_justify="left",
+        caption=(
+            f"Total params: {summary.total_params:,}\n"
+            f"Trainable params: {summary.trainable_params:,}\n"
+            f"Non-trainable params: {summary.non_trainable_params:,}\n"
+            f"MACs/image: {summary.macs:,} ({human(summary.macs)}) at input {shape_text(input_shape)}"
+        ),
+        caption_justify="left",
+    )
+    table.add_column("Layer (type)")
+    table.add_column("Output Shape")
+    table.add_column("Param #", justify="right")
+    for row in summary.layers:
+        table.add_row(f"{row.name} ({row.type})", "(" + ", ".join(map(str, row.output_shape)) + ")", f"{row.params:,}")
+    return table
+
+
+def plugins_table(plugins: list[Plugin]) -> Table:
+    table = Table(title="fer-zoo plugins", title_justify="left", expand=False)
+    table.add_column("distribution", style="bold")
+    table.add_column("version")
+    table.add_column("entry point")
+    table.add_column("hooks")
+    table.add_column("provides")
+    table.add_column("status")
+    for p in plugins:
+        if p.disabled:
+            status = Text("disabled", style="yellow")
+        elif p.error:
+            status = Text(f"error: {p.error}", style="red")
+        else:
+            status = Text("ok", style="green")
+        # fer_zoo_register_architectures -> register_architectures; `plugins --json` has the full names
+        hooks = "\n".join(h.removeprefix("fer_zoo_") for h in p.hooks)
+        table.add_row(p.distribution, p.version, p.name, hooks or DASH,
+                      ", ".join(p.architectures) or DASH, status)
+    return table
