@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -76,23 +77,24 @@ def layers_table(arch: Architecture, summary: ModelSummary, input_shape) -> Tabl
     return table
 
 
-def plugins_table(plugins: list[Plugin]) -> Table:
-    table = Table(title="fer-zoo plugins", title_justify="left", expand=False)
-    table.add_column("distribution", style="bold")
-    table.add_column("version")
-    table.add_column("entry point")
+def plugins_table(plugins: list[Plugin]) -> Group:
+    """One row per entry point; the full error text of broken ones follows the table, unsqueezed."""
+    table = Table(title="fer-zoo plugins", title_justify="left")
+    table.add_column("plugin", style="bold", no_wrap=True)
+    table.add_column("entry point", no_wrap=True)
     table.add_column("hooks")
     table.add_column("provides")
-    table.add_column("status")
+    table.add_column("status", no_wrap=True)
+    errors = []
     for p in plugins:
         if p.disabled:
             status = Text("disabled", style="yellow")
         elif p.error:
-            status = Text(f"error: {p.error}", style="red")
+            status = Text("error", style="red")
+            errors.append(Text(f"{p.distribution} {p.version} ({p.name}): {p.error}", style="red"))
         else:
             status = Text("ok", style="green")
-        # fer_zoo_register_architectures -> register_architectures; `plugins --json` has the full names
-        hooks = "\n".join(h.removeprefix("fer_zoo_") for h in p.hooks)
-        table.add_row(p.distribution, p.version, p.name, hooks or DASH,
-                      ", ".join(p.architectures) or DASH, status)
-    return table
+        # fer_zoo_register_architectures -> architectures; `plugins --json` has the full names
+        hooks = ", ".join(h.removeprefix("fer_zoo_").removeprefix("register_") for h in p.hooks)
+        table.add_row(f"{p.distribution} {p.version}", p.name, hooks or DASH, ", ".join(p.architectures) or DASH, status)
+    return Group(table, *errors)

@@ -1,0 +1,98 @@
+"""Shared fixtures: real entry points for throw-away plugin distributions, and the CLI runner."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fer_zoo import plugins
+
+_counter = itertools.count()
+
+TINY_PLUGIN = '''
+import fer_zoo
+
+def build_tiny(input_shape, num_classes):
+    import keras
+    from keras import layers
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(4, 3, strides=2),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(num_classes, activation="softmax", dtype="float32"),
+    ])
+
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture(
+        name={name!r}, build=build_tiny, input_shape=(48, 48, 1), description="a tiny test net",
+        params=75, macs=19_072,
+    ))
+'''
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins(monkeypatch):
+    """Every test sees the plugins installed for it, and none of another test's."""
+    for var in (plugins.STRICT_ENV, plugins.DISABLE_ENV):
+        monkeypatch.delenv(var, raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch):
+    """Install a plugin distribution for real: a module and a ``*.dist-info`` on ``sys.path``.
+
+    ``install_plugin("acme-fer", source)`` gives distribution ``acme-fer`` one ``fer_zoo`` entry point
+    pointing at a new module holding ``source``; the plugin loader then finds it like any pip install.
+    """
+    made_modules = []
+
+    def install(distribution: str, source: str, version: str = "1.0", entry_point: str | None = None) -> str:
+        site = tmp_path / f"site{next(_counter)}"
+        site.mkdir()
+        module = f"ferzoo_testplugin_{next(_counter)}"
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        info = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+        (info / "entry_points.txt").write_text(f"[fer_zoo]\n{entry_point or module} = {module}\n")
+        monkeypatch.syspath_prepend(str(site))
+        importlib.invalidate_caches()
+        plugins.reset()
+        made_modules.append(module)
+        return module
+
+    yield install
+    for module in made_modules:
+        sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def tiny_plugin_source():
+    return lambda name="tiny": TINY_PLUGIN.format(name=name)
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def cli(runner):
+    """Run ``fer-zoo ARGS`` in-process; returns click's Result (stdout, stderr, exit_code)."""
+    from fer_zoo.cli import app
+
+    return lambda *args: runner.invoke(app, list(args))
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]

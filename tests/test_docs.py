@@ -1,0 +1,36 @@
+"""The architecture tables in README.md and docs/architectures.md say what the metadata says."""
+
+from __future__ import annotations
+
+import re
+
+import fer_zoo
+from fer_zoo.report import human, percent
+from tests.conftest import repo_root
+
+
+def table_rows(path: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in (repo_root() / path).read_text().splitlines():
+        match = re.match(r"\|\s*`([a-z0-9_-]+)`\s*\|(.*)\|\s*$", line)
+        if match:
+            rows[match.group(1)] = [cell.strip() for cell in match.group(2).split("|")]
+    return rows
+
+
+def test_readme_table_matches_metadata():
+    rows = table_rows("README.md")
+    assert sorted(rows) == fer_zoo.list_architectures()
+    for name, (params, macs, reported) in rows.items():
+        arch = fer_zoo.get_architecture(name)
+        assert params == f"{arch.params:,}"
+        assert macs == human(arch.macs)
+        assert reported == percent((arch.reported or {}).get("val"))
+
+
+def test_docs_table_matches_metadata():
+    rows = table_rows("docs/architectures.md")
+    assert sorted(rows) == fer_zoo.list_architectures()
+    for name, cells in rows.items():
+        arch = fer_zoo.get_architecture(name)
+        assert cells[0] == f"{arch.params:,}" and cells[3] == f"{arch.macs:,}"

@@ -1,0 +1,234 @@
+"""Plugins arrive through real entry points; each kind of broken plugin is contained."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import fer_zoo
+from fer_zoo import plugins
+
+SEED = ["alexnet48", "custom", "lenet", "vgg16_48"]
+
+
+def stderr_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def listed(result) -> dict[str, dict]:
+    assert result.exit_code == 0, result.output
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def test_seed_architectures_come_from_their_entry_points(cli):
+    rows = listed(cli("list", "--json"))
+    assert sorted(rows) == SEED
+    for name in SEED:
+        assert rows[name]["plugin"] == "fer-zoo"
+        assert rows[name]["plugin_version"] == fer_zoo.__version__
+        assert rows[name]["entry_point"] == name
+        assert rows[name]["input_shape"] == [48, 48, 1]
+
+
+def test_list_filters_like_timm(cli):
+    assert list(listed(cli("list", "vgg*", "--json"))) == ["vgg16_48"]
+    assert sorted(listed(cli("list", "*net*", "--exclude", "lenet", "--json"))) == ["alexnet48"]
+    assert fer_zoo.list_architectures("*48") == ["alexnet48", "vgg16_48"]
+    assert fer_zoo.list_architectures(exclude=["*48"]) == ["custom", "lenet"]
+
+
+def test_list_table_shows_plugin_params_and_reported_accuracy(cli):
+    result = cli("list")
+    assert result.exit_code == 0
+    custom_row = next(line for line in result.stdout.splitlines() if " custom " in line)
+    assert "2,140,231" in custom_row and "67.0%" in custom_row and "fer-zoo 0.1.0" in custom_row
+
+
+def test_third_party_plugin_is_listed_with_its_distribution(cli, install_plugin, tiny_plugin_source):
+    install_plugin("acme-fer", tiny_plugin_source("tiny"), version="2.3.1")
+    rows = listed(cli("list", "--json"))
+    assert rows["tiny"]["plugin"] == "acme-fer"
+    assert rows["tiny"]["plugin_version"] == "2.3.1"
+    assert set(SEED) < set(rows)
+    info = json.loads(cli("info", "tiny", "--json").stdout)
+    assert (info["total_params"], info["macs"]) == (75, 19_072)
+
+
+def test_plugin_that_fails_to_import(cli, install_plugin):
+    install_plugin("broken-import", "import fer_zoo\nimport no_such_module_anywhere\n")
+    result = cli("list", "--json")
+    assert sorted(listed(result)) == SEED
+    [warning] = stderr_lines(result)
+    assert "broken-import" in warning and "ModuleNotFoundError" in warning and "no_such_module_anywhere" in warning
+    [row] = [p for p in json.loads(cli("plugins", "--json").stdout) if p["distribution"] == "broken-import"]
+    assert row["status"] == "error" and "import failed" in row["error"]
+
+
+def test_plugin_whose_hook_raises_contributes_nothing(cli, install_plugin, tiny_plugin_source):
+    source = tiny_plugin_source("half").replace(
+        "        params=75, macs=19_072,\n    ))",
+        "        params=75, macs=19_072,\n    ))\n    raise RuntimeError('database unreachable')",
+    )
+    assert "database unreachable" in source
+    install_plugin("raising-hook", source)
+    result = cli("list", "--json")
+    assert "half" not in listed(result)
+    [warning] = stderr_lines(result)
+    assert "raising-hook" in warning and "RuntimeError: database unreachable" in warning
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("name", "'Bad Name'", "architecture name 'Bad Name' is invalid"),
+        ("input_shape", "(48, 48)", "input_shape must be (height, width, channels)"),
+        ("reported", "{'val': 67}", "reported['val'] must be a fraction"),
+        ("params", "-5", "params must be a non-negative int"),
+        ("normalization", "(0, 1)", "normalization needs a finite non-zero scale"),
+    ],
+)
+def test_plugin_with_invalid_metadata(cli, install_plugin, field, value, message):
+    fields = {"name": "'oops'", "build": "lambda shape, n: None", "input_shape": "(48, 48, 1)",
+              "description": "'x'", field: value}
+    arguments = ", ".join(f"{k}={v}" for k, v in fields.items())
+    install_plugin("bad-metadata", f"""
+import fer_zoo
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture({arguments}))
+""")
+    result = cli("list", "--json")
+    assert sorted(listed(result)) == SEED
+    [warning] = stderr_lines(result)
+    assert "bad-metadata" in warning and message in warning
+
+
+def test_register_rejects_what_is_not_an_architecture(cli, install_plugin):
+    install_plugin("wrong-type", """
+import fer_zoo
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register({"name": "dict-net"})
+""")
+    [warning] = stderr_lines(cli("list"))
+    assert "wrong-type" in warning and "expects a fer_zoo.Architecture, got dict" in warning
+
+
+def test_build_that_raises_is_reported_where_models_are_built(cli, install_plugin):
+    install_plugin("bad-build", """
+import fer_zoo
+def build(input_shape, num_classes):
+    raise ValueError("kernel too large for " + str(input_shape))
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture(name="crashy", build=build, input_shape=(48, 48, 1), description="x"))
+""")
+    assert "crashy" in listed(cli("list", "--json"))
+    result = cli("info", "crashy")
+    assert result.exit_code == 2
+    assert stderr_lines(result) == [
+        "fer-zoo: error: architecture 'crashy' (bad-build 1.0): build(48, 48, 1) failed: "
+        "ValueError: kernel too large for (48, 48, 1)"
+    ]
+    with pytest.raises(fer_zoo.FerZooError, match="bad-build 1.0"):
+        fer_zoo.create_model("crashy")
+
+
+def test_build_with_the_wrong_output_shape(cli, install_plugin):
+    install_plugin("bad-shape", """
+import fer_zoo
+def build(input_shape, num_classes):
+    import keras
+    return keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(), keras.layers.Dense(5)])
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture(name="five", build=build, input_shape=(8, 8, 1), description="x"))
+""")
+    result = cli("info", "five")
+    assert result.exit_code == 2
+    assert "bad-shape 1.0): build returned output shape (None, 5), expected (None, 7)" in result.stderr
+
+
+def test_builtin_keeps_its_name(cli, install_plugin, tiny_plugin_source):
+    install_plugin("impostor", tiny_plugin_source("custom"))
+    result = cli("list", "--json")
+    assert listed(result)["custom"]["plugin"] == "fer-zoo"
+    [warning] = stderr_lines(result)
+    assert "'custom'" in warning and "fer-zoo 0.1.0" in warning and "impostor 1.0" in warning
+
+
+def test_name_claimed_by_two_third_parties_is_unavailable(cli, install_plugin, tiny_plugin_source):
+    install_plugin("alpha-fer", tiny_plugin_source("shared-net"))
+    install_plugin("beta-fer", tiny_plugin_source("shared-net"))
+    result = cli("list", "--json")
+    assert "shared-net" not in listed(result)
+    [warning] = stderr_lines(result)
+    assert "alpha-fer 1.0" in warning and "beta-fer 1.0" in warning
+    info = cli("info", "shared-net")
+    assert info.exit_code == 2
+    assert "unavailable" in info.stderr and "alpha-fer" in info.stderr
+
+
+def test_disabling_a_distribution_resolves_the_clash(cli, install_plugin, tiny_plugin_source, monkeypatch):
+    install_plugin("alpha-fer", tiny_plugin_source("shared-net"))
+    install_plugin("beta-fer", tiny_plugin_source("shared-net"))
+    monkeypatch.setenv(plugins.DISABLE_ENV, "Beta_Fer")
+    result = cli("list", "--json")
+    assert listed(result)["shared-net"]["plugin"] == "alpha-fer"
+    assert stderr_lines(result) == []
+    [beta] = [p for p in json.loads(cli("plugins", "--json").stdout) if p["distribution"] == "beta-fer"]
+    assert beta["status"] == "disabled"
+
+
+def test_strict_mode_turns_plugin_warnings_into_errors(cli, install_plugin, monkeypatch):
+    install_plugin("broken-import", "import no_such_module_anywhere\n")
+    monkeypatch.setenv(plugins.STRICT_ENV, "1")
+    for args in (["list"], ["info", "custom"], ["plugins"]):
+        result = cli(*args)
+        assert result.exit_code == 2, args
+        assert result.stderr.startswith("fer-zoo: error: plugin broken-import 1.0")
+        assert len(stderr_lines(result)) == 1
+    with pytest.raises(fer_zoo.FerZooError, match="FER_ZOO_STRICT_PLUGINS"):
+        fer_zoo.list_architectures()
+
+
+def test_strict_mode_passes_clean_plugins(cli, monkeypatch):
+    monkeypatch.setenv(plugins.STRICT_ENV, "1")
+    assert sorted(listed(cli("list", "--json"))) == SEED
+
+
+def test_unknown_hook_is_a_warning_naming_it(cli, install_plugin):
+    install_plugin("typo-fer", """
+import fer_zoo
+@fer_zoo.hookimpl
+def fer_zoo_register_architecture(register):
+    pass
+""")
+    [warning] = stderr_lines(cli("list"))
+    assert "typo-fer" in warning and "unknown hook(s) fer_zoo_register_architecture" in warning
+
+
+def test_plugins_command_shows_hooks_versions_and_errors(cli, install_plugin, tiny_plugin_source):
+    install_plugin("acme-fer", tiny_plugin_source("tiny"), version="2.0", entry_point="tiny")
+    install_plugin("broken-import", "import no_such_module_anywhere\n")
+    rows = {p["distribution"]: p for p in json.loads(cli("plugins", "--json").stdout)}
+    assert rows["acme-fer"] == {**rows["acme-fer"], "name": "tiny", "version": "2.0", "status": "ok",
+                                "hooks": ["fer_zoo_register_architectures"], "architectures": ["tiny"]}
+    assert rows["broken-import"]["status"] == "error"
+    table = cli("plugins").stdout
+    assert "acme-fer" in table and "broken-import" in table and "error" in table
+
+
+def test_in_process_registration_for_scripts_and_tests(cli, tiny_plugin_source):
+    namespace: dict = {}
+    exec(tiny_plugin_source("scratch"), namespace)
+    plugin = type("ScratchPlugin", (), {"fer_zoo_register_architectures": staticmethod(
+        namespace["fer_zoo_register_architectures"])})
+    plugins.register(plugin, "scratch-plugin")
+    try:
+        assert fer_zoo.get_architecture("scratch").plugin.distribution == "scratch-plugin"
+    finally:
+        plugins.unregister("scratch-plugin")
+    with pytest.raises(fer_zoo.FerZooError, match="unknown architecture 'scratch'"):
+        fer_zoo.get_architecture("scratch")
