@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -48,7 +49,7 @@ app = typer.Typer(
     help="A plugin-based model zoo for facial-expression recognition CNNs.",
     no_args_is_help=True,
     add_completion=False,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -191,6 +192,83 @@ def plugins_command(as_json: JsonFlag = False) -> None:
     else:
         _out().print(plugins_table(loaded.plugins))
     loaded.raise_if_strict()
+
+
+data_app = typer.Typer(help="Look at a data source.", no_args_is_help=True)
+cache_app = typer.Typer(help="The cache of parsed datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(cache_app, name="cache")
+
+
+def _sub_command(group: typer.Typer, name: str):
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except FerZooError as exc:
+                raise _fail(str(exc)) from None
+
+        return group.command(name)(wrapper)
+
+    return decorate
+
+
+@_command("datasets")
+def datasets_command(as_json: JsonFlag = False) -> None:
+    """List data sources, built-in and from plugins, with their options."""
+    from fer_zoo.report import datasets_table
+
+    sources = _loaded_plugins().datasets
+    if as_json:
+        _print_json([s.describe() for s in sources.values()])
+    else:
+        _out().print(datasets_table(list(sources.values())))
+
+
+@_sub_command(data_app, "inspect")
+def data_inspect(
+    source: Annotated[str, typer.Argument(help="A CSV, a folder, or NAME:key=value,...")],
+    grid: Annotated[Path | None, typer.Option("--grid", help="Write a sample grid PNG here.")] = None,
+    skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Load the rest of a file with bad rows.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Counts per split and class, image size, pixel statistics, duplicates across splits."""
+    from fer_zoo.data import load_dataset
+    from fer_zoo.data.inspect import sample_grid, summary
+    from fer_zoo.report import dataset_tables
+
+    _loaded_plugins()
+    dataset = load_dataset(source, skip_bad_rows=skip_bad_rows)
+    for note in dataset.notes:
+        sys.stderr.write(f"fer-zoo: note: {note}\n")
+    report = summary(dataset)
+    if grid is not None:
+        report["grid"] = str(sample_grid(dataset, grid))
+    if as_json:
+        _print_json(report)
+    else:
+        _out().print(dataset_tables(report))
+
+
+@_sub_command(cache_app, "info")
+def cache_info(as_json: JsonFlag = False) -> None:
+    """Where the cache is and what it holds."""
+    from fer_zoo.data import cache
+
+    details = cache.info()
+    if as_json:
+        _print_json(details)
+    else:
+        _out().print(f"{details['path']}: {len(details['entries'])} dataset(s), {details['total_bytes'] / 1e6:.1f} MB")
+
+
+@_sub_command(cache_app, "clear")
+def cache_clear() -> None:
+    """Delete every cached dataset."""
+    from fer_zoo.data import cache
+
+    _out().print(f"removed {cache.clear()} cached dataset(s) from {cache.cache_dir()}")
 
 
 def main() -> None:

@@ -9,3 +9,8 @@ hookimpl = pluggy.HookimplMarker("fer_zoo")
 @hookspec
 def fer_zoo_register_architectures(register):
     """Register architectures by calling ``register(fer_zoo.Architecture(...))`` once for each."""
+
+
+@hookspec
+def fer_zoo_register_datasets(register):
+    """Register data sources by calling ``register(fer_zoo.DatasetSource(...))`` once for each."""

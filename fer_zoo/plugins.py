@@ -36,6 +36,7 @@ class Plugin:
     module: str
     hooks: list[str] = field(default_factory=list)
     architectures: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
     error: str | None = None
     disabled: bool = False
     obj: Any = field(default=None, repr=False)
@@ -60,6 +61,7 @@ class Plugin:
             "module": self.module,
             "hooks": self.hooks,
             "architectures": self.architectures,
+            "datasets": self.datasets,
             "status": "disabled" if self.disabled else ("error" if self.error else "ok"),
             "error": self.error,
         }
@@ -73,6 +75,8 @@ class PluginSet:
     architectures: Registry
     unavailable: dict[str, str]
     warnings: list[str]
+    datasets: dict = field(default_factory=dict)
+    unavailable_datasets: dict[str, str] = field(default_factory=dict)
 
     def raise_if_strict(self) -> None:
         """In strict mode (for plugin authors' CI) the first plugin warning is an error."""
@@ -172,12 +176,17 @@ def load() -> PluginSet:
                 elif not plugin.hooks:
                     warnings.append(f"{plugin.label}: implements no fer-zoo hook")
 
+    from fer_zoo.data.dataset import DatasetSource
+
     claims = _call_register_hook(pm, plugins, "fer_zoo_register_architectures", Architecture)
-    registry, unavailable, claim_warnings = _resolve(claims)
-    warnings += claim_warnings
+    winners, unavailable, claim_warnings = _resolve(claims, "architecture", "architectures")
+    data_claims = _call_register_hook(pm, plugins, "fer_zoo_register_datasets", DatasetSource)
+    data_winners, data_unavailable, data_warnings = _resolve(data_claims, "dataset", "datasets")
+    warnings += claim_warnings + data_warnings
     # Errors first: they are what a user needs to read.
     warnings = [f"{p.label}: {p.error}" for p in plugins if p.error] + warnings
-    return PluginSet(plugins, registry, unavailable, [one_line(w) for w in warnings])
+    return PluginSet(plugins, Registry(winners), unavailable, [one_line(w) for w in warnings],
+                     {d.name: d for d in data_winners}, data_unavailable)
 
 
 def _call_register_hook(pm, plugins, hook_name, kind) -> list[tuple[Any, Plugin]]:
@@ -207,7 +216,7 @@ def _call_register_hook(pm, plugins, hook_name, kind) -> list[tuple[Any, Plugin]
     return claims
 
 
-def _resolve(claims: list[tuple[Architecture, Plugin]]):
+def _resolve(claims: list[tuple[Any, Plugin]], kind: str, attribute: str):
     """Settle names: a built-in keeps its name; a name two third parties claim is nobody's."""
     by_name: dict[str, list[tuple[Architecture, Plugin]]] = {}
     for item, plugin in claims:
@@ -219,14 +228,14 @@ def _resolve(claims: list[tuple[Architecture, Plugin]]):
         if len(entries) > 1:
             shown = " and ".join(f"{p.distribution} {p.version}" for _, p in entries)
             if len(dists) == 1 or chosen[1].builtin:
-                warnings.append(f"architecture {name!r} is registered by {shown}; "
+                warnings.append(f"{kind} {name!r} is registered by {shown}; "
                                 f"keeping the one from {chosen[1].distribution} {chosen[1].version}")
             else:
                 reason = f"claimed by both {shown}; uninstall or disable one ({DISABLE_ENV})"
-                warnings.append(f"architecture {name!r} is {reason}")
+                warnings.append(f"{kind} {name!r} is {reason}")
                 unavailable[name] = reason
                 continue
         item, plugin = chosen
-        plugin.architectures.append(name)
+        getattr(plugin, attribute).append(name)
         winners.append(replace(item, plugin=plugin.source))
-    return Registry(winners), unavailable, warnings
+    return winners, unavailable, warnings

@@ -96,5 +96,41 @@ def plugins_table(plugins: list[Plugin]) -> Group:
             status = Text("ok", style="green")
         # fer_zoo_register_architectures -> architectures; `plugins --json` has the full names
         hooks = ", ".join(h.removeprefix("fer_zoo_").removeprefix("register_") for h in p.hooks)
-        table.add_row(f"{p.distribution} {p.version}", p.name, hooks or DASH, ", ".join(p.architectures) or DASH, status)
+        table.add_row(f"{p.distribution} {p.version}", p.name, hooks or DASH, ", ".join(p.architectures + p.datasets) or DASH, status)
     return Group(table, *errors)
+
+
+def datasets_table(sources) -> Table:
+    table = Table(title="fer-zoo data sources", title_justify="left")
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("description")
+    table.add_column("options")
+    for s in sources:
+        table.add_row(s.name, str(s.plugin) if s.plugin else DASH, s.description, ", ".join(s.options) or DASH)
+    table.caption = "--data takes a CSV path, a folder, or NAME:key=value,..."
+    table.caption_justify = "left"
+    return table
+
+
+def dataset_tables(report: dict) -> Group:
+    image = report["image"]
+    counts = Table(title=f"{report['name']}  ({image['height']}×{image['width']}×{image['channels']}"
+                         f"{', soft labels' if report['soft_labels'] else ''})", title_justify="left")
+    counts.add_column("class")
+    splits = list(report["splits"])
+    for split in splits:
+        counts.add_column(split, justify="right")
+    for cls in report["classes"]:
+        counts.add_row(cls, *(f"{report['splits'][s][cls]:,}" for s in splits))
+    counts.add_row("total", *(f"{sum(report['splits'][s].values()):,}" for s in splits), style="bold")
+    stats = Table(title="pixels", title_justify="left")
+    for column in ("split", "mean", "std", "min", "max"):
+        stats.add_column(column, justify="right" if column != "split" else "left")
+    for split, p in report["pixels"].items():
+        stats.add_row(split, *(DASH if p[k] is None else str(p[k]) for k in ("mean", "std", "min", "max")))
+    dupes = ", ".join(f"{pair}: {n}" for pair, n in report["duplicates_across_splits"].items())
+    lines = [Text(f"identical images across splits: {dupes or DASH}")]
+    if report.get("grid"):
+        lines.append(Text(f"sample grid: {report['grid']}"))
+    return Group(counts, stats, *lines)

@@ -38,10 +38,11 @@ def fer_zoo_register_architectures(register):
 
 
 @pytest.fixture(autouse=True)
-def fresh_plugins(monkeypatch):
-    """Every test sees the plugins installed for it, and none of another test's."""
+def fresh_plugins(monkeypatch, tmp_path):
+    """Every test sees the plugins installed for it, none of another test's, and its own cache."""
     for var in (plugins.STRICT_ENV, plugins.DISABLE_ENV):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(tmp_path / "cache"))
     plugins.reset()
     yield
     plugins.reset()

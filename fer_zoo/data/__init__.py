@@ -1,0 +1,86 @@
+"""Data sources: every one ends as uint8 ``x [N,H,W,C]`` and labels per split, with class names.
+
+``load_dataset(spec)`` takes what ``--data`` takes:
+
+- a CSV path (its header says which format: FER2013, Kaggle's icml variant; FER+ needs both files),
+- a folder of images (``root/<split>/<class>/*`` or ``root/<class>/*``),
+- ``NAME:key=value,...`` for any registered source, e.g. ``ferplus:csv=fer2013.csv,labels=fer2013new.csv``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fer_zoo.data.dataset import CLASS_NAMES, SPLITS, Dataset, DatasetSource, Split
+from fer_zoo.errors import FerZooError
+
+__all__ = ["CLASS_NAMES", "SPLITS", "Dataset", "DatasetSource", "Split", "load_dataset", "parse_spec"]
+
+
+def _sources() -> dict[str, DatasetSource]:
+    from fer_zoo import plugins
+
+    loaded = plugins.current()
+    loaded.raise_if_strict()
+    return loaded.datasets
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``--data`` text -> (source name, options)."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return "folder", {"path": str(path)}
+    if path.is_file():
+        return _sniff_csv(path), {"path": str(path)}
+    name, _, rest = spec.partition(":")
+    if name not in _sources():
+        hint = "no such file or folder" if ("/" in spec or "." in name) else "no such dataset"
+        raise FerZooError(f"--data {spec!r}: {hint} (`fer-zoo datasets` lists the sources)")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise FerZooError(f"--data {spec!r}: expected key=value, got {item!r}")
+        options[key.strip()] = value.strip()
+    return name, options
+
+
+def _sniff_csv(path: Path) -> str:
+    from fer_zoo.data.fer2013 import read_header
+
+    header = read_header(path)
+    if "Image name" in header and "pixels" not in header:
+        raise FerZooError(
+            f"{path} is a FER+ label file: it needs the FER2013 pixels too, "
+            f"--data ferplus:csv=fer2013.csv,labels={path.name}"
+        )
+    return "fer2013"
+
+
+def load_dataset(spec: str, skip_bad_rows: bool = False, use_cache: bool = True) -> Dataset:
+    """Load any source through one path: resolve, fingerprint, serve from cache or parse and cache."""
+    from fer_zoo.data import cache
+
+    name, options = parse_spec(spec)
+    source = _sources()[name]
+    if skip_bad_rows:
+        options["skip_bad_rows"] = "true"
+    key = source.fingerprint(dict(options)) if source.fingerprint else None
+    if key and use_cache and (hit := cache.load(key)) is not None:
+        return hit
+    dataset = source.load(dict(options))
+    _check(dataset, name)
+    if key:
+        dataset.fingerprint = key
+        if use_cache:
+            cache.save(dataset)
+    return dataset
+
+
+def _check(dataset: Dataset, source: str) -> None:
+    """A plugin's loader must keep the contract; say which one broke it."""
+    for split_name, split in dataset.splits.items():
+        if split_name not in SPLITS:
+            raise FerZooError(f"dataset {source!r} returned split {split_name!r}; splits are {', '.join(SPLITS)}")
+        if split.x.dtype.name != "uint8" or split.x.ndim != 4 or len(split.x) != len(split.y):
+            raise FerZooError(f"dataset {source!r} split {split_name!r}: x must be uint8 [N,H,W,C] with one label each")

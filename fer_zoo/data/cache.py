@@ -1,0 +1,98 @@
+"""Parsed arrays, cached by a fingerprint of the source's content and the options that shaped them.
+
+The cache lives in ``$FER_ZOO_CACHE_DIR`` (default: the user cache dir, ``~/.cache/fer-zoo``). Every
+entry is written to a temporary name and renamed, so a crash never leaves a half entry, and a
+changed file has a different fingerprint, so it is never served stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xxhash
+
+from fer_zoo.data.dataset import Dataset, Split
+
+FORMAT_VERSION = 1
+CACHE_ENV = "FER_ZOO_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fer-zoo"
+
+
+def file_digest(path: Path, block: int = 1 << 24) -> str:
+    """xxh3 of the whole content: ~30 ms for FER2013's 290 MB."""
+    digest = xxhash.xxh3_64()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(kind: str, parts: list[str], options: dict) -> str:
+    """One key for the source's content, the loader and every option that changes the arrays."""
+    text = json.dumps({"v": FORMAT_VERSION, "kind": kind, "parts": parts, "options": options}, sort_keys=True)
+    return f"{kind}-{xxhash.xxh3_64_hexdigest(text.encode())}"
+
+
+def load(key: str) -> Dataset | None:
+    path = cache_dir() / f"{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            splits = {s: Split(archive[f"x_{s}"], archive[f"y_{s}"]) for s in meta["splits"]}
+    except (OSError, KeyError, ValueError):  # absent, or unreadable: rebuild it
+        return None
+    return Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
+
+
+def save(dataset: Dataset) -> Path:
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {"name": dataset.name, "class_names": list(dataset.class_names), "notes": dataset.notes,
+            "splits": list(dataset.splits)}
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for split_name, split in dataset.splits.items():
+        arrays[f"x_{split_name}"], arrays[f"y_{split_name}"] = split.x, split.y
+    target = directory / f"{dataset.fingerprint}.npz"
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def info() -> dict:
+    directory = cache_dir()
+    entries = sorted(directory.glob("*.npz")) if directory.is_dir() else []
+    return {
+        "path": str(directory),
+        "entries": [{"file": p.name, "bytes": p.stat().st_size} for p in entries],
+        "total_bytes": sum(p.stat().st_size for p in entries),
+    }
+
+
+def clear() -> int:
+    """Remove every cached entry; returns how many."""
+    directory = cache_dir()
+    if not directory.is_dir():
+        return 0
+    entries = list(directory.glob("*.npz")) + list(directory.glob(".tmp-*"))
+    for p in entries:
+        p.unlink(missing_ok=True)
+    if not any(directory.iterdir()):
+        shutil.rmtree(directory, ignore_errors=True)
+    return len([p for p in entries if not p.name.startswith(".tmp-")])

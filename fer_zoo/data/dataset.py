@@ -1,0 +1,153 @@
+"""What every data source ends as: uint8 images and labels per split, with class names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fer_zoo.errors import FerZooError
+from fer_zoo.registry import NAME_PATTERN, PluginSource
+
+# FER2013's canonical order; sources with more classes append theirs (FER+ contempt = 7).
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+EXTRA_CLASSES = ("contempt",)
+SPLITS = ("train", "val", "test")
+
+# Folder and column names people use for the same class.
+CLASS_ALIASES = {
+    "angry": "angry", "anger": "angry",
+    "disgust": "disgust", "disgusted": "disgust",
+    "fear": "fear", "fearful": "fear", "scared": "fear",
+    "happy": "happy", "happiness": "happy",
+    "sad": "sad", "sadness": "sad",
+    "surprise": "surprise", "surprised": "surprise",
+    "neutral": "neutral",
+    "contempt": "contempt",
+}
+
+
+@dataclass
+class Split:
+    """``x``: uint8 ``[N, H, W, C]``; ``y``: int64 ``[N]`` class indices, or float32 ``[N, K]`` soft labels."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def hard_labels(self) -> np.ndarray:
+        return self.y if self.y.ndim == 1 else self.y.argmax(axis=1)
+
+
+@dataclass
+class Dataset:
+    name: str
+    class_names: tuple[str, ...]
+    splits: dict[str, Split]
+    fingerprint: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(next(iter(self.splits.values())).x.shape[1:])
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Images per split and class, every class listed."""
+        out = {}
+        for split_name, split in self.splits.items():
+            per_class = np.bincount(split.hard_labels, minlength=len(self.class_names))
+            out[split_name] = {c: int(n) for c, n in zip(self.class_names, per_class)}
+        return out
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A kind of data a plugin can load: ``load(options) -> Dataset``, options as strings."""
+
+    name: str
+    load: Callable[[dict[str, str]], Dataset]
+    description: str
+    options: Mapping[str, str] = field(default_factory=dict)  # option -> one-line help
+    # fingerprint(options) -> cache key covering content and options; None: never cached
+    fingerprint: Callable[[dict[str, str]], str] | None = None
+    plugin: PluginSource | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise FerZooError(f"dataset name {self.name!r} is invalid: use lower-case letters, digits, '_' and '-'")
+        if not callable(self.load):
+            raise FerZooError(f"dataset {self.name!r}: load must be callable")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "options": dict(self.options),
+            "plugin": self.plugin.distribution if self.plugin else None,
+            "plugin_version": self.plugin.version if self.plugin else None,
+        }
+
+
+def canonical_class(name: str) -> str | None:
+    return CLASS_ALIASES.get(name.strip().lower())
+
+
+def class_names_for(classes: set[str]) -> tuple[str, ...]:
+    """The canonical seven, plus any extra class present, in canonical order."""
+    return CLASS_NAMES + tuple(c for c in EXTRA_CLASSES if c in classes)
+
+
+def stratified_split(y: np.ndarray, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Index arrays per split, each class divided in the given fractions (seeded, deterministic)."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in fractions}
+    for cls in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == cls))
+        bounds = np.round(np.cumsum(list(fractions.values())) * len(members)).astype(int)
+        for name, chunk in zip(fractions, np.split(members, bounds[:-1])):
+            parts[name].append(chunk)
+    return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def split_options(options: dict[str, str], *, default_val: float = 0.1, default_test: float = 0.1):
+    """The val/test fractions and seed a source without its own split uses."""
+    val = float_option(options, "val_fraction", default_val)
+    test = float_option(options, "test_fraction", default_test)
+    seed = int_option(options, "seed", 0)
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise FerZooError(f"val_fraction={val} and test_fraction={test} must be in [0, 1) and sum below 1")
+    return val, test, seed
+
+
+def float_option(options: dict[str, str], key: str, default: float) -> float:
+    try:
+        return float(options.pop(key, default))
+    except ValueError:
+        raise FerZooError(f"dataset option {key}: expected a number") from None
+
+
+def int_option(options: dict[str, str], key: str, default: int) -> int:
+    try:
+        return int(options.pop(key, default))
+    except ValueError:
+        raise FerZooError(f"dataset option {key}: expected an integer") from None
+
+
+def bool_option(options: dict[str, str], key: str, default: bool = False) -> bool:
+    value = str(options.pop(key, default)).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise FerZooError(f"dataset option {key}: expected true or false, got {value!r}")
+
+
+def reject_unknown(source: str, options: dict[str, str]) -> None:
+    """Call after popping every known option: a typo must not be silently ignored."""
+    if options:
+        raise FerZooError(f"dataset {source!r}: unknown option(s) {', '.join(sorted(options))}")

@@ -1,0 +1,162 @@
+"""Image folders: ``root/<split>/<class>/*`` (Kaggle's msambare/fer2013) or ``root/<class>/*``.
+
+Class folders map to FER2013's order **by name** (``neutral`` is 6 whatever its alphabetical
+place). Without ``val/``, a seeded stratified val split is carved from ``train/``; a layout without
+splits is divided into all three.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+import fer_zoo
+from fer_zoo.data import cache
+from fer_zoo.data.dataset import (
+    Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, int_option,
+    reject_unknown, split_options, stratified_split,
+)
+from fer_zoo.errors import FerZooError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "validation": "val", "valid": "val",
+                 "test": "test", "testing": "test"}
+
+
+def _layout(root: Path) -> dict[str, dict[str, list[Path]]]:
+    """{split or '': {class folder name: [image paths]}}"""
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subdirs:
+        raise FerZooError(f"{root}: no class or split folders inside")
+    by_split = all(p.name.lower() in SPLIT_FOLDERS for p in subdirs)
+    groups = {SPLIT_FOLDERS[p.name.lower()]: p for p in subdirs} if by_split else {"": root}
+    layout = {}
+    for split_name, folder in groups.items():
+        classes = {}
+        for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if canonical_class(class_dir.name) is None:
+                raise FerZooError(f"{class_dir}: unknown class folder {class_dir.name!r} "
+                                  f"(expected FER class names such as angry, happy, neutral)")
+            files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise FerZooError(f"{class_dir}: empty class folder")
+            classes[class_dir.name] = files
+        if not classes:
+            raise FerZooError(f"{folder}: no class folders inside")
+        layout[split_name] = classes
+    return layout
+
+
+def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
+    from PIL import Image
+
+    images, kept = [], []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                im.load()
+                images.append(im.copy())
+            kept.append(True)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            if not skip_bad:
+                raise FerZooError(f"{path}: unreadable image ({type(exc).__name__}: {exc}) "
+                                  f"(--skip-bad-rows loads the rest)") from None
+            skipped["unreadable image"] += 1
+            kept.append(False)
+    return images, np.array(kept, bool)
+
+
+def _target_mode(image) -> str:
+    return "L" if image.mode in ("L", "LA", "1", "I", "I;16", "F") else "RGB"
+
+
+def _to_array(images, notes: list[str], root: Path) -> np.ndarray:
+    """One size and mode for all: the most common; says so once if anything was converted."""
+    modes = Counter(_target_mode(im) for im in images)
+    sizes = Counter(im.size for im in images)
+    mode, size = modes.most_common(1)[0][0], sizes.most_common(1)[0][0]
+    converted = sum(1 for im in images if im.mode != mode or im.size != size)
+    if converted:
+        notes.append(f"{root}: converted {converted} of {len(images)} images to the most common "
+                     f"{size[0]}x{size[1]} {'greyscale' if mode == 'L' else 'RGB'}")
+    channels = 1 if mode == "L" else 3
+    out = np.empty((len(images), size[1], size[0], channels), np.uint8)
+    for i, im in enumerate(images):
+        if im.mode != mode:
+            im = im.convert(mode)
+        if im.size != size:
+            im = im.resize(size)
+        out[i] = np.asarray(im, dtype=np.uint8).reshape(size[1], size[0], channels)
+    return out
+
+
+def load(options: dict[str, str]) -> Dataset:
+    options = dict(options)
+    root = Path(options.pop("path", ""))
+    if not root.is_dir():
+        raise FerZooError(f"{root}: no such folder")
+    skip = bool_option(options, "skip_bad_rows")
+    layout = _layout(root)
+    names = class_names_for({canonical_class(c) for classes in layout.values() for c in classes})
+    skipped: Counter = Counter()
+    per_split_paths, per_split_labels = {}, {}
+    for split_name, classes in layout.items():
+        per_split_paths[split_name] = [p for files in classes.values() for p in files]
+        per_split_labels[split_name] = np.array(
+            [names.index(canonical_class(c)) for c, files in classes.items() for _ in files], np.int64)
+    all_paths = [p for paths in per_split_paths.values() for p in paths]
+    images, kept = _read_images(all_paths, skip, skipped)
+    notes: list[str] = []
+    x_all = _to_array(images, notes, root)
+    y_all = np.concatenate(list(per_split_labels.values()))[kept]
+    split_of = np.repeat(list(per_split_paths), [len(p) for p in per_split_paths.values()])[kept]
+    splits = {s: Split(x_all[split_of == s], y_all[split_of == s]) for s in per_split_paths}
+    if "" in splits:  # no split folders: divide everything
+        val, test, seed = split_options(options)
+        flat = splits.pop("")
+        parts = stratified_split(flat.y, {"train": 1 - val - test, "val": val, "test": test}, seed)
+        splits = {s: Split(flat.x[i], flat.y[i]) for s, i in parts.items()}
+        notes.append(f"{root}: no split folders; made a stratified split train/val/test "
+                     f"{1 - val - test:.2f}/{val:.2f}/{test:.2f} with seed {seed}")
+    elif "val" not in splits and "train" in splits:
+        val = float_option(options, "val_fraction", 0.1)
+        seed = int_option(options, "seed", 0)
+        train = splits["train"]
+        parts = stratified_split(train.y, {"train": 1 - val, "val": val}, seed)
+        splits["train"], splits["val"] = (Split(train.x[parts[s]], train.y[parts[s]]) for s in ("train", "val"))
+        notes.append(f"{root}: no val/ folder; carved a stratified {val:.2f} of train/ as val with seed {seed}")
+    options.pop("val_fraction", None), options.pop("test_fraction", None), options.pop("seed", None)
+    reject_unknown("folder", options)
+    if skipped:
+        notes.append(f"{root}: skipped {sum(skipped.values())} unreadable image(s)")
+    ordered = {s: splits[s] for s in ("train", "val", "test") if s in splits}
+    return Dataset(f"folder:{root}", names, ordered, notes=notes)
+
+
+def fingerprint(options: dict[str, str]) -> str:
+    """Paths, sizes and modification times of every file: changing any image changes the key."""
+    root = Path(options.get("path", ""))
+    if not root.is_dir():
+        raise FerZooError(f"{root}: no such folder")
+    listing = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            stat = p.stat()
+            listing.append(f"{p.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
+    digest = cache.xxhash.xxh3_64_hexdigest("\n".join(listing).encode())
+    return cache.fingerprint("folder", [str(root.resolve()), digest], {k: v for k, v in options.items() if k != "path"})
+
+
+@fer_zoo.hookimpl
+def fer_zoo_register_datasets(register):
+    register(DatasetSource(
+        name="folder",
+        load=load,
+        fingerprint=fingerprint,
+        description="Image folders: root/<split>/<class>/* (Kaggle msambare/fer2013) or root/<class>/*",
+        options={"path": "the root folder", "skip_bad_rows": "skip unreadable images",
+                 "val_fraction": "without val/: share of train carved as val (0.1)",
+                 "test_fraction": "without split folders: share for test (0.1)", "seed": "split seed (0)"},
+    ))

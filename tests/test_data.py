@@ -1,0 +1,251 @@
+"""Every source format, generated here in its exact layout, loads through one function and --data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_zoo import FerZooError
+from fer_zoo.data import cache, load_dataset
+from fer_zoo.data.fer2013 import _parse_fast, read_header, write_csv
+from fer_zoo.data.ferplus import VOTE_COLUMNS, targets
+
+USAGE = ["Training"] * 40 + ["PublicTest"] * 12 + ["PrivateTest"] * 10
+
+
+@pytest.fixture
+def faces():
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 256, (len(USAGE), 48, 48, 1), dtype=np.uint8)
+    x[0, 0, 0, 0], x[1, 0, 0, 0] = 0, 255  # the extremes
+    y = np.arange(len(USAGE)) % 7
+    return x, y
+
+
+@pytest.fixture
+def fer_csv(tmp_path, faces):
+    path = tmp_path / "fer2013.csv"
+    write_csv(path, *faces, usage=USAGE)
+    return path
+
+
+def inspect(cli, *args):
+    result = cli("data", "inspect", *map(str, args), "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_fer2013_csv_splits_by_usage_exactly(cli, fer_csv, faces):
+    x, y = faces
+    report = inspect(cli, fer_csv)
+    assert {s: sum(c.values()) for s, c in report["splits"].items()} == {"train": 40, "val": 12, "test": 10}
+    assert report["image"] == {"height": 48, "width": 48, "channels": 1}
+    dataset = load_dataset(str(fer_csv))
+    assert np.array_equal(dataset.splits["train"].x, x[:40]) and np.array_equal(dataset.splits["test"].y, y[52:])
+    assert dataset.splits["val"].x.dtype == np.uint8
+    assert _parse_fast(fer_csv, read_header(fer_csv)) is not None  # the vectorised path handled it
+
+
+def test_icml_variant_gives_the_same_arrays(tmp_path, fer_csv, faces):
+    icml = tmp_path / "icml_face_data.csv"
+    write_csv(icml, *faces, usage=USAGE, layout="icml")
+    assert icml.read_text().startswith("emotion, Usage, pixels\n")
+    a, b = load_dataset(str(fer_csv)), load_dataset(str(icml))
+    for split in ("train", "val", "test"):
+        assert np.array_equal(a.splits[split].x, b.splits[split].x)
+        assert np.array_equal(a.splits[split].y, b.splits[split].y)
+
+
+def test_slow_path_agrees_with_fast_path(tmp_path, fer_csv):
+    quoted = tmp_path / "quoted.csv"
+    lines = fer_csv.read_text().splitlines()
+    quoted.write_text("\n".join([lines[0]] + [l.replace(",", ',"', 1).replace(",", '",', 2).replace('",', ",", 1)
+                                              for l in lines[1:]]) + "\n")
+    assert '"' in quoted.read_text()
+    a, b = load_dataset(str(fer_csv)), load_dataset(str(quoted))
+    assert np.array_equal(a.splits["train"].x, b.splits["train"].x)
+
+
+def test_csv_without_usage_is_split_stratified_and_says_so(cli, tmp_path, faces):
+    path = tmp_path / "nousage.csv"
+    write_csv(path, *faces)
+    result = cli("data", "inspect", str(path), "--json")
+    assert "no Usage column; made a stratified split" in result.stderr
+    counts = json.loads(result.stdout)["splits"]
+    assert all(counts["val"][c] >= 1 for c in counts["val"])
+    other = load_dataset(f"fer2013:path={path},seed=1")
+    assert other.fingerprint != load_dataset(str(path)).fingerprint
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda lines: ["emotion,Usage"] + lines[1:], "missing column(s) pixels"),
+        (lambda lines: lines[:3] + [lines[3].rsplit(" ", 1)[0] + ",Training"] + lines[4:],
+         "line 4: 2303 pixel values, expected 2304"),
+        (lambda lines: lines[:2] + [lines[2].replace(" ", " x", 1)] + lines[3:], "line 3: non-numeric pixel value"),
+        (lambda lines: lines[:5] + ["9" + lines[5][1:]] + lines[6:], "line 6: emotion 9 out of range 0-6"),
+        (lambda lines: lines[:2] + [lines[2].replace("Training", "Validation")] + lines[3:],
+         "line 3: unknown Usage 'Validation'"),
+        (lambda lines: [], "empty file"),
+    ],
+)
+def test_bad_csv_is_one_line_exit_2_and_nothing_cached(cli, fer_csv, mutate, message):
+    fer_csv.write_text("\n".join(mutate(fer_csv.read_text().splitlines())))
+    result = cli("data", "inspect", str(fer_csv))
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr and str(fer_csv) in result.stderr
+    assert cache.info()["entries"] == []
+
+
+def test_skip_bad_rows_counts_what_it_skipped(cli, fer_csv):
+    lines = fer_csv.read_text().splitlines()
+    lines[3] = lines[3].rsplit(" ", 1)[0] + ",Training"
+    lines[5] = "9" + lines[5][1:]
+    lines[7] = lines[7].rsplit(" ", 1)[0] + ",Training"
+    fer_csv.write_text("\n".join(lines) + "\n")
+    result = cli("data", "inspect", str(fer_csv), "--skip-bad-rows", "--json")
+    assert result.exit_code == 0
+    assert "skipped 3 bad row(s): 2 wrong pixel count, 1 emotion out of range" in result.stderr
+    assert sum(json.loads(result.stdout)["splits"]["train"].values()) == 37
+
+
+def test_cache_serves_the_same_and_never_stale(fer_csv):
+    first = load_dataset(str(fer_csv))
+    assert len(cache.info()["entries"]) == 1
+    again = load_dataset(str(fer_csv))
+    assert again.fingerprint == first.fingerprint
+    assert np.array_equal(again.splits["train"].x, first.splits["train"].x)
+    lines = fer_csv.read_text().splitlines()
+    lines[1] = "3" + lines[1][1:]
+    fer_csv.write_text("\n".join(lines) + "\n")
+    changed = load_dataset(str(fer_csv))
+    assert changed.fingerprint != first.fingerprint and changed.splits["train"].y[0] == 3
+    assert cache.clear() == 2 and cache.info()["entries"] == []
+
+
+def write_folder(root, layout, size=(48, 48), mode="L", per_class=3):
+    for split in layout:
+        for cls in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"):
+            folder = root / split / cls if split else root / cls
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                value = 10 * ("angry disgust fear happy sad surprise neutral".split().index(cls)) + i
+                Image.new(mode, size, value if mode == "L" else (value,) * 3).save(folder / f"{i}.png")
+
+
+def test_kaggle_folder_maps_classes_by_name_and_carves_val(cli, tmp_path):
+    write_folder(tmp_path / "fer", ["train", "test"], per_class=10)
+    dataset = load_dataset(str(tmp_path / "fer"))
+    assert list(dataset.splits) == ["train", "val", "test"]
+    test = dataset.splits["test"]
+    # neutral is 6 (canonical), not 4 (alphabetical); its images were drawn with value 60..69
+    assert set(test.x[test.y == 6, 0, 0, 0].tolist()) == set(range(60, 70))
+    assert any("no val/ folder; carved" in note for note in dataset.notes)
+    counts = inspect(cli, tmp_path / "fer")["splits"]
+    assert counts["val"]["neutral"] == 1 and counts["train"]["neutral"] == 9
+
+
+def test_flat_class_folders_and_mixed_sizes(cli, tmp_path):
+    write_folder(tmp_path / "flat", [""], per_class=10)
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(tmp_path / "flat" / "happy" / "odd.jpg")
+    result = cli("data", "inspect", str(tmp_path / "flat"), "--json")
+    assert "converted 1 of 71 images to the most common 48x48 greyscale" in result.stderr
+    assert json.loads(result.stdout)["image"] == {"height": 48, "width": 48, "channels": 1}
+
+
+@pytest.mark.parametrize("problem, message", [("unknown", "unknown class folder 'smirk'"),
+                                              ("empty", "empty class folder"), ("corrupt", "unreadable image")])
+def test_bad_folders(cli, tmp_path, problem, message):
+    write_folder(tmp_path / "fer", ["train", "test"])
+    if problem == "unknown":
+        (tmp_path / "fer" / "train" / "smirk").mkdir()
+        (tmp_path / "fer" / "train" / "smirk" / "a.png").write_bytes(b"")
+    elif problem == "empty":
+        for f in (tmp_path / "fer" / "test" / "sad").iterdir():
+            f.unlink()
+    else:
+        (tmp_path / "fer" / "test" / "sad" / "0.png").write_bytes(b"not a png")
+    result = cli("data", "inspect", str(tmp_path / "fer"))
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def write_ferplus(path, usage, votes, names=None):
+    rows = ["Usage,Image name," + ",".join(VOTE_COLUMNS)]
+    for i, (u, v) in enumerate(zip(usage, votes)):
+        name = f"fer{i:07d}.png" if names is None else names[i]
+        rows.append(f"{u},{name}," + ",".join(map(str, v)))
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_ferplus_majority_rule():
+    #                 neu hap sur sad ang dis fea con unk NF
+    votes = np.array([[6,  1,  1,  0,  0,  0,  0,  0,  2,  0],   # neutral 6 of 8 after zeroing ones
+                      [4,  4,  0,  0,  0,  0,  0,  0,  2,  0],   # no majority
+                      [1,  0,  0,  0,  0,  0,  0,  0,  9,  0],   # unknown on top
+                      [0,  0,  0,  0,  5,  0,  2,  3,  0,  0]])  # anger 5 of 10: not more than half
+    keep, y = targets(votes, "majority")
+    assert keep.tolist() == [True, False, False, False] and y[0] == 6
+    keep, soft = targets(votes, "probability")
+    assert keep.tolist() == [True, True, False, True]
+    assert np.allclose(soft[0], [0, 0, 0, 0, 0, 0, 1, 0]) and np.allclose(soft[3], [0.5, 0, 0.2, 0, 0, 0, 0, 0.3])
+
+
+def test_ferplus_loads_aligned_and_refuses_misaligned(cli, tmp_path, fer_csv):
+    labels = tmp_path / "fer2013new.csv"
+    votes = np.zeros((len(USAGE), 10), int)
+    votes[:, 1] = 10  # all happy
+    votes[5] = [0, 0, 0, 0, 0, 0, 0, 10, 0, 0]  # contempt
+    names = [f"fer{i:07d}.png" for i in range(len(USAGE))]
+    names[3] = ""
+    write_ferplus(labels, USAGE, votes, names)
+    report = inspect(cli, f"ferplus:csv={fer_csv},labels={labels}")
+    assert report["classes"][-1] == "contempt" and report["splits"]["train"]["contempt"] == 1
+    assert sum(report["splits"]["train"].values()) == 39  # the empty image name is dropped
+    soft = load_dataset(f"ferplus:csv={fer_csv},labels={labels},mode=probability")
+    assert soft.splits["train"].y.shape == (39, 8)
+    write_ferplus(labels, USAGE[1:] + ["Training"], votes)
+    result = cli("data", "inspect", f"ferplus:csv={fer_csv},labels={labels}")
+    assert result.exit_code == 2 and "is not aligned with" in result.stderr
+
+
+def test_data_spec_errors(cli, tmp_path):
+    for spec, message in [("nosuch.csv", "no such file or folder"), ("nosuchsource", "no such dataset"),
+                          ("fer2013:path", "expected key=value")]:
+        result = cli("data", "inspect", spec)
+        assert result.exit_code == 2 and message in result.stderr, spec
+
+
+def test_datasets_command_lists_builtin_sources(cli):
+    rows = {d["name"]: d for d in json.loads(cli("datasets", "--json").stdout)}
+    assert {"fer2013", "ferplus", "folder"} <= set(rows) and rows["ferplus"]["plugin"] == "fer-zoo"
+
+
+def test_dataset_plugin_registers_through_the_hook(cli, install_plugin):
+    install_plugin("acme-data", """
+import numpy as np
+import fer_zoo
+from fer_zoo.data import CLASS_NAMES, Dataset, DatasetSource, Split
+
+def load(options):
+    n = int(options.get("n", 14))
+    x = np.zeros((n, 32, 32, 3), np.uint8)
+    y = np.arange(n) % 7
+    return Dataset("blank", CLASS_NAMES, {"train": Split(x, y), "val": Split(x[:7], y[:7]), "test": Split(x[:7], y[:7])})
+
+@fer_zoo.hookimpl
+def fer_zoo_register_datasets(register):
+    register(DatasetSource(name="blank", load=load, description="blank images"))
+""")
+    report = inspect(cli, "blank:n=21")
+    assert sum(report["splits"]["train"].values()) == 21 and report["image"]["channels"] == 3
+
+
+def test_grid_png_is_written(cli, tmp_path, fer_csv):
+    grid = tmp_path / "out" / "grid.png"
+    report = inspect(cli, fer_csv, "--grid", grid)
+    with Image.open(grid) as image:
+        assert image.size[1] == 7 * (96 + 2) and report["grid"] == str(grid)
