@@ -64,7 +64,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _command(name: str):
+def _command(name: str, group: typer.Typer | None = None):
     """Register a command whose FerZooErrors end as one line on stderr and exit status 2."""
 
     def decorate(fn):
@@ -75,7 +75,7 @@ def _command(name: str):
             except FerZooError as exc:
                 raise _fail(str(exc)) from None
 
-        return app.command(name)(wrapper)
+        return (group or app).command(name)(wrapper)
 
     return decorate
 
@@ -200,20 +200,6 @@ app.add_typer(data_app, name="data")
 app.add_typer(cache_app, name="cache")
 
 
-def _sub_command(group: typer.Typer, name: str):
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except FerZooError as exc:
-                raise _fail(str(exc)) from None
-
-        return group.command(name)(wrapper)
-
-    return decorate
-
-
 @_command("datasets")
 def datasets_command(as_json: JsonFlag = False) -> None:
     """List data sources, built-in and from plugins, with their options."""
@@ -226,7 +212,7 @@ def datasets_command(as_json: JsonFlag = False) -> None:
         _out().print(datasets_table(list(sources.values())))
 
 
-@_sub_command(data_app, "inspect")
+@_command("inspect", data_app)
 def data_inspect(
     source: Annotated[str, typer.Argument(help="A CSV, a folder, or NAME:key=value,...")],
     grid: Annotated[Path | None, typer.Option("--grid", help="Write a sample grid PNG here.")] = None,
@@ -251,7 +237,7 @@ def data_inspect(
         _out().print(dataset_tables(report))
 
 
-@_sub_command(cache_app, "info")
+@_command("info", cache_app)
 def cache_info(as_json: JsonFlag = False) -> None:
     """Where the cache is and what it holds."""
     from fer_zoo.data import cache
@@ -263,7 +249,7 @@ def cache_info(as_json: JsonFlag = False) -> None:
         _out().print(f"{details['path']}: {len(details['entries'])} dataset(s), {details['total_bytes'] / 1e6:.1f} MB")
 
 
-@_sub_command(cache_app, "clear")
+@_command("clear", cache_app)
 def cache_clear() -> None:
     """Delete every cached dataset."""
     from fer_zoo.data import cache
