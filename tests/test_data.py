@@ -249,3 +249,37 @@ def test_grid_png_is_written(cli, tmp_path, fer_csv):
     report = inspect(cli, fer_csv, "--grid", grid)
     with Image.open(grid) as image:
         assert image.size[1] == 7 * (96 + 2) and report["grid"] == str(grid)
+
+
+def test_fast_path_streams_blocks_exactly(fer_csv, faces):
+    x, y = faces
+    header = read_header(fer_csv)
+    for block in (20_000, 50_000, 1 << 23):  # two rows a block, a few, all
+        labels, images, usage = _parse_fast(fer_csv, header, block_bytes=block)
+        assert np.array_equal(images, x) and np.array_equal(labels, y) and usage == USAGE
+
+
+def test_crlf_and_missing_final_newline(tmp_path, fer_csv, faces):
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(fer_csv.read_bytes().replace(b"\n", b"\r\n").rstrip(b"\r\n"))
+    labels, images, usage = _parse_fast(crlf, read_header(crlf))
+    assert np.array_equal(images, faces[0]) and usage == USAGE
+
+
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        # an extra "x" leaves the digit-run count right: the byte accounting must catch it
+        (lambda row: row.replace(" ", " x ", 1), "2305 pixel values, expected 2304"),
+        (lambda row: " ".join(["x" if i == 1 else t for i, t in enumerate(row.split(" "))]), "non-numeric pixel value"),
+        (lambda row: row.replace(" ", " 256 ", 1).rsplit(" ", 1)[0] + ",Training", "pixel value above 255"),
+        (lambda row: row.replace(" ", " 1000 ", 1).rsplit(" ", 1)[0] + ",Training", "pixel value above 255"),
+    ],
+)
+def test_fast_path_never_accepts_junk(cli, fer_csv, replace, message):
+    lines = fer_csv.read_text().splitlines()
+    lines[2] = replace(lines[2])
+    fer_csv.write_text("\n".join(lines) + "\n")
+    assert _parse_fast(fer_csv, read_header(fer_csv)) is None
+    result = cli("data", "inspect", str(fer_csv))
+    assert result.exit_code == 2 and f"line 3: {message}" in result.stderr

@@ -48,87 +48,167 @@ def parse_csv(path: Path, skip_bad_rows: bool = False):
     return _parse_checked(path, header, skip_bad_rows)
 
 
-def _parse_fast(path: Path, header: list[str], chunk_rows: int = 2048):
-    raw = np.fromfile(path, dtype=np.uint8)
-    if raw.size and raw[-1] != 10:
-        raw = np.append(raw, np.uint8(10))
-    if np.any(raw == 34):  # quoted fields: leave them to pandas
-        return None
-    newlines = np.flatnonzero(raw == 10)
-    starts, ends = newlines[:-1] + 1, newlines[1:]  # data rows, header skipped
-    keep = ends > starts  # blank lines at the end
-    starts, ends = starts[keep], ends[keep]
-    n, ncols = len(starts), len(header)
-    if n == 0:
-        raise FerZooError(f"{path}: no data rows")
+def _parse_fast(path: Path, header: list[str], block_bytes: int = 1 << 23):
+    """Stream the file in blocks of whole rows through one reused buffer.
+
+    Whole-file arrays would cost more in first-touch page faults than the parsing itself; blocks of
+    a few MB keep every temporary in memory the allocator hands back again.
+    """
+    ncols = len(header)
     label_token = 0 if header.index("emotion") < header.index("pixels") else PIXELS
     usage_field = header.index("Usage") if "Usage" in header else None
-    labels = np.empty(n, np.int64)
-    images = np.empty((n, PIXELS), np.uint8)
-    usage: list[str] | None = [] if usage_field is not None else None
-    for r0 in range(0, n, chunk_rows):
-        r1 = min(n, r0 + chunk_rows)
-        seg = raw[starts[r0]: ends[r1 - 1] + 1]
-        rows_start = starts[r0:r1] - starts[r0]
-        tokens = _tokens(seg, rows_start, ncols, usage_field)
-        if tokens is None:
-            return None
-        values, commas = tokens
-        values = values.reshape(r1 - r0, PIXELS + 1)
-        labels[r0:r1] = values[:, label_token]
-        images[r0:r1] = values[:, 1:] if label_token == 0 else values[:, :PIXELS]
-        if usage is not None:
-            lo = commas[:, usage_field - 1] + 1 if usage_field > 0 else rows_start
-            hi = commas[:, usage_field] if usage_field < ncols - 1 else (ends[r0:r1] - starts[r0])
-            text = seg.tobytes()
-            usage += [text[a:b].decode("ascii", "replace").strip() for a, b in zip(lo, hi)]
+    labels, images, usage = [], [], [] if usage_field is not None else None
+    buffer = np.empty(block_bytes, np.uint8)
+    view = memoryview(buffer)
+    scratch = _Scratch(block_bytes)
+    carry = 0
+    with open(path, "rb") as f:
+        f.readline()  # the header
+        while True:
+            got = f.readinto(view[carry:])
+            filled = carry + got
+            if filled == 0:
+                break
+            data = buffer[:filled]
+            if got == 0:  # last row without a final newline
+                if filled == block_bytes:
+                    return None
+                buffer[filled] = 10
+                filled += 1
+                data = buffer[:filled]
+            newlines = np.flatnonzero(data == 10)
+            if newlines.size == 0:
+                return None  # a row longer than a block: not FER2013
+            complete = newlines[-1] + 1
+            rows = _block(data[:complete], newlines, ncols, label_token, usage_field, scratch)
+            if rows is None:
+                return None
+            labels.append(rows[0])
+            images.append(rows[1])
+            if usage is not None:
+                usage += rows[2]
+            carry = filled - complete
+            buffer[:carry] = data[complete:filled].copy()
+            if got == 0:
+                break
+    n = sum(len(l) for l in labels)
+    if n == 0:
+        raise FerZooError(f"{path}: no data rows")
+    labels = np.concatenate(labels)
     if labels.max() >= len(CLASS_NAMES) or (usage is not None and not set(usage) <= set(USAGE_TO_SPLIT)):
         return None
-    return labels, images.reshape(n, SIDE, SIDE, 1), usage
+    return labels, np.concatenate(images).reshape(n, SIDE, SIDE, 1), usage
 
 
-def _tokens(seg: np.ndarray, rows_start: np.ndarray, ncols: int, usage_field: int | None):
+def _block(seg: np.ndarray, newlines: np.ndarray, ncols: int, label_token: int, usage_field: int | None,
+           scratch: _Scratch):
+    """Labels, pixel rows and Usage strings of one block of complete rows, or None if irregular."""
+    if np.equal(seg, 34, out=scratch.flag[: len(seg)]).any():  # quoted fields: leave them to pandas
+        return None
+    starts = np.concatenate([[0], newlines[:-1] + 1])
+    keep = newlines > starts  # blank lines
+    starts, ends = starts[keep], newlines[keep]
+    if starts.size == 0:
+        return np.empty(0, np.int64), np.empty((0, PIXELS), np.uint8), []
+    tokens = _tokens(seg, starts, ends, len(newlines), ncols, usage_field, scratch)
+    if tokens is None:
+        return None
+    values, commas = tokens
+    values = values.reshape(len(starts), PIXELS + 1)
+    pixels = values[:, 1:] if label_token == 0 else values[:, :PIXELS]
+    usage = []
+    if usage_field is not None:
+        usage = _usage_words(seg, *_usage_bounds(commas, starts, ends, usage_field, ncols))
+        if usage is None:
+            return None
+    return values[:, label_token].astype(np.int64), pixels.copy(), usage
+
+
+_USAGE_WIDTH = 12
+_USAGE_WORDS = np.array(list(USAGE_TO_SPLIT), dtype=f"S{_USAGE_WIDTH}")
+
+
+def _usage_words(seg: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[str] | None:
+    """Each row's Usage, read as fixed-width byte strings; None unless every one is a known word."""
+    hi = np.where((hi > lo) & (seg[np.maximum(hi - 1, 0)] == 13), hi - 1, hi)  # CRLF files
+    if np.any(hi - lo > _USAGE_WIDTH):
+        return None
+    index = lo[:, None] + np.arange(_USAGE_WIDTH)
+    chars = np.where(index < hi[:, None], seg[np.minimum(index, len(seg) - 1)], 0).astype(np.uint8)
+    words = np.ascontiguousarray(chars).view(f"S{_USAGE_WIDTH}").ravel()
+    code = np.searchsorted(np.sort(_USAGE_WORDS), words)
+    known = np.sort(_USAGE_WORDS)[np.minimum(code, len(_USAGE_WORDS) - 1)] == words
+    if not known.all():
+        return None
+    return words.astype(str).tolist()
+
+
+class _Scratch:
+    """Buffers reused by every block: fresh multi-MB arrays per block cost more in page faults than the work."""
+
+    def __init__(self, size: int):
+        self.digits = np.empty(size, np.uint8)
+        self.is_digit = np.empty(size, bool)
+        self.run3 = np.empty(size, bool)
+        self.flag = np.empty(size, bool)
+        self.value = np.empty(size, np.uint16)
+        self.wide = np.empty(size, np.uint16)
+
+
+def _tokens(seg: np.ndarray, rows_start: np.ndarray, rows_end: np.ndarray, newline_count: int, ncols: int,
+            usage_field: int | None, scratch: _Scratch):
     """Digit runs of one chunk as uint8 values, or None if the chunk is not perfectly regular."""
-    digits = seg - np.uint8(48)
-    is_digit = digits < 10
+    m = len(seg)
+    digits, is_digit, run3, flag = scratch.digits[:m], scratch.is_digit[:m], scratch.run3[:m - 2], scratch.flag[:m]
+    value, wide = scratch.value[:m], scratch.wide[:m]
+    np.subtract(seg, np.uint8(48), out=digits)
+    np.less(digits, 10, out=is_digit)
     digits *= is_digit
-    # a token is at most three digits: value = ones + 10 * tens + 100 * hundreds, where present
-    value = digits.copy()
-    tens = digits[:-1] * np.uint8(10)
-    tens *= is_digit[1:]
-    value[1:] += tens
-    run3 = is_digit[:-2] & is_digit[1:-1]
+    np.logical_and(is_digit[:-2], is_digit[1:-1], out=run3)
     run3 &= is_digit[2:]
-    hundreds = digits[:-2] * np.uint8(100)
-    hundreds *= run3
-    value[2:] += hundreds
-    if np.any(run3[:-1] & is_digit[3:]):  # four digits or more
+    if np.logical_and(run3[:-1], is_digit[3:], out=flag[: m - 3]).any():  # four digits or more
         return None
-    # uint8 arithmetic wraps above 255: check the three-digit tokens' true value
-    at = np.flatnonzero(run3)
-    if at.size and np.any(digits[at].astype(np.int16) * 100 + digits[at + 1] * 10 + digits[at + 2] > 255):
-        return None
-    token_end = is_digit.copy()
-    token_end[:-1] &= ~is_digit[1:]
-    # integer positions then a gather: several times faster than boolean-mask compaction here
-    ends = np.flatnonzero(token_end)
+    # a token is at most three digits: value = ones + 10 * tens + 100 * hundreds, where present;
+    # uint16, so a value above 255 shows instead of wrapping
+    np.copyto(value, digits)
+    np.multiply(digits[:-1], np.uint16(10), out=wide[1:])
+    wide[1:] *= is_digit[1:]
+    value[1:] += wide[1:]
+    np.multiply(digits[:-2], np.uint16(100), out=wide[2:])
+    wide[2:] *= run3
+    value[2:] += wide[2:]
+    # a token ends where a digit is followed by anything else (every block ends with a newline)
+    ends = np.flatnonzero(np.greater(is_digit[:-1], is_digit[1:], out=flag[: m - 1]))
     bounds = np.searchsorted(ends, np.append(rows_start, len(seg)))
     if np.any(np.diff(bounds) != PIXELS + 1):
         return None
-    # the only other bytes: separators, line ends, and the Usage word in its own field
-    others = np.flatnonzero(~is_digit & (seg != 32))
-    chars = seg[others]
-    row_of = np.searchsorted(rows_start, others, side="right") - 1
-    is_comma = chars == 44
-    if np.any(np.bincount(row_of[is_comma], minlength=len(rows_start)) != ncols - 1):
+    comma_at = np.flatnonzero(np.equal(seg, 44, out=flag))
+    rows = len(rows_start)
+    row_of = np.searchsorted(rows_start, comma_at, side="right") - 1
+    if comma_at.size != rows * (ncols - 1) or np.any(np.bincount(row_of, minlength=rows) != ncols - 1):
         return None
-    commas = others[is_comma].reshape(len(rows_start), ncols - 1)
-    rest = ~is_comma & (chars != 10) & (chars != 13)
-    if np.any(rest):
-        field = (others[rest][:, None] > commas[row_of[rest]]).sum(axis=1)
-        if usage_field is None or np.any(field != usage_field):
-            return None
-    return value.take(ends), commas
+    commas = comma_at.reshape(rows, ncols - 1)
+    # Every byte that is neither digit nor space must be a comma, a line end or part of the Usage
+    # word: count them instead of locating them, so junk inside a pixel field cannot hide.
+    expected = comma_at.size + newline_count
+    if usage_field is not None:
+        lo, hi = _usage_bounds(commas, rows_start, rows_end, usage_field, ncols)
+        expected += int((hi - lo).sum())
+    if usage_field is None or usage_field < ncols - 1:
+        expected += int(np.count_nonzero(seg[rows_end - 1] == 13))
+    spaces = np.count_nonzero(np.equal(seg, 32, out=flag))
+    if m - np.count_nonzero(is_digit) - spaces != expected:
+        return None
+    values = value.take(ends)
+    if values.max(initial=0) > 255:
+        return None
+    return values.astype(np.uint8), commas
+
+
+def _usage_bounds(commas, rows_start, rows_end, usage_field: int, ncols: int):
+    lo = commas[:, usage_field - 1] + 1 if usage_field > 0 else rows_start
+    hi = commas[:, usage_field] if usage_field < ncols - 1 else rows_end
+    return lo, hi
 
 
 def _parse_checked(path: Path, header: list[str], skip_bad_rows: bool):
