@@ -214,7 +214,7 @@ def datasets_command(as_json: JsonFlag = False) -> None:
 
 @_command("inspect", data_app)
 def data_inspect(
-    source: Annotated[str, typer.Argument(help="A CSV, a folder, or NAME:key=value,...")],
+    source: Annotated[str, typer.Argument(help="synthetic (default), a CSV, a folder, or NAME:key=value,...")] = "synthetic",
     grid: Annotated[Path | None, typer.Option("--grid", help="Write a sample grid PNG here.")] = None,
     skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Load the rest of a file with bad rows.")] = False,
     as_json: JsonFlag = False,
