@@ -194,6 +194,84 @@ def plugins_command(as_json: JsonFlag = False) -> None:
     loaded.raise_if_strict()
 
 
+DataOption = Annotated[str, typer.Option("--data", help="synthetic (default), a CSV, a folder, or NAME:key=value,...")]
+
+
+@_command("train")
+def train_command(
+    arch: Annotated[str | None, typer.Argument(help="Architecture name (not needed with --resume).")] = None,
+    data: DataOption = "synthetic",
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/ARCH).")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    recipe: Annotated[str | None, typer.Option("--recipe", help="seed, modern, or a .toml file.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", help="adam, adamw or sgd.")] = None,
+    no_augment: Annotated[bool, typer.Option("--no-augment", help="Train without augmentation.")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    precision: Annotated[str, typer.Option("--precision", help="float32, mixed_float16, mixed_bfloat16.")] = "float32",
+    class_weights: Annotated[str, typer.Option("--class-weights", help="none or balanced.")] = "none",
+    label_smoothing: Annotated[float | None, typer.Option("--label-smoothing", min=0.0, max=1.0)] = None,
+    early_stopping: Annotated[int | None, typer.Option("--early-stopping", min=1, help="Patience in epochs.")] = None,
+    init_from: Annotated[str | None, typer.Option("--init-from", help="Start from this model's weights.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
+) -> None:
+    """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
+    from fer_zoo.report import train_summary, training_progress
+    from fer_zoo.runs import TrainOptions, train
+
+    if arch is None and resume is None:
+        raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
+    options = TrainOptions(recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                           augment=not no_augment, seed=seed, precision=precision, class_weights=class_weights,
+                           label_smoothing=label_smoothing, early_stopping=early_stopping, init_from=init_from)
+    _loaded_plugins()
+    _import_keras_quietly()
+    result = train(arch or "", data, resume or out or Path("runs") / (arch or ""), options,
+                   resume=resume is not None, force=force,
+                   progress=lambda epochs, steps, batch: training_progress(epochs, steps, batch, json_log, quiet))
+    if json_log:
+        _print_json({"run_dir": str(result.run_dir), **result.metrics})
+    elif not quiet:
+        _out().print(train_summary(result))
+
+
+@_command("evaluate")
+def evaluate_command(
+    model: Annotated[str, typer.Argument(help="A run directory, a .keras file, or a Keras-2 .h5 classifier.")],
+    data: DataOption = "synthetic",
+    split: Annotated[str, typer.Option("--split", help="val or test (train also accepted).")] = "test",
+    tta: Annotated[str, typer.Option("--tta", help="none, flip or tencrop.")] = "none",
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
+    scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
+    offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,
+    confusion: Annotated[Path | None, typer.Option("--confusion", help="Write the confusion matrix PNG here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Accuracy, top-2, macro-F1, per-class scores and the confusion matrix of a trained model."""
+    from fer_zoo import atomic
+    from fer_zoo.evaluation import evaluate
+    from fer_zoo.report import confusion_png, evaluation_tables
+
+    _loaded_plugins()
+    _import_keras_quietly()
+    result = evaluate(model, data, split, tta, unsafe, scale, offset)
+    target = confusion or (Path(model) / f"confusion_{split}.png" if Path(model).is_dir() else None)
+    if target is not None:
+        atomic.write_with(target, lambda tmp: confusion_png(result["confusion_matrix"], result["classes"], tmp,
+                                                            f"{Path(result['model']).name} on {split}"))
+        result["confusion_png"] = str(target)
+    if as_json:
+        _print_json(result)
+    else:
+        _out().print(evaluation_tables(result))
+        if target is not None:
+            _out().print(f"confusion matrix: {target}")
+
+
 data_app = typer.Typer(help="Look at a data source.", no_args_is_help=True)
 cache_app = typer.Typer(help="The cache of parsed datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")

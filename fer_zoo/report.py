@@ -134,3 +134,126 @@ def dataset_tables(report: dict) -> Group:
     if report.get("grid"):
         lines.append(Text(f"sample grid: {report['grid']}"))
     return Group(counts, stats, *lines)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves_png(histories: dict[str, list[dict]], path) -> None:
+    """Accuracy and loss per epoch, train dashed and val solid, like the seed paper's Figs. 2-4."""
+    plt = _pyplot()
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, rows in histories.items():
+        epochs = [r["epoch"] for r in rows]
+        for ax, key in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+            line, = ax.plot(epochs, [r.get(f"val_{key}") for r in rows], marker="o", label=f"{name} val")
+            ax.plot(epochs, [r.get(key) for r in rows], linestyle="--", color=line.get_color(), label=f"{name} train")
+    for ax, title in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)
+
+
+def confusion_png(matrix, class_names, path, title: str = "") -> None:
+    """The row-normalised confusion matrix (each true class sums to 1), counts in each cell."""
+    import numpy as np
+
+    plt = _pyplot()
+    counts = np.asarray(matrix, dtype=float)
+    rows = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(class_names)):
+        for j in range(len(class_names)):
+            ax.text(j, i, f"{normalised[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center", fontsize=7,
+                    color="white" if normalised[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    ax.set_title(title or "confusion matrix (row-normalised)")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)
+
+
+def evaluation_tables(result: dict) -> Group:
+    head = Text(f"{result['model']} on {result['data']} [{result['split']}, {result['images']:,} images, "
+                f"TTA {result['tta']}]: accuracy {percent(result['accuracy'])}, top-2 "
+                f"{percent(result['top2_accuracy'])}, macro-F1 {result['macro_f1']:.3f}")
+    table = Table(title="per class", title_justify="left")
+    for column in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, row in result["per_class"].items():
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", f"{row['support']:,}")
+    return Group(head, table)
+
+
+def train_summary(result) -> Text:
+    m = result.metrics
+    parts = [f"run {result.run_dir}: {m['epochs']} epoch(s), best val accuracy {percent(m.get('val_accuracy'))} "
+             f"at epoch {m['best_epoch']}"]
+    if m.get("test_accuracy") is not None:
+        parts.append(f"test {percent(m['test_accuracy'])}")
+    if m.get("train_images_per_second"):
+        parts.append(f"{m['train_images_per_second']:,.0f} train images/s")
+    return Text(", ".join(parts))
+
+
+def training_progress(total_epochs: int, steps: int, batch_size: int, json_log: bool = False, quiet: bool = False):
+    """A Keras callback drawing a rich progress bar (epoch, step, loss, accuracy, images/s, ETA),
+    or printing one JSON line per epoch."""
+    import json
+    import sys
+    import time
+
+    import keras
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    class ProgressBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.progress = None
+            if not (quiet or json_log):
+                self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/" + str(total_epochs)),
+                                         BarColumn(), TextColumn("step {task.completed}/{task.total}"),
+                                         TextColumn("loss {task.fields[loss]:.4f} acc {task.fields[acc]:.3f}"),
+                                         TextColumn("{task.fields[speed]:,.0f} img/s"), TimeRemainingColumn(),
+                                         transient=False)
+                self.progress.start()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.started = epoch + 1, time.perf_counter()
+            if self.progress:
+                self.task = self.progress.add_task("", total=steps, epoch=self.epoch, loss=0.0, acc=0.0, speed=0.0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.progress:
+                logs = logs or {}
+                elapsed = time.perf_counter() - self.started
+                self.progress.update(self.task, completed=batch + 1, loss=float(logs.get("loss", 0.0)),
+                                     acc=float(logs.get("accuracy", 0.0)),
+                                     speed=(batch + 1) * batch_size / elapsed if elapsed > 0 else 0.0)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if json_log:
+                record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+                sys.stdout.write(json.dumps(record) + "\n")
+                sys.stdout.flush()
+
+        def on_train_end(self, logs=None):
+            if self.progress:
+                self.progress.stop()
+
+    return ProgressBar()

@@ -88,8 +88,7 @@ def augmentation_layers(augment: Augment, seed: int) -> list:
     if augment.rotation_degrees:
         out.append(layers.RandomRotation(augment.rotation_degrees / 360, fill_mode="nearest", seed=seed + 1))
     if augment.shear:
-        out.append(layers.RandomShear(x_factor=augment.shear, y_factor=augment.shear, fill_mode="nearest",
-                                      seed=seed + 2))
+        out.append(_symmetric_shear()(augment.shear, fill_mode="nearest", seed=seed + 2))
     if augment.zoom:
         out.append(layers.RandomZoom(augment.zoom, fill_mode="nearest", seed=seed + 3))
     if augment.shift:
@@ -97,6 +96,34 @@ def augmentation_layers(augment: Augment, seed: int) -> list:
     if augment.erasing:
         out.append(layers.RandomErasing(factor=augment.erasing, scale=(0.02, 0.2), seed=seed + 5))
     return out
+
+
+_SHEAR = None
+
+
+def _symmetric_shear():
+    """keras.layers.RandomShear whose saved config loads again.
+
+    Keras 3.15's RandomShear saves its factor as (-f, f) and then refuses the negative bound when the
+    model is loaded, so a checkpoint holding it cannot be resumed. This subclass saves ``shear`` alone.
+    """
+    global _SHEAR
+    if _SHEAR is None:
+        import keras
+
+        @keras.saving.register_keras_serializable(package="fer_zoo")
+        class SymmetricShear(keras.layers.RandomShear):
+            def __init__(self, shear, **kwargs):
+                kwargs.pop("x_factor", None), kwargs.pop("y_factor", None)
+                super().__init__(x_factor=shear, y_factor=shear, **kwargs)
+                self.shear = shear
+
+            def get_config(self):
+                config = {k: v for k, v in super().get_config().items() if k not in ("x_factor", "y_factor")}
+                return {**config, "shear": self.shear}
+
+        _SHEAR = SymmetricShear
+    return _SHEAR
 
 
 def inference_model(arch: Architecture, data_shape: tuple[int, int, int], num_classes: int, bare=None):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xxhash
 
+from fer_zoo import atomic
 from fer_zoo.data.dataset import Dataset, Split
 
 FORMAT_VERSION = 1
@@ -64,20 +64,13 @@ def save(dataset: Dataset) -> Path:
     for split_name, split in dataset.splits.items():
         arrays[f"x_{split_name}"], arrays[f"y_{split_name}"] = split.x, split.y
     target = directory / f"{dataset.fingerprint}.npz"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_with(target, lambda tmp: np.savez(tmp, **arrays))
     return target
 
 
 def info() -> dict:
     directory = cache_dir()
-    entries = sorted(directory.glob("*.npz")) if directory.is_dir() else []
+    entries = _entries(directory)
     return {
         "path": str(directory),
         "entries": [{"file": p.name, "bytes": p.stat().st_size} for p in entries],
@@ -85,14 +78,20 @@ def info() -> dict:
     }
 
 
+def _entries(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob("*.npz") if not p.name.startswith("."))
+
+
 def clear() -> int:
     """Remove every cached entry; returns how many."""
     directory = cache_dir()
     if not directory.is_dir():
         return 0
-    entries = list(directory.glob("*.npz")) + list(directory.glob(".tmp-*"))
-    for p in entries:
+    entries = _entries(directory)
+    for p in entries + list(directory.glob(".*.npz*")):  # and leftovers of interrupted writes
         p.unlink(missing_ok=True)
     if not any(directory.iterdir()):
         shutil.rmtree(directory, ignore_errors=True)
-    return len([p for p in entries if not p.name.startswith(".tmp-")])
+    return len(entries)

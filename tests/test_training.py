@@ -1,0 +1,174 @@
+"""`fer-zoo train` / `evaluate`: tiny models on tiny data, run directories, resume, safety checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_zoo.runs import HISTORY_COLUMNS, TrainOptions, train
+
+TINY_DATA = "synthetic:size=84,seed=1"
+TIMING = {"epoch_seconds", "images_per_second"}
+
+
+def history(run: Path) -> list[dict]:
+    with open(run / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One LeNet trained for 2 epochs on 84 synthetic faces, shared by the tests that only read it."""
+    os.environ["FER_ZOO_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    out = tmp_path_factory.mktemp("runs") / "lenet"
+    result = train("lenet", TINY_DATA, out, TrainOptions(epochs=2, batch_size=32))
+    return out, result
+
+
+def test_run_directory_layout(trained_run):
+    run, result = trained_run
+    for name in ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png"):
+        assert (run / name).is_file(), name
+    rows = history(run)
+    assert list(rows[0]) == HISTORY_COLUMNS and [r["epoch"] for r in rows] == ["1", "2"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"]["name"] == "seed" and config["recipe"]["batch_size"] == 32
+    assert config["dataset_fingerprint"].startswith("synthetic-") and config["backend"] == "tensorflow"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["best_epoch"] in (1, 2) and 0 <= metrics["test_accuracy"] <= 1
+    best_val = max(float(r["val_accuracy"]) for r in rows)
+    assert abs(metrics["val_accuracy"] - best_val) < 0.02  # best.keras is the best val epoch, re-scored
+
+
+def test_best_model_is_the_inference_model(trained_run):
+    import keras
+
+    run, _ = trained_run
+    model = keras.saving.load_model(run / "best.keras")
+    assert model.input_shape == (None, 48, 48, 1)
+    assert not any("random" in layer.name for layer in model.layers)  # no augmentation inside
+    probabilities = model.predict(np.zeros((2, 48, 48, 1), "uint8"), verbose=0)
+    assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_evaluate_a_run(cli, trained_run, tmp_path):
+    run, _ = trained_run
+    result = cli("evaluate", str(run), "--data", TINY_DATA, "--split", "val", "--json",
+                 "--confusion", str(tmp_path / "cm.png"))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= {"accuracy", "top2_accuracy", "macro_f1", "per_class", "confusion_matrix", "split", "tta"}
+    assert np.sum(report["confusion_matrix"]) == report["images"] == 14
+    assert report["top2_accuracy"] >= report["accuracy"]
+    assert (tmp_path / "cm.png").stat().st_size > 0
+    flipped = json.loads(cli("evaluate", str(run), "--data", TINY_DATA, "--tta", "flip", "--json").stdout)
+    assert flipped["tta"] == "flip" and 0 <= flipped["accuracy"] <= 1
+
+
+def test_same_seed_same_history(tmp_path, trained_run):
+    run, _ = trained_run
+    again = train("lenet", TINY_DATA, tmp_path / "again", TrainOptions(epochs=2, batch_size=32))
+    for a, b in zip(history(run), history(again.run_dir)):
+        assert {k: v for k, v in a.items() if k not in TIMING} == {k: v for k, v in b.items() if k not in TIMING}
+
+
+def test_existing_out_is_refused_unless_force(cli, trained_run, tmp_path):
+    run, _ = trained_run
+    result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "2", "--batch-size", "32", "--out", str(run))
+    assert result.exit_code == 2 and "already finished" in result.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    result = cli("train", "lenet", "--data", TINY_DATA, "--out", str(other))
+    assert result.exit_code == 2 and "not empty and not a run of this config" in result.stderr
+    assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_killed_run_resumes_to_a_complete_history(cli, tmp_path):
+    out = tmp_path / "killed"
+    code = ("from fer_zoo.runs import train, TrainOptions; "
+            f"train('lenet', {TINY_DATA!r}, {str(out)!r}, TrainOptions(epochs=40, batch_size=32))")
+    process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = out / "state.json"
+        if state.is_file() and json.loads(state.read_text())["completed_epochs"] >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads((out / "state.json").read_text())["completed_epochs"]
+    assert 2 <= done < 40
+    result = cli("train", "--resume", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    epochs = [int(r["epoch"]) for r in history(out)]
+    assert epochs == list(range(1, 41))
+    assert json.loads((out / "state.json").read_text())["finished"] is True
+
+
+def test_nan_loss_stops_with_a_clear_message(cli, tmp_path):
+    out = tmp_path / "nan"
+    result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "3", "--batch-size", "32", "--optimizer", "sgd",
+                 "--lr", "1e30", "--no-augment", "--out", str(out), "--quiet")
+    assert result.exit_code == 2
+    assert "loss became" in result.stderr and "lower --lr" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert all(np.isfinite(float(r["loss"])) for r in history(out)) if (out / "history.csv").exists() else True
+
+
+def test_lambda_model_is_refused_without_unsafe(cli, tmp_path):
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Lambda(lambda t: t / 255.0)(inputs)
+    outputs = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(x))
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    result = cli("evaluate", str(path), "--data", TINY_DATA)
+    assert result.exit_code == 2 and "safe mode" in result.stderr and "--unsafe" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "lenet", "--precision", "float8"], "--precision must be one of"),
+        (["train", "--resume", "no/such/run"], "not a run directory"),
+        (["train"], "give an architecture"),
+        (["train", "lenet", "--recipe", "fancy"], "unknown recipe 'fancy'"),
+        (["evaluate", "no/such/model.keras"], "no such model file or run directory"),
+    ],
+)
+def test_bad_train_and_evaluate_input(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_corrupt_model_and_class_mismatch(cli, tmp_path, trained_run):
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip")
+    result = cli("evaluate", str(corrupt), "--data", TINY_DATA)
+    assert result.exit_code == 2 and "cannot load model" in result.stderr
+    import keras
+
+    eight = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(8, activation="softmax")])
+    eight.save(tmp_path / "eight.keras")
+    result = cli("evaluate", str(tmp_path / "eight.keras"), "--data", TINY_DATA)
+    assert result.exit_code == 2 and "predicts 8 classes, the data has 7" in result.stderr
+
+
+def test_recipe_file_overrides(tmp_path):
+    from fer_zoo.runs import resolve_recipe
+
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "modern"\nlearning_rate = 0.05\n[augment]\nflip = false\n')
+    recipe = resolve_recipe("seed", TrainOptions(recipe=str(path), epochs=3))
+    assert (recipe.name, recipe.learning_rate, recipe.epochs, recipe.augment.flip) == ("modern", 0.05, 3, False)
+    assert recipe.momentum == 0.9 and recipe.augment.erasing == 0.5
