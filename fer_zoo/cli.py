@@ -56,7 +56,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 
 
 def _out() -> Console:
-    return Console()
+    # a pipe or file gets room for the wide tables; a terminal keeps its own width
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -270,6 +271,52 @@ def evaluate_command(
         _out().print(evaluation_tables(result))
         if target is not None:
             _out().print(f"confusion matrix: {target}")
+
+
+@_command("bench")
+def bench_command(
+    patterns: Annotated[list[str] | None, typer.Argument(help="fnmatch patterns of architectures.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
+    data: DataOption = "synthetic",
+    budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick or paper.")] = "",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
+    out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture.")] = Path(
+        "bench"),
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the budget's epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
+    precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any row failed.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train and compare architectures on the same data, splits, seeds and budget."""
+    from fer_zoo.bench import BenchConfig, run_bench, select, write_results, default_precision
+    from fer_zoo.report import bench_table
+
+    _loaded_plugins()
+    names = select(patterns or [], all_)
+    _import_keras_quietly()
+    from fer_zoo.runs import has_accelerator
+
+    config = BenchConfig(data=data, budget=budget or ("quick" if has_accelerator() else "smoke"), seeds=seeds,
+                         epochs=epochs, batch_size=batch_size, precision=precision or default_precision())
+    console = _out()
+
+    def progress(name, seed_rows):
+        if not as_json:
+            statuses = ", ".join(r.get("status", "?") for r in seed_rows)
+            console.print(f"[bold]{name}[/bold]: {statuses}")
+
+    result = run_bench(names, config, out, force=force, on_row=progress)
+    files = write_results(result, out)
+    if as_json:
+        _print_json({"environment": result["environment"], "rows": result["rows"], "files": [str(f) for f in files]})
+    else:
+        console.print(bench_table(result["rows"], result["environment"]))
+        console.print("wrote " + ", ".join(str(f) for f in files))
+    failed = [r for r in result["rows"] if r["status"] not in ("ok", "time-boxed")]
+    if failed and (strict or len(failed) == len(result["rows"])):
+        raise typer.Exit(1)
 
 
 data_app = typer.Typer(help="Look at a data source.", no_args_is_help=True)

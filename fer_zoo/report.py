@@ -145,7 +145,7 @@ def _pyplot():
     return plt
 
 
-def curves_png(histories: dict[str, list[dict]], path) -> None:
+def curves_png(histories: dict[str, list[dict]], path, val_only: bool = False) -> None:
     """Accuracy and loss per epoch, train dashed and val solid, like the seed paper's Figs. 2-4."""
     plt = _pyplot()
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
@@ -153,7 +153,9 @@ def curves_png(histories: dict[str, list[dict]], path) -> None:
         epochs = [r["epoch"] for r in rows]
         for ax, key in ((acc_ax, "accuracy"), (loss_ax, "loss")):
             line, = ax.plot(epochs, [r.get(f"val_{key}") for r in rows], marker="o", label=f"{name} val")
-            ax.plot(epochs, [r.get(key) for r in rows], linestyle="--", color=line.get_color(), label=f"{name} train")
+            if not val_only:
+                ax.plot(epochs, [r.get(key) for r in rows], linestyle="--", color=line.get_color(),
+                        label=f"{name} train")
     for ax, title in ((acc_ax, "accuracy"), (loss_ax, "loss")):
         ax.set_xlabel("epoch")
         ax.set_title(title)
@@ -257,3 +259,87 @@ def training_progress(total_epochs: int, steps: int, batch_size: int, json_log: 
                 self.progress.stop()
 
     return ProgressBar()
+
+
+ACCURACY_COLUMNS = [  # (key, header, format)
+    ("param_count", "params", "count"), ("macs", "MACs", "count"), ("train_acc", "train acc", "pct"),
+    ("val_acc", "val acc", "pct"), ("test_acc", "test acc", "pct"), ("top2_val", "top-2 val", "pct"),
+    ("macro_f1_test", "F1 test", "f3"), ("epochs", "epochs", "int"), ("reported_val_acc", "paper val*", "pct"),
+]
+SPEED_COLUMNS = [
+    ("train_samples_per_sec", "train img/s", "int"), ("infer_samples_per_sec", "infer img/s (b256)", "int"),
+    ("latency_ms", "latency ms (b1)", "f1"), ("seconds_per_epoch", "s/epoch", "f1"), ("total_seconds", "total s", "int"),
+]
+BENCH_COLUMNS = ACCURACY_COLUMNS + SPEED_COLUMNS
+
+
+def _cell(row: dict, key: str, kind: str) -> str:
+    value, std = row.get(key), row.get(f"{key}_std")
+    if value is None:
+        return DASH
+    text = {"count": lambda v: human(v), "pct": lambda v: f"{100 * v:.1f}%", "f3": lambda v: f"{v:.3f}",
+            "int": lambda v: f"{v:,.0f}", "f1": lambda v: f"{v:.1f}"}[kind]
+    if std is None:
+        return text(value)
+    spread = {"pct": f"{100 * std:.1f}", "f3": f"{std:.3f}", "int": f"{std:,.0f}", "f1": f"{std:.1f}"}.get(kind, "")
+    return f"{text(value)} ± {spread}" if spread else text(value)
+
+
+def bench_header(environment: dict) -> str:
+    budget = environment["budget"]
+    return (f"fer-zoo bench · {environment['dataset']} · budget {budget['name']} · device {environment['device']} · "
+            f"backend {environment['backend']} · precision {environment['precision']} · "
+            f"seeds {environment['seeds']}")
+
+
+BENCH_FOOTNOTE = ("* paper val: the seed paper's reported validation accuracy on FER2013 (its split is unknown); "
+                  "ours is on the data named above. time-boxed: training stopped by the budget's time box.")
+
+
+def bench_table(rows: list[dict], environment: dict) -> Group:
+    """Two tables, accuracy then speed, so each stays readable in a terminal."""
+    accuracy = Table(title=bench_header(environment), title_justify="left")
+    speed = Table(caption=BENCH_FOOTNOTE, caption_justify="left")
+    for table, columns in ((accuracy, ACCURACY_COLUMNS), (speed, SPEED_COLUMNS)):
+        table.add_column("model", style="bold cyan", no_wrap=True)
+        for _, header, _ in columns:
+            table.add_column(header, justify="right")
+        table.add_column("status", no_wrap=True)
+    for row in rows:
+        status = Text(row["status"], style="green" if row["status"] == "ok" else
+                      ("yellow" if row["status"] == "time-boxed" else "red"))
+        accuracy.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in ACCURACY_COLUMNS), status)
+        speed.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in SPEED_COLUMNS), status)
+    errors = [Text(f"{r['model']}: {r['error']}", style="red") for r in rows if r.get("error")]
+    return Group(accuracy, speed, *errors)
+
+
+def bench_markdown(rows: list[dict], environment: dict) -> str:
+    headers = ["model", *(h for _, h, _ in BENCH_COLUMNS), "status"]
+    lines = [f"**{bench_header(environment)}**", "", "| " + " | ".join(headers) + " |",
+             "|" + "|".join(["---"] + ["---:"] * len(BENCH_COLUMNS) + ["---"]) + "|"]
+    for row in rows:
+        cells = [f"`{row['model']}`", *(_cell(row, k, kind) for k, _, kind in BENCH_COLUMNS), row["status"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", BENCH_FOOTNOTE, ""]
+    return "\n".join(lines)
+
+
+def accuracy_vs_params_png(rows: list[dict], path) -> None:
+    """Test (or val) accuracy against parameter count, log scale, one labelled point per architecture."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for row in rows:
+        accuracy = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
+        if row.get("param_count") and accuracy is not None:
+            ax.scatter(row["param_count"], 100 * accuracy, s=60)
+            ax.annotate(row["model"], (row["param_count"], 100 * accuracy), textcoords="offset points",
+                        xytext=(6, 4), fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.set_title("accuracy vs parameters")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)

@@ -48,6 +48,8 @@ class TrainOptions:
     label_smoothing: float | None = None
     early_stopping: int | None = None
     init_from: str | None = None
+    subset: int | None = None  # a seeded random subset of this many training images (val, test: a quarter each)
+    time_box: float | None = None  # stop training after this many seconds; the run is marked time_boxed
 
 
 @dataclass
@@ -108,6 +110,8 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
         "class_weights": options.class_weights,
         "early_stopping": options.early_stopping,
         "init_from": options.init_from,
+        "subset": options.subset,
+        "time_box": options.time_box,
         "versions": {"fer-zoo": __version__, "keras": keras.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "backend": keras.backend.backend(),
@@ -146,6 +150,10 @@ def device_name() -> str:
     except Exception:
         pass
     return cpu_name()
+
+
+def has_accelerator() -> bool:
+    return device_name() != cpu_name()
 
 
 def cpu_name() -> str:
@@ -233,6 +241,8 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     arch = fer_zoo.get_architecture(arch_name)
     recipe = resolve_recipe(arch.recipe, options)
     dataset = load_dataset(data)
+    if options.subset:
+        dataset = subset(dataset, options.subset, options.seed)
     for split in ("train", "val"):
         if split not in dataset.splits or len(dataset.splits[split]) == 0:
             raise FerZooError(f"{data}: has no {split} images")
@@ -246,6 +256,20 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         steps = math.ceil(len(dataset.splits["train"]) / recipe.batch_size)
         callbacks.append(progress(recipe.epochs, steps, recipe.batch_size))
     return _fit(arch, dataset, recipe, options, out, done, state, callbacks)
+
+
+def subset(dataset, n_train: int, seed: int):
+    """A seeded random subset: ``n_train`` training images, a quarter of that for val and test."""
+    from fer_zoo.data.dataset import Dataset, Split
+
+    rng = np.random.default_rng(seed)
+    limits = {"train": n_train, "val": max(1, n_train // 4), "test": max(1, n_train // 4)}
+    splits = {}
+    for name, part in dataset.splits.items():
+        keep = np.sort(rng.permutation(len(part))[: limits.get(name, len(part))])
+        splits[name] = Split(part.x[keep], part.y[keep])
+    return Dataset(f"{dataset.name} (subset {n_train})", dataset.class_names, splits, dataset.fingerprint,
+                   dataset.notes)
 
 
 def _load_config(out: Path) -> dict:
@@ -262,7 +286,7 @@ def _options_from_config(config: dict) -> TrainOptions:
                         augment=any(recipe["augment"].values()), seed=config["seed"],
                         precision=config["precision"], class_weights=config["class_weights"],
                         label_smoothing=recipe["label_smoothing"], early_stopping=config["early_stopping"],
-                        init_from=config["init_from"])
+                        init_from=config["init_from"], subset=config.get("subset"), time_box=config.get("time_box"))
 
 
 def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks) -> RunResult:
@@ -289,13 +313,16 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
             model = training_model(inference, recipe.augment, options.seed)
             compile_for(model, recipe, soft)
         history = read_history(out / "history.csv")[:done]
-        guard = _Checkpoints(out, inference, model, history, state, len(train_split), options.seed)
+        guard = _Checkpoints(out, inference, model, history, state, len(train_split), options.seed, recipe.batch_size)
         extra = []
         if recipe.plateau_factor:
             extra.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=recipe.plateau_factor,
                                                            patience=recipe.plateau_patience, mode="max"))
         if options.early_stopping:
             extra.append(keras.callbacks.EarlyStopping("val_accuracy", patience=options.early_stopping, mode="max"))
+        box = _TimeBox(options.time_box) if options.time_box else None
+        if box is not None:
+            extra.append(box)
         try:
             if done < recipe.epochs:
                 model.fit(train_split.x, y_train, batch_size=recipe.batch_size, epochs=recipe.epochs,
@@ -308,7 +335,7 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
         if guard.bad_loss is not None:
             raise FerZooError(f"loss became {guard.bad_loss} in epoch {guard.completed + 1}; stopped, keeping the "
                               f"last good checkpoint (epoch {guard.completed}) in {out}: lower --lr and retry")
-        result = _finish(out, dataset, guard, recipe, soft)
+        result = _finish(out, dataset, guard, recipe, soft, time_boxed=bool(box and box.fired))
         result.resumed_from = done
         return result
     finally:
@@ -342,10 +369,10 @@ def _make_checkpoint_class():
     class Checkpoints(keras.callbacks.Callback):
         """Per epoch: history row, best.keras on a new best val accuracy, last.keras + state.json."""
 
-        def __init__(self, out, inference, model, history, state, n_train, seed):
+        def __init__(self, out, inference, model, history, state, n_train, seed, batch_size):
             super().__init__()
             self.out, self.inference, self.run_model, self.history = out, inference, model, history
-            self.n_train, self.seed = n_train, seed
+            self.n_train, self.seed, self.batch_size = n_train, seed, batch_size
             self.best = (state or {}).get("best_val_accuracy", -math.inf)
             self.best_epoch = (state or {}).get("best_epoch", 0)
             self.completed = len(history)
@@ -355,6 +382,7 @@ def _make_checkpoint_class():
             keras.utils.set_random_seed(self.seed * 100_003 + epoch)  # the same draws after a resume
             self.started = time.perf_counter()
             self.trained = None
+            self.batches = 0
 
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
@@ -362,6 +390,7 @@ def _make_checkpoint_class():
                 self.bad_loss = "NaN" if math.isnan(float(loss)) else "infinite"
                 self.run_model.stop_training = True
             self.trained = time.perf_counter()
+            self.batches += 1
 
         def on_epoch_end(self, epoch, logs=None):
             if self.bad_loss is not None:
@@ -371,7 +400,8 @@ def _make_checkpoint_class():
             row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in HISTORY_COLUMNS[1:7] if k in logs},
                    "learning_rate": float(keras.ops.convert_to_numpy(self.run_model.optimizer.learning_rate)),
                    "epoch_seconds": time.perf_counter() - self.started,
-                   "images_per_second": self.n_train / train_seconds if train_seconds > 0 else 0.0}
+                   "images_per_second": (min(self.batches * self.batch_size, self.n_train) / train_seconds
+                                         if train_seconds > 0 else 0.0)}
             if not all(math.isfinite(row[k]) for k in ("loss", "val_loss") if k in row):
                 self.bad_loss = "NaN"
                 self.run_model.stop_training = True
@@ -394,12 +424,34 @@ def _Checkpoints(*args):
     return _make_checkpoint_class()(*args)
 
 
-def _finish(out: Path, dataset, guard, recipe: Recipe, soft: bool) -> RunResult:
+def _TimeBox(seconds: float):
+    import keras
+
+    class TimeBox(keras.callbacks.Callback):
+        """Stops training once ``seconds`` have passed; the epoch in progress ends early and is validated."""
+
+        def __init__(self):
+            super().__init__()
+            self.fired = False
+
+        def on_train_begin(self, logs=None):
+            self.deadline = time.perf_counter() + seconds
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() > self.deadline:
+                self.fired = True
+                self.model.stop_training = True
+
+    return TimeBox()
+
+
+def _finish(out: Path, dataset, guard, recipe: Recipe, soft: bool, time_boxed: bool = False) -> RunResult:
     from fer_zoo.evaluation import load_model, metrics, predict_proba
     from fer_zoo.report import curves_png
 
     best = load_model(out / "best.keras")
-    summary = {"best_epoch": guard.best_epoch, "epochs": guard.completed, "planned_epochs": recipe.epochs}
+    summary = {"best_epoch": guard.best_epoch, "epochs": guard.completed, "planned_epochs": recipe.epochs,
+               "time_boxed": time_boxed}
     last = guard.history[-1] if guard.history else {}
     summary["train_accuracy"] = last.get("accuracy")
     for split in ("val", "test"):

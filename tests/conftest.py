@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -67,6 +68,8 @@ def install_plugin(tmp_path, monkeypatch):
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
         (info / "entry_points.txt").write_text(f"[fer_zoo]\n{entry_point or module} = {module}\n")
         monkeypatch.syspath_prepend(str(site))
+        # and for child processes (bench workers)
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
         importlib.invalidate_caches()
         plugins.reset()
         made_modules.append(module)

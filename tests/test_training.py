@@ -172,3 +172,33 @@ def test_recipe_file_overrides(tmp_path):
     recipe = resolve_recipe("seed", TrainOptions(recipe=str(path), epochs=3))
     assert (recipe.name, recipe.learning_rate, recipe.epochs, recipe.augment.flip) == ("modern", 0.05, 3, False)
     assert recipe.momentum == 0.9 and recipe.augment.erasing == 0.5
+
+
+def keras2_h5(path: Path, with_lambda: bool = False) -> Path:
+    """A genuine Keras-2 .h5 classifier, written by tf-keras as the seed's modelfinal.h5 was."""
+    k2 = pytest.importorskip("tf_keras", reason="tf-keras (the dev extra) writes the Keras-2 fixture")
+    layers = [k2.layers.InputLayer(input_shape=(48, 48, 1))]
+    if with_lambda:
+        layers.append(k2.layers.Lambda(lambda t: t * 2.0))
+    layers += [k2.layers.Conv2D(4, 3, activation="relu"), k2.layers.MaxPooling2D(), k2.layers.BatchNormalization(),
+               k2.layers.Flatten(), k2.layers.Dense(7, activation="softmax")]
+    model = k2.Sequential(layers)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.save(path)
+    return path
+
+
+def test_keras2_h5_classifier_with_scale(cli, tmp_path):
+    import h5py
+
+    path = keras2_h5(tmp_path / "modelfinal.h5")
+    assert h5py.File(path).attrs["keras_version"].startswith("2.")
+    result = cli("evaluate", str(path), "--data", TINY_DATA, "--scale", str(1 / 255), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images"] == 14
+
+
+def test_keras2_h5_with_lambda_is_refused(cli, tmp_path):
+    path = keras2_h5(tmp_path / "lambda.h5", with_lambda=True)
+    result = cli("evaluate", str(path), "--data", TINY_DATA, "--scale", str(1 / 255))
+    assert result.exit_code == 2 and "--unsafe" in result.stderr

@@ -24,7 +24,7 @@ from fer_zoo.data.dataset import (
 )
 from fer_zoo.errors import FerZooError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 SIDE = 48
 BLOCK = 500
 DIFFICULTY = {"easy": 0.25, "medium": 0.5, "hard": 0.75}
@@ -38,14 +38,14 @@ PARAMS = ("eye_open", "brow_raise", "brow_tilt", "mouth_curve", "mouth_open", "m
 NEUTRAL = dict(eye_open=1.0, brow_raise=0.0, brow_tilt=0.0, mouth_curve=0.0, mouth_open=0.0, mouth_width=0.25,
                asym=0.0, wrinkle=0.0, cheek=0.0)
 PROTOTYPES = {
-    "angry": dict(eye_open=0.6, brow_raise=-0.05, brow_tilt=0.09, mouth_curve=-0.04, mouth_width=0.21, wrinkle=0.3),
-    "disgust": dict(eye_open=0.7, brow_raise=-0.03, brow_tilt=0.04, mouth_curve=-0.06, mouth_open=0.03, asym=0.07,
+    "angry": dict(eye_open=0.55, brow_raise=-0.07, brow_tilt=0.13, mouth_curve=-0.05, mouth_width=0.2, wrinkle=0.3),
+    "disgust": dict(eye_open=0.65, brow_raise=-0.04, brow_tilt=0.05, mouth_curve=-0.08, mouth_open=0.04, asym=0.1,
                     wrinkle=1.0),
-    "fear": dict(eye_open=1.45, brow_raise=0.07, brow_tilt=-0.06, mouth_curve=-0.04, mouth_open=0.09,
-                 mouth_width=0.31),
-    "happy": dict(eye_open=0.75, brow_raise=0.01, mouth_curve=0.12, mouth_open=0.05, mouth_width=0.32, cheek=1.0),
-    "sad": dict(eye_open=0.7, brow_raise=0.02, brow_tilt=-0.08, mouth_curve=-0.1, mouth_width=0.24),
-    "surprise": dict(eye_open=1.55, brow_raise=0.11, brow_tilt=-0.01, mouth_open=0.2, mouth_width=0.16),
+    "fear": dict(eye_open=1.6, brow_raise=0.09, brow_tilt=-0.09, mouth_curve=-0.05, mouth_open=0.1,
+                 mouth_width=0.33),
+    "happy": dict(eye_open=0.7, brow_raise=0.01, mouth_curve=0.18, mouth_open=0.06, mouth_width=0.34, cheek=1.0),
+    "sad": dict(eye_open=0.65, brow_raise=0.03, brow_tilt=-0.12, mouth_curve=-0.15, mouth_width=0.24),
+    "surprise": dict(eye_open=1.7, brow_raise=0.14, brow_tilt=-0.02, mouth_open=0.24, mouth_width=0.17),
     "neutral": {},
 }
 _GRID = (np.mgrid[0:SIDE, 0:SIDE].astype(np.float32) + 0.5) / (SIDE / 2) - 1  # y, x in [-1, 1]
@@ -79,9 +79,9 @@ def _col(values):
 
 def sample_parameters(labels: np.ndarray, difficulty: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = len(labels)
-    lo = 0.55 - 0.45 * difficulty  # weakest expression intensity: lower is subtler, harder
+    lo = 0.75 - 0.5 * difficulty  # weakest expression intensity: lower is subtler, harder
     intensity = rng.uniform(lo, 1.0, n)
-    jitter = 0.15 + 0.5 * difficulty  # person-to-person variation of the same expression
+    jitter = 0.1 + 0.4 * difficulty  # person-to-person variation of the same expression
     scales = dict(eye_open=0.25, brow_raise=0.03, brow_tilt=0.03, mouth_curve=0.035, mouth_open=0.03,
                   mouth_width=0.03, asym=0.02, wrinkle=0.25, cheek=0.25)
     p = {}
@@ -105,11 +105,11 @@ def sample_parameters(labels: np.ndarray, difficulty: float, rng: np.random.Gene
     crop = rng.random(n) < 0.04 + 0.08 * difficulty
     shift = np.where(crop, 0.32, 0.05 + 0.05 * difficulty)
     p.update(
-        angle=rng.normal(0, np.deg2rad(4 + 10 * difficulty), n), shift_x=rng.normal(0, 1, n) * shift,
+        angle=rng.normal(0, np.deg2rad(3 + 8 * difficulty), n), shift_x=rng.normal(0, 1, n) * shift,
         shift_y=rng.normal(0, 1, n) * shift * 0.7, scale=rng.uniform(0.85, 1.12, n),
         light=rng.uniform(0, 0.2 + 0.5 * difficulty, n), light_dir=rng.uniform(0, 2 * np.pi, n),
-        blur=rng.random(n) < 0.08 + 0.25 * difficulty, noise=rng.uniform(0.0, 0.02 + 0.06 * difficulty, n),
-        hand=rng.random(n) < 0.03 + 0.12 * difficulty, glasses=rng.random(n) < 0.05 + 0.15 * difficulty,
+        blur=rng.random(n) < 0.05 + 0.2 * difficulty, noise=rng.uniform(0.0, 0.02 + 0.05 * difficulty, n),
+        hand=rng.random(n) < 0.02 + 0.1 * difficulty, glasses=rng.random(n) < 0.04 + 0.12 * difficulty,
         dark_glasses=rng.random(n) < 0.3, hand_x=rng.uniform(-0.5, 0.5, n), hand_y=rng.uniform(0.2, 0.7, n),
         hand_r=rng.uniform(0.2, 0.35, n),
     )
@@ -135,15 +135,15 @@ def render(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     wrinkle = _segment(au, v, 0.05, 0.02, 0.13, 0.1)
     _paint(image, _soft(wrinkle - 0.01) * np.clip(c["wrinkle"], 0, 1) * 0.7, c["skin"] * 0.5)
     # eyes: white, then pupil, clipped to the opening
-    eye_h = 0.055 * c["eye_open"]
-    eye = _soft(_ellipse(au, v, c["eye_x"], c["eye_y"], 0.1, eye_h), 0.03)
+    eye_h = 0.06 * c["eye_open"]
+    eye = _soft(_ellipse(au, v, c["eye_x"], c["eye_y"], 0.11, eye_h), 0.03)
     _paint(image, eye, np.float32(0.92))
     pupil = _soft(_ellipse(au, v, c["eye_x"], c["eye_y"], 0.04, 0.04), 0.03) * eye
     _paint(image, pupil, np.float32(0.08))
     # brows: tilt lowers the inner end and lifts the outer one
     brow_y = c["eye_y"] - 0.13 - c["brow_raise"] - 0.03 * (c["eye_open"] - 1)
     brow = _segment(au, v, c["eye_x"] - 0.12, brow_y + c["brow_tilt"], c["eye_x"] + 0.12, brow_y - c["brow_tilt"])
-    _paint(image, _soft(brow - 0.025), c["hair"] * 0.8)
+    _paint(image, _soft(brow - 0.032), c["hair"] * 0.8)
     # nose
     _paint(image, _soft(_segment(u, v, 0.0, -0.02, 0.0, 0.2) - 0.01) * 0.35, c["skin"] * 0.6)
     _paint(image, _soft(_ellipse(au, v, 0.055, 0.23, 0.025, 0.018), 0.02), c["skin"] * 0.35)
