@@ -11,6 +11,10 @@ from fer_zoo.errors import FerZooError
 from fer_zoo.hookspecs import hookimpl
 from fer_zoo.registry import Architecture
 
+# The contract plugins are written against: a plugin may require it by setting, in its module,
+# FER_ZOO_PLUGIN_API = "1.0" (same major version, minor at most ours).
+PLUGIN_API_VERSION = "1.0"
+
 try:
     __version__ = _metadata.version("fer-zoo")
 except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
@@ -19,6 +23,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
 __all__ = [
     "Architecture",
     "FerZooError",
+    "PLUGIN_API_VERSION",
     "create_model",
     "get_architecture",
     "hookimpl",

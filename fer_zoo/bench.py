@@ -23,7 +23,8 @@ from fer_zoo.errors import FerZooError, one_line
 class Budget:
     name: str
     epochs: int | None  # None: each architecture's recipe length
-    subset: int | None  # training images (val and test a quarter each); None: all
+    subset: int | None  # training images; None: all
+    eval_subset: int | None  # val and test images each; None: all
     time_box: float | None  # seconds of training per architecture
     infer_repeats: int  # timed batch-256 inference calls
     latency_repeats: int  # timed batch-1 calls
@@ -31,9 +32,12 @@ class Budget:
 
 BUDGETS = {
     # finishes `--all` on the synthetic default in under 5 minutes on a 2-core CPU
-    "smoke": Budget("smoke", epochs=2, subset=1200, time_box=40, infer_repeats=1, latency_repeats=10),
-    "quick": Budget("quick", epochs=10, subset=None, time_box=None, infer_repeats=5, latency_repeats=50),
-    "paper": Budget("paper", epochs=None, subset=None, time_box=None, infer_repeats=10, latency_repeats=100),
+    "smoke": Budget("smoke", epochs=3, subset=2000, eval_subset=150, time_box=25, infer_repeats=1,
+                    latency_repeats=10),
+    "quick": Budget("quick", epochs=10, subset=None, eval_subset=None, time_box=None, infer_repeats=5,
+                    latency_repeats=50),
+    "paper": Budget("paper", epochs=None, subset=None, eval_subset=None, time_box=None, infer_repeats=10,
+                    latency_repeats=100),
 }
 NUMERIC = ["param_count", "macs", "train_acc", "val_acc", "test_acc", "top2_val", "macro_f1_test", "epochs",
            "train_samples_per_sec", "infer_samples_per_sec", "latency_ms", "seconds_per_epoch", "total_seconds"]
@@ -126,7 +130,7 @@ def _run_one(name: str, seed: int, config: BenchConfig, budget: Budget, out: Pat
     for attempt in (1, 2):
         job = {"arch": name, "data": config.data, "run_dir": str(run_dir), "seed": seed,
                "epochs": config.epochs or budget.epochs, "batch_size": batch_size, "precision": config.precision,
-               "subset": budget.subset, "time_box": budget.time_box, "infer_repeats": budget.infer_repeats,
+               "subset": budget.subset, "eval_subset": budget.eval_subset, "time_box": budget.time_box, "infer_repeats": budget.infer_repeats,
                "latency_repeats": budget.latency_repeats}
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
         done = subprocess.run([sys.executable, "-m", "fer_zoo.bench_worker", json.dumps(job)], capture_output=True,

@@ -319,6 +319,18 @@ def bench_command(
         raise typer.Exit(1)
 
 
+@_command("new-plugin")
+def new_plugin_command(
+    name: Annotated[str, typer.Argument(help="The architecture's name, e.g. tiny-resnet.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder to create (default ./fer-zoo-NAME).")] = None,
+) -> None:
+    """Scaffold a plugin distribution: pyproject with the entry point, the module, a test, a README."""
+    from fer_zoo.scaffold import scaffold
+
+    root = scaffold(name, out)
+    _out().print(f"created {root}: pip install -e '{root}[test]' && python -m pytest {root}", markup=False)
+
+
 data_app = typer.Typer(help="Look at a data source.", no_args_is_help=True)
 cache_app = typer.Typer(help="The cache of parsed datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")

@@ -39,6 +39,7 @@ class Plugin:
     datasets: list[str] = field(default_factory=list)
     error: str | None = None
     disabled: bool = False
+    incompatible: bool = False
     obj: Any = field(default=None, repr=False)
 
     @property
@@ -62,7 +63,8 @@ class Plugin:
             "hooks": self.hooks,
             "architectures": self.architectures,
             "datasets": self.datasets,
-            "status": "disabled" if self.disabled else ("error" if self.error else "ok"),
+            "status": "disabled" if self.disabled else (
+                "incompatible" if self.incompatible else ("error" if self.error else "ok")),
             "error": self.error,
         }
 
@@ -86,6 +88,23 @@ class PluginSet:
 
     def get_architecture(self, name: str) -> Architecture:
         return self.architectures.get(name, self.unavailable)
+
+
+def api_incompatibility(required) -> str | None:
+    """Why a plugin requiring plugin API ``required`` ("1.0") cannot load here, or None if it can."""
+    from fer_zoo import PLUGIN_API_VERSION
+
+    if required is None:
+        return None
+    try:
+        need = tuple(int(p) for p in str(required).split("."))[:2]
+        have = tuple(int(p) for p in PLUGIN_API_VERSION.split("."))[:2]
+    except ValueError:
+        return f"FER_ZOO_PLUGIN_API = {required!r} is not a version like \"1.0\""
+    if need[0] != have[0] or need > have:
+        return (f"incompatible: requires fer-zoo plugin API {required}, this fer-zoo {PLUGIN_API_VERSION}; "
+                f"{'upgrade fer-zoo' if need > have else 'use a release of the plugin written for this API'}")
+    return None
 
 
 def canonical(distribution: str) -> str:
@@ -163,6 +182,11 @@ def load() -> PluginSet:
         except Exception as exc:  # a broken plugin must not take the CLI down
             plugin.error = f"import failed: {type(exc).__name__}: {exc}"
         else:
+            incompatible = api_incompatibility(getattr(plugin.obj, "FER_ZOO_PLUGIN_API", None))
+            if incompatible:
+                plugin.error = incompatible
+                plugin.incompatible = True
+                continue
             try:
                 pm.register(plugin.obj, name=f"{plugin.distribution}:{plugin.name}")
             except Exception as exc:

@@ -50,6 +50,7 @@ class Architecture:
     recipe: str | None = None
     normalization: tuple[float, float] = DEFAULT_NORMALIZATION
     weights: str | os.PathLike | Callable[[], str | os.PathLike] | None = None
+    flexible_input: bool = False  # build() works at other sizes and channel counts than input_shape
     # Filled in by the registry from the entry point; whatever a plugin passes here is replaced.
     plugin: PluginSource | None = field(default=None, compare=False)
 
@@ -104,6 +105,7 @@ class Architecture:
             "recipe": self.recipe,
             "normalization": list(self.normalization),
             "has_weights": self.weights is not None,
+            "flexible_input": self.flexible_input,
         }
 
 

@@ -90,7 +90,7 @@ def plugins_table(plugins: list[Plugin]) -> Group:
         if p.disabled:
             status = Text("disabled", style="yellow")
         elif p.error:
-            status = Text("error", style="red")
+            status = Text("incompatible" if p.incompatible else "error", style="red")
             errors.append(Text(f"{p.distribution} {p.version} ({p.name}): {p.error}", style="red"))
         else:
             status = Text("ok", style="green")
@@ -156,7 +156,8 @@ def curves_png(histories: dict[str, list[dict]], path, val_only: bool = False) -
             if not val_only:
                 ax.plot(epochs, [r.get(key) for r in rows], linestyle="--", color=line.get_color(),
                         label=f"{name} train")
-    for ax, title in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+    loss_ax.set_yscale("log")  # a diverging network must not flatten everyone else's curve
+    for ax, title in ((acc_ax, "accuracy"), (loss_ax, "loss (log scale)")):
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(alpha=0.3)
@@ -294,12 +295,18 @@ def bench_header(environment: dict) -> str:
 
 BENCH_FOOTNOTE = ("* paper val: the seed paper's reported validation accuracy on FER2013 (its split is unknown); "
                   "ours is on the data named above. time-boxed: training stopped by the budget's time box.")
+SMOKE_NOTE = ("smoke budget: a pipeline and speed check (2,000 training images, 3 epochs, 25 s per architecture); "
+              "accuracies need --budget quick or paper.")
+
+
+def _footnote(environment: dict) -> str:
+    return BENCH_FOOTNOTE + ("\n" + SMOKE_NOTE if environment["budget"]["name"] == "smoke" else "")
 
 
 def bench_table(rows: list[dict], environment: dict) -> Group:
     """Two tables, accuracy then speed, so each stays readable in a terminal."""
     accuracy = Table(title=bench_header(environment), title_justify="left")
-    speed = Table(caption=BENCH_FOOTNOTE, caption_justify="left")
+    speed = Table(caption=_footnote(environment), caption_justify="left")
     for table, columns in ((accuracy, ACCURACY_COLUMNS), (speed, SPEED_COLUMNS)):
         table.add_column("model", style="bold cyan", no_wrap=True)
         for _, header, _ in columns:
@@ -321,7 +328,7 @@ def bench_markdown(rows: list[dict], environment: dict) -> str:
     for row in rows:
         cells = [f"`{row['model']}`", *(_cell(row, k, kind) for k, _, kind in BENCH_COLUMNS), row["status"]]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", BENCH_FOOTNOTE, ""]
+    lines += ["", *_footnote(environment).split("\n"), ""]
     return "\n".join(lines)
 
 

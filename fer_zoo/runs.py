@@ -48,7 +48,8 @@ class TrainOptions:
     label_smoothing: float | None = None
     early_stopping: int | None = None
     init_from: str | None = None
-    subset: int | None = None  # a seeded random subset of this many training images (val, test: a quarter each)
+    subset: int | None = None  # a seeded random subset of this many training images
+    eval_subset: int | None = None  # ... and of this many val and test images (default: a quarter of subset)
     time_box: float | None = None  # stop training after this many seconds; the run is marked time_boxed
 
 
@@ -111,6 +112,7 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
         "early_stopping": options.early_stopping,
         "init_from": options.init_from,
         "subset": options.subset,
+        "eval_subset": options.eval_subset,
         "time_box": options.time_box,
         "versions": {"fer-zoo": __version__, "keras": keras.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
@@ -239,10 +241,10 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         arch_name, data = saved["architecture"], saved["data"]
         options = _options_from_config(saved)
     arch = fer_zoo.get_architecture(arch_name)
-    recipe = resolve_recipe(arch.recipe, options)
+    recipe = _recipe_from_config(saved["recipe"]) if resume else resolve_recipe(arch.recipe, options)
     dataset = load_dataset(data)
     if options.subset:
-        dataset = subset(dataset, options.subset, options.seed)
+        dataset = subset(dataset, options.subset, options.seed, options.eval_subset)
     for split in ("train", "val"):
         if split not in dataset.splits or len(dataset.splits[split]) == 0:
             raise FerZooError(f"{data}: has no {split} images")
@@ -258,12 +260,13 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     return _fit(arch, dataset, recipe, options, out, done, state, callbacks)
 
 
-def subset(dataset, n_train: int, seed: int):
-    """A seeded random subset: ``n_train`` training images, a quarter of that for val and test."""
+def subset(dataset, n_train: int, seed: int, n_eval: int | None = None):
+    """A seeded random subset: ``n_train`` training images, ``n_eval`` (default a quarter) for val and test."""
     from fer_zoo.data.dataset import Dataset, Split
 
     rng = np.random.default_rng(seed)
-    limits = {"train": n_train, "val": max(1, n_train // 4), "test": max(1, n_train // 4)}
+    n_eval = n_eval or max(1, n_train // 4)
+    limits = {"train": n_train, "val": n_eval, "test": n_eval}
     splits = {}
     for name, part in dataset.splits.items():
         keep = np.sort(rng.permutation(len(part))[: limits.get(name, len(part))])
@@ -279,6 +282,12 @@ def _load_config(out: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _recipe_from_config(recipe: dict) -> Recipe:
+    from fer_zoo.training import Augment
+
+    return Recipe(**{**recipe, "augment": Augment(**recipe["augment"])})
+
+
 def _options_from_config(config: dict) -> TrainOptions:
     recipe = config["recipe"]
     return TrainOptions(recipe=recipe["name"], epochs=recipe["epochs"], batch_size=recipe["batch_size"],
@@ -286,13 +295,14 @@ def _options_from_config(config: dict) -> TrainOptions:
                         augment=any(recipe["augment"].values()), seed=config["seed"],
                         precision=config["precision"], class_weights=config["class_weights"],
                         label_smoothing=recipe["label_smoothing"], early_stopping=config["early_stopping"],
-                        init_from=config["init_from"], subset=config.get("subset"), time_box=config.get("time_box"))
+                        init_from=config["init_from"], subset=config.get("subset"), eval_subset=config.get("eval_subset"),
+                        time_box=config.get("time_box"))
 
 
 def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks) -> RunResult:
     import keras
 
-    from fer_zoo.training import _symmetric_shear, compile_for, inference_model, training_model
+    from fer_zoo.training import compile_for, inference_model, random_affine_class, training_model
 
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     num_classes = len(dataset.class_names)
@@ -303,7 +313,7 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
     try:
         keras.utils.set_random_seed(options.seed)
         if done:
-            _symmetric_shear()  # registers the class the checkpoint may hold
+            random_affine_class()  # registers the augmentation layer the checkpoint holds
             model = keras.saving.load_model(out / "last.keras")
             inference = _inference_of(model, arch.name)
         else:
@@ -320,6 +330,8 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
                                                            patience=recipe.plateau_patience, mode="max"))
         if options.early_stopping:
             extra.append(keras.callbacks.EarlyStopping("val_accuracy", patience=options.early_stopping, mode="max"))
+        if recipe.precise_bn:
+            extra.insert(0, _PreciseBN(inference, train_split.x, recipe.precise_bn, options.seed))
         box = _TimeBox(options.time_box) if options.time_box else None
         if box is not None:
             extra.append(box)
@@ -424,6 +436,22 @@ def _Checkpoints(*args):
     return _make_checkpoint_class()(*args)
 
 
+def _PreciseBN(inference, x, images: int, seed: int):
+    import keras
+
+    from fer_zoo.training import precise_batch_norm
+
+    class PreciseBN(keras.callbacks.Callback):
+        """Re-estimates batch-norm statistics when validation starts (and so before best.keras is chosen)."""
+
+        def on_test_begin(self, logs=None):
+            rng = np.random.default_rng(seed)
+            sample = x[np.sort(rng.permutation(len(x))[:images])]
+            precise_batch_norm(inference, sample)
+
+    return PreciseBN()
+
+
 def _TimeBox(seconds: float):
     import keras
 
@@ -454,6 +482,8 @@ def _finish(out: Path, dataset, guard, recipe: Recipe, soft: bool, time_boxed: b
                "time_boxed": time_boxed}
     last = guard.history[-1] if guard.history else {}
     summary["train_accuracy"] = last.get("accuracy")
+    # Re-scored here rather than read from the history: Keras' top-k metric counts ties as hits, so a
+    # network that outputs one constant distribution would show 100% top-2.
     for split in ("val", "test"):
         if split in dataset.splits and len(dataset.splits[split]):
             part = dataset.splits[split]

@@ -42,6 +42,9 @@ class Recipe:
     plateau_factor: float | None = None  # ReduceLROnPlateau on val accuracy
     plateau_patience: int = 5
     label_smoothing: float = 0.0
+    # Before each validation, re-estimate batch-norm statistics on this many training images with the
+    # current weights ("precise BN", Wu & Johnson 2021); 0 keeps Keras' moving averages as they are.
+    precise_bn: int = 2048
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,47 +86,76 @@ def augmentation_layers(augment: Augment, seed: int) -> list:
     from keras import layers
 
     out = []
-    if augment.flip:
-        out.append(layers.RandomFlip("horizontal", seed=seed))
-    if augment.rotation_degrees:
-        out.append(layers.RandomRotation(augment.rotation_degrees / 360, fill_mode="nearest", seed=seed + 1))
-    if augment.shear:
-        out.append(_symmetric_shear()(augment.shear, fill_mode="nearest", seed=seed + 2))
-    if augment.zoom:
-        out.append(layers.RandomZoom(augment.zoom, fill_mode="nearest", seed=seed + 3))
-    if augment.shift:
-        out.append(layers.RandomTranslation(augment.shift, augment.shift, fill_mode="nearest", seed=seed + 4))
+    if any((augment.shift, augment.zoom, augment.rotation_degrees, augment.shear, augment.flip)):
+        out.append(random_affine_class()(shift=augment.shift, zoom=augment.zoom,
+                                         rotation_degrees=augment.rotation_degrees, shear=augment.shear,
+                                         flip=augment.flip, seed=seed, name="augment"))
     if augment.erasing:
-        out.append(layers.RandomErasing(factor=augment.erasing, scale=(0.02, 0.2), seed=seed + 5))
+        out.append(layers.RandomErasing(factor=augment.erasing, scale=(0.02, 0.2), seed=seed + 5, name="erase"))
     return out
 
 
-_SHEAR = None
+_RANDOM_AFFINE = None
 
 
-def _symmetric_shear():
-    """keras.layers.RandomShear whose saved config loads again.
+def random_affine_class():
+    """One random affine transform per image: flip, rotation, shear, zoom and shift composed into a single
+    resampling (``keras.ops.image.affine_transform``), where chaining Keras' RandomFlip, RandomRotation,
+    RandomShear, RandomZoom and RandomTranslation resamples each image four times. Training only."""
+    global _RANDOM_AFFINE
+    if _RANDOM_AFFINE is not None:
+        return _RANDOM_AFFINE
+    import math
 
-    Keras 3.15's RandomShear saves its factor as (-f, f) and then refuses the negative bound when the
-    model is loaded, so a checkpoint holding it cannot be resumed. This subclass saves ``shear`` alone.
-    """
-    global _SHEAR
-    if _SHEAR is None:
-        import keras
+    import keras
+    from keras import ops
 
-        @keras.saving.register_keras_serializable(package="fer_zoo")
-        class SymmetricShear(keras.layers.RandomShear):
-            def __init__(self, shear, **kwargs):
-                kwargs.pop("x_factor", None), kwargs.pop("y_factor", None)
-                super().__init__(x_factor=shear, y_factor=shear, **kwargs)
-                self.shear = shear
+    @keras.saving.register_keras_serializable(package="fer_zoo")
+    class RandomAffine(keras.layers.Layer):
+        def __init__(self, shift=0.0, zoom=0.0, rotation_degrees=0.0, shear=0.0, flip=False, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.shift, self.zoom, self.rotation_degrees = shift, zoom, rotation_degrees
+            self.shear, self.flip, self.seed = shear, flip, seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+            self.supports_masking = False
 
-            def get_config(self):
-                config = {k: v for k, v in super().get_config().items() if k not in ("x_factor", "y_factor")}
-                return {**config, "shear": self.shear}
+        def call(self, images, training=None):
+            if not training:
+                return images
+            n = ops.shape(images)[0]
+            height, width = images.shape[1], images.shape[2]
 
-        _SHEAR = SymmetricShear
-    return _SHEAR
+            def uniform(low, high):
+                return keras.random.uniform((n,), low, high, seed=self.seed_generator)
+
+            angle = uniform(-1.0, 1.0) * (self.rotation_degrees * math.pi / 180)
+            shear = uniform(-1.0, 1.0) * self.shear
+            zoom = 1.0 + uniform(-1.0, 1.0) * self.zoom
+            mirror = ops.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0) if self.flip else ops.ones((n,))
+            tx = uniform(-1.0, 1.0) * (self.shift * width)
+            ty = uniform(-1.0, 1.0) * (self.shift * height)
+            cos, sin = ops.cos(angle), ops.sin(angle)
+            # output offset -> input offset: rotation @ shear @ scale (x mirrored for a flip)
+            a00, a01 = cos * zoom * mirror, (cos * shear - sin) * zoom
+            a10, a11 = sin * zoom * mirror, (sin * shear + cos) * zoom
+            cx, cy = (width - 1) / 2, (height - 1) / 2
+            a02 = cx + tx - a00 * cx - a01 * cy
+            a12 = cy + ty - a10 * cx - a11 * cy
+            zeros = ops.zeros((n,))
+            transform = ops.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+            return ops.image.affine_transform(ops.cast(images, "float32"), transform, interpolation="bilinear",
+                                              fill_mode="nearest")
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            return {**super().get_config(), "shift": self.shift, "zoom": self.zoom,
+                    "rotation_degrees": self.rotation_degrees, "shear": self.shear, "flip": self.flip,
+                    "seed": self.seed}
+
+    _RANDOM_AFFINE = RandomAffine
+    return _RANDOM_AFFINE
 
 
 def inference_model(arch: Architecture, data_shape: tuple[int, int, int], num_classes: int, bare=None):
@@ -184,6 +216,39 @@ def compile_for(model, recipe: Recipe, soft_labels: bool) -> None:
         loss = keras.losses.SparseCategoricalCrossentropy()
         metrics = ["accuracy", top2()]
     model.compile(optimizer=make_optimizer(recipe), loss=loss, metrics=metrics)
+
+
+def batch_norm_layers(model) -> list:
+    import keras
+
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += batch_norm_layers(layer)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+    return found
+
+
+def precise_batch_norm(model, x, batch_size: int = 256) -> None:
+    """Replace every batch-norm layer's moving mean and variance by the average of its batch statistics
+    over ``x``, computed with the current weights (forward passes in training mode, no weight update).
+
+    With a high learning rate the weights move faster than Keras' moving averages (momentum 0.99) follow,
+    so early validation measures stale statistics rather than the network; this measures the network.
+    """
+    layers = batch_norm_layers(model)
+    if not layers or len(x) == 0:
+        return
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for k, start in enumerate(range(0, len(x), batch_size)):
+            for layer in layers:
+                layer.momentum = k / (k + 1)  # a running mean of the batch statistics
+            model(x[start:start + batch_size].astype("float32"), training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

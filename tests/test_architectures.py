@@ -75,7 +75,8 @@ def test_metadata_schema_of_every_registered_architecture():
 
 
 def test_paper_reported_figures():
-    reported = {n: fer_zoo.get_architecture(n).reported for n in fer_zoo.list_architectures()}
+    seed = ["custom", "lenet", "alexnet48", "vgg16_48"]
+    reported = {n: fer_zoo.get_architecture(n).reported for n in seed}
     assert reported == {
         "custom": {"train": 0.96, "val": 0.67, "top2_val": 0.824},
         "alexnet48": {"train": 0.995, "val": 0.612},

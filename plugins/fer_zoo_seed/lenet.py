@@ -40,6 +40,8 @@ def fer_zoo_register_architectures(register):
             params=168_971,
             macs=1_234_188,
             reference=f"LeCun et al. 1998; compared in {PAPER}, §3.2",
-            recipe="seed",
+            # Adam at lr 0.01 (the seed recipe) left 2 of 3 seeds at chance after 5 epochs on the
+            # synthetic default (dead ReLUs, no batch norm to rescue them); SGD with momentum trains all 3.
+            recipe="modern",
         )
     )

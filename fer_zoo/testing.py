@@ -1,0 +1,141 @@
+"""The conformance check plugin authors call in their own tests:
+
+    from fer_zoo.testing import check_architecture
+
+    def test_my_architecture():
+        check_architecture(my_plugin.ARCHITECTURE)   # or check_architecture("my-net")
+
+It builds the network, runs it, trains one step, saves and reloads it, and loads shipped weights.
+Every problem found is one line saying what to fix; they are raised together as one AssertionError.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.registry import Architecture
+
+
+class ConformanceError(AssertionError):
+    def __init__(self, name: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"architecture {name!r} does not conform:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def check_architecture(arch: Architecture | str, num_classes: int = 7) -> None:
+    """Raise ConformanceError listing every way ``arch`` breaks the plugin contract; None if it keeps it."""
+    import fer_zoo
+
+    if isinstance(arch, str):
+        arch = fer_zoo.get_architecture(arch)
+    problems: list[str] = []
+    shapes = [arch.input_shape]
+    if arch.flexible_input:
+        shapes += [s for s in ((48, 48, 1), (64, 64, 3)) if s != arch.input_shape]
+    model = None
+    for shape in shapes:
+        built = _build(arch, shape, num_classes, problems)
+        if built is not None and shape == arch.input_shape:
+            model = built
+    if model is None:
+        raise ConformanceError(arch.name, problems)
+    _check_counts(arch, model, num_classes, problems)
+    x = np.random.default_rng(0).uniform(0, 1, (4, *arch.input_shape)).astype("float32")
+    _check_probabilities(model, x, num_classes, problems)
+    _check_train_step(arch, x, num_classes, problems)
+    _check_round_trip(model, x, problems)
+    _check_weights(arch, num_classes, x, problems)
+    if problems:
+        raise ConformanceError(arch.name, problems)
+
+
+def _build(arch, shape, num_classes, problems):
+    from fer_zoo.models import create_model
+
+    try:
+        return create_model(arch, shape, num_classes)
+    except FerZooError as exc:
+        where = "the declared input shape" if shape == arch.input_shape else f"{shape} (flexible_input=True)"
+        problems.append(f"build at {where}: {exc}; make build(input_shape, num_classes) return a keras.Model "
+                        f"with that input and a (None, num_classes) softmax output")
+        return None
+
+
+def _check_counts(arch, model, num_classes, problems):
+    from fer_zoo.models import summarize
+
+    if num_classes != 7:
+        return  # declared counts are for the 7-class default
+    summary = summarize(model)
+    for attr, measured in (("params", summary.total_params), ("macs", summary.macs)):
+        declared = getattr(arch, attr)
+        if declared is not None and declared != measured:
+            problems.append(f"declared {attr}={declared:,} but the built model has {measured:,}: set {attr}={measured}")
+
+
+def _check_probabilities(model, x, num_classes, problems):
+    y = np.asarray(model.predict(x, verbose=0))
+    if y.shape != (len(x), num_classes):
+        problems.append(f"predictions have shape {y.shape}, expected {(len(x), num_classes)}")
+    elif not np.all(np.isfinite(y)) or not np.allclose(y.sum(axis=1), 1, atol=1e-3) or y.min() < 0:
+        problems.append("outputs are not probabilities (rows must be >= 0 and sum to 1): end with a softmax")
+    if str(model.layers[-1].dtype_policy.compute_dtype) != "float32" and hasattr(model.layers[-1], "dtype_policy"):
+        problems.append("the last layer does not compute in float32: give it dtype='float32' so mixed precision "
+                        "keeps the softmax sound")
+
+
+def _check_train_step(arch, x, num_classes, problems):
+    import keras
+
+    from fer_zoo.models import create_model
+
+    try:
+        keras.utils.set_random_seed(0)
+        model = create_model(arch, arch.input_shape, num_classes)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        loss = float(np.asarray(model.train_on_batch(x, np.arange(len(x)) % num_classes)).reshape(-1)[0])
+    except Exception as exc:
+        problems.append(f"one training step failed: {one_line(exc, 200)}")
+        return
+    if not math.isfinite(loss) or not all(np.all(np.isfinite(np.asarray(w))) for w in model.get_weights()):
+        problems.append("one training step produced NaN or inf: check initialisers, divisions and logs in the network")
+
+
+def _check_round_trip(model, x, problems):
+    import keras
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        try:
+            model.save(path)
+            loaded = keras.saving.load_model(path, safe_mode=True)
+        except Exception as exc:
+            problems.append(f".keras save/load failed ({one_line(exc, 160)}): use Keras layers, register custom ones "
+                            f"with @keras.saving.register_keras_serializable, and no Lambda layers")
+            return
+    before, after = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    if not np.allclose(before, after, atol=1e-6):
+        problems.append(f".keras round trip changed predictions by {np.abs(before - after).max():.2e}: "
+                        f"a layer's get_config() misses some of its state")
+
+
+def _check_weights(arch, num_classes, x, problems):
+    from fer_zoo.models import create_model
+
+    if arch.weights is None:
+        return
+    try:
+        path = arch.weights_path()
+        model = create_model(arch, arch.input_shape, num_classes)
+        model.load_weights(path)
+    except Exception as exc:
+        problems.append(f"shipped weights do not load ({one_line(exc, 200)}): ship a .weights.h5 saved from "
+                        f"build(input_shape, num_classes) and point weights= at it inside the package")
+        return
+    if not np.all(np.isfinite(model.predict(x, verbose=0))):
+        problems.append("the shipped weights give NaN predictions")
