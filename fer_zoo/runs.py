@@ -235,6 +235,8 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     options = options or TrainOptions()
     if options.precision not in PRECISIONS:
         raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
+    if options.class_weights not in ("none", "balanced"):
+        raise FerZooError(f"--class-weights must be none or balanced, got {options.class_weights!r}")
     out = Path(out or f"runs/{arch_name}")
     if resume:
         saved = _load_config(out)

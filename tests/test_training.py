@@ -202,3 +202,25 @@ def test_keras2_h5_with_lambda_is_refused(cli, tmp_path):
     path = keras2_h5(tmp_path / "lambda.h5", with_lambda=True)
     result = cli("evaluate", str(path), "--data", TINY_DATA, "--scale", str(1 / 255))
     assert result.exit_code == 2 and "--unsafe" in result.stderr
+
+
+def test_class_weights_label_smoothing_and_init_from(cli, trained_run, tmp_path):
+    run, _ = trained_run
+    out = tmp_path / "finetune"
+    result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "1", "--batch-size", "42", "--out", str(out),
+                 "--class-weights", "balanced", "--label-smoothing", "0.1", "--init-from", str(run), "--quiet")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["class_weights"] == "balanced" and config["recipe"]["label_smoothing"] == 0.1
+    assert config["init_from"] == str(run)
+    import keras
+
+    donor = keras.saving.load_model(run / "best.keras")
+    first = keras.saving.load_model(out / "last.keras")
+    assert first.count_params() >= donor.count_params()
+    bad = cli("train", "custom", "--data", TINY_DATA, "--epochs", "1", "--out", str(tmp_path / "bad"),
+              "--init-from", str(run), "--quiet")
+    assert bad.exit_code == 2 and "do not fit this architecture" in bad.stderr
+    odd = cli("train", "lenet", "--class-weights", "odd", "--out", str(tmp_path / "odd"))
+    assert odd.exit_code == 2 and "--class-weights must be none or balanced" in odd.stderr
+    assert not (tmp_path / "odd").exists()  # nothing half-written
