@@ -254,12 +254,21 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     if resume and _comparable(config) != _comparable(saved):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
                           f"(dataset fingerprint or options differ); start a new run")
+    fresh = not resume and not (out / "config.json").exists()
     done, state = _prepare_dir(out, config, resume, force)
     callbacks = list(callbacks or [])
     if progress is not None:
         steps = math.ceil(len(dataset.splits["train"]) / recipe.batch_size)
         callbacks.append(progress(recipe.epochs, steps, recipe.batch_size))
-    return _fit(arch, dataset, recipe, options, out, done, state, callbacks)
+    try:
+        return _fit(arch, dataset, recipe, options, out, done, state, callbacks)
+    except FerZooError:
+        if fresh and not (out / "state.json").exists():  # refused before any epoch: leave nothing behind
+            for name in RUN_FILES:
+                (out / name).unlink(missing_ok=True)
+            if out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+        raise
 
 
 def subset(dataset, n_train: int, seed: int, n_eval: int | None = None):
@@ -347,8 +356,10 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
             raise FerZooError(f"interrupted; epochs 1-{guard.completed} are saved in {out}: "
                               f"continue with `fer-zoo train --resume {out}`") from None
         if guard.bad_loss is not None:
-            raise FerZooError(f"loss became {guard.bad_loss} in epoch {guard.completed + 1}; stopped, keeping the "
-                              f"last good checkpoint (epoch {guard.completed}) in {out}: lower --lr and retry")
+            kept = (f"keeping the last good checkpoint (epoch {guard.completed}) in {out}" if guard.completed
+                    else "no epoch had completed")
+            raise FerZooError(f"loss became {guard.bad_loss} in epoch {guard.completed + 1}; stopped, {kept}: "
+                              f"lower --lr and retry")
         result = _finish(out, dataset, guard, recipe, soft, time_boxed=bool(box and box.fired))
         result.resumed_from = done
         return result

@@ -221,6 +221,7 @@ def test_class_weights_label_smoothing_and_init_from(cli, trained_run, tmp_path)
     bad = cli("train", "custom", "--data", TINY_DATA, "--epochs", "1", "--out", str(tmp_path / "bad"),
               "--init-from", str(run), "--quiet")
     assert bad.exit_code == 2 and "do not fit this architecture" in bad.stderr
+    assert not (tmp_path / "bad").exists()  # refused before training: nothing left behind
     odd = cli("train", "lenet", "--class-weights", "odd", "--out", str(tmp_path / "odd"))
     assert odd.exit_code == 2 and "--class-weights must be none or balanced" in odd.stderr
     assert not (tmp_path / "odd").exists()  # nothing half-written
