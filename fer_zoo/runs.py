@@ -24,7 +24,7 @@ import numpy as np
 
 from fer_zoo import atomic
 from fer_zoo.errors import FerZooError
-from fer_zoo.training import RECIPES, Recipe, get_recipe
+from fer_zoo.training import RECIPES, Recipe, get_recipe, steps_per_epoch
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
                    "learning_rate", "epoch_seconds", "images_per_second"]
@@ -258,7 +258,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     done, state = _prepare_dir(out, config, resume, force)
     callbacks = list(callbacks or [])
     if progress is not None:
-        steps = math.ceil(len(dataset.splits["train"]) / recipe.batch_size)
+        steps = steps_per_epoch(len(dataset.splits["train"]), recipe.batch_size)
         callbacks.append(progress(recipe.epochs, steps, recipe.batch_size))
     try:
         return _fit(arch, dataset, recipe, options, out, done, state, callbacks)
@@ -300,14 +300,11 @@ def _recipe_from_config(recipe: dict) -> Recipe:
 
 
 def _options_from_config(config: dict) -> TrainOptions:
-    recipe = config["recipe"]
-    return TrainOptions(recipe=recipe["name"], epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                        lr=recipe["learning_rate"], optimizer=recipe["optimizer"],
-                        augment=any(recipe["augment"].values()), seed=config["seed"],
-                        precision=config["precision"], class_weights=config["class_weights"],
-                        label_smoothing=recipe["label_smoothing"], early_stopping=config["early_stopping"],
-                        init_from=config["init_from"], subset=config.get("subset"), eval_subset=config.get("eval_subset"),
-                        time_box=config.get("time_box"))
+    """The non-recipe options of a saved run; its recipe is rebuilt whole by _recipe_from_config."""
+    return TrainOptions(recipe=config["recipe"]["name"], seed=config["seed"], precision=config["precision"],
+                        class_weights=config["class_weights"], early_stopping=config["early_stopping"],
+                        init_from=config["init_from"], subset=config.get("subset"),
+                        eval_subset=config.get("eval_subset"), time_box=config.get("time_box"))
 
 
 def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks) -> RunResult:

@@ -105,8 +105,6 @@ def random_affine_class():
     global _RANDOM_AFFINE
     if _RANDOM_AFFINE is not None:
         return _RANDOM_AFFINE
-    import math
-
     import keras
     from keras import ops
 
