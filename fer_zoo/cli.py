@@ -53,6 +53,9 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+RuntimeOption = Annotated[str, typer.Option(
+    "--runtime", help="For Keras models: keras (the backend's compiled function), onnx (converted once, cached, "
+                      "run by ONNX Runtime) or auto (onnx where possible). Exported files use their own runtime.")]
 
 
 def _out() -> Console:
@@ -91,19 +94,14 @@ def _loaded_plugins() -> plugin_loader.PluginSet:
 
 
 def _import_keras_quietly() -> None:
-    """Import Keras with file descriptor 2 muted: TensorFlow's C++ start-up lines (CUDA probing,
-    oneDNN notes) reach stderr before any log setting applies. Python errors still propagate."""
+    """Import Keras with stderr muted: TensorFlow's C++ start-up lines (CUDA probing, oneDNN notes)
+    reach file descriptor 2 before any log setting applies. Python errors still propagate."""
     if "keras" in sys.modules:
         return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    from fer_zoo.quiet import muted
+
+    with muted():
         import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _print_json(data: Any) -> None:
@@ -242,7 +240,8 @@ def train_command(
 
 @_command("evaluate")
 def evaluate_command(
-    model: Annotated[str, typer.Argument(help="A run directory, a .keras file, or a Keras-2 .h5 classifier.")],
+    model: Annotated[str, typer.Argument(help="A run directory, a .keras or Keras-2 .h5 classifier, or an "
+                                               "exported .onnx/.tflite file or SavedModel folder.")],
     data: DataOption = "synthetic",
     split: Annotated[str, typer.Option("--split", help="val or test (train also accepted).")] = "test",
     tta: Annotated[str, typer.Option("--tta", help="none, flip or tencrop.")] = "none",
@@ -250,6 +249,7 @@ def evaluate_command(
     scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
     offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,
     confusion: Annotated[Path | None, typer.Option("--confusion", help="Write the confusion matrix PNG here.")] = None,
+    runtime: RuntimeOption = "keras",
     as_json: JsonFlag = False,
 ) -> None:
     """Accuracy, top-2, macro-F1, per-class scores and the confusion matrix of a trained model."""
@@ -259,7 +259,7 @@ def evaluate_command(
 
     _loaded_plugins()
     _import_keras_quietly()
-    result = evaluate(model, data, split, tta, unsafe, scale, offset)
+    result = evaluate(model, data, split, tta, unsafe, scale, offset, runtime=runtime)
     target = confusion or (Path(model) / f"confusion_{split}.png" if Path(model).is_dir() else None)
     if target is not None:
         atomic.write_with(target, lambda tmp: confusion_png(result["confusion_matrix"], result["classes"], tmp,
@@ -271,6 +271,110 @@ def evaluate_command(
         _out().print(evaluation_tables(result))
         if target is not None:
             _out().print(f"confusion matrix: {target}")
+
+
+@_command("export")
+def export_command(
+    model: Annotated[str, typer.Argument(help="A run directory, a .keras/.h5 file, or an architecture that ships "
+                                               "weights.")],
+    fmt: Annotated[str, typer.Option("--format", help="keras, h5, savedmodel, tflite or onnx.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the artifact (never replaced without --force).")],
+    quantize: Annotated[str, typer.Option("--quantize", help="none, float16 (tflite) or int8 (tflite, onnx).")] = "none",
+    data: DataOption = "synthetic",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
+    scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
+    offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a deployable model, load it back and check its predictions against the original."""
+    from fer_zoo.export import VerificationFailed, export
+
+    _loaded_plugins()
+    _import_keras_quietly()
+    try:
+        report = export(model, fmt, out, quantize, data, force, unsafe, scale, offset)
+    except VerificationFailed as exc:
+        sys.stderr.write(f"fer-zoo: error: {exc}\n")
+        raise typer.Exit(1) from None
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    figure = (f"top-1 agreement {report.value:.1%} (≥ {report.tolerance:.0%} required)"
+              if report.check == "top1_agreement" else
+              f"max |Δp| {report.value:.2g} (≤ {report.tolerance:g} allowed)")
+    _out().print(f"wrote {report.path} ({report.format}, quantize {report.quantize}, {report.bytes / 1e6:.2f} MB); "
+                 f"verified with {report.runtime} on {report.images} images of {report.data}: {figure}")
+
+
+@_command("predict")
+def predict_command(
+    model: Annotated[str, typer.Argument(help="A run directory, a .keras/.h5/.onnx/.tflite file, or an architecture "
+                                               "that ships weights.")],
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) and videos.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per face.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per face.")] = False,
+    annotate: Annotated[Path | None, typer.Option("--annotate", help="Write each image with boxes and labels "
+                                                                     "drawn into this folder.")] = None,
+    no_detect: Annotated[bool, typer.Option("--no-detect", help="Each image is already a cropped face "
+                                                                "(FER2013 style).")] = False,
+    detector: Annotated[str, typer.Option("--detector", help="Face detector: haar.")] = "haar",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Faces classified at a time.")] = 64,
+    every: Annotated[int, typer.Option("--every", min=1, help="For videos: every Nth frame.")] = 1,
+    margin: Annotated[float, typer.Option("--margin", min=0.0, help="Context around each face box, as a fraction "
+                                                                    "of its size.")] = 0.1,
+    runtime: RuntimeOption = "auto",
+    classes: Annotated[str | None, typer.Option("--classes", help="Comma-separated class names, in the model's "
+                                                                  "output order.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first unreadable input (exit 2).")] = False,
+    max_pixels: Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse larger images (decompression "
+                                                                        "bombs).")] = 64_000_000,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty --annotate folder.")] = False,
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
+) -> None:
+    """Find the faces in photos and videos and classify their expressions.
+
+    Exit status 1 if some inputs could not be read (the rest are still reported).
+    """
+    import csv
+
+    from fer_zoo.predict import Annotator, PredictOptions, predict
+    from fer_zoo.report import predict_summary, predictions_table
+    from fer_zoo.runtime import load_classifier
+
+    if as_json and as_csv:
+        raise FerZooError("--json and --csv: choose one")
+    names = [c.strip() for c in classes.split(",")] if classes else None
+    annotator = Annotator(annotate, inputs, force) if annotate is not None else None
+    _loaded_plugins()
+    _import_keras_quietly()
+    classifier = load_classifier(model, runtime=runtime, unsafe=unsafe, class_names=names)
+    for note in classifier.notes:
+        sys.stderr.write(f"fer-zoo: note: {note}\n")
+    options = PredictOptions(detect=not no_detect, detector=detector, batch_size=batch_size, every=every,
+                             margin=margin, strict=strict, max_pixels=max_pixels, keep_images=annotator is not None)
+    faces, summary = predict(classifier, inputs, options,
+                             on_error=lambda message: sys.stderr.write(f"fer-zoo: error: {message}\n"),
+                             on_frame=annotator)
+    if as_json:
+        _print_json([face.as_dict() for face in faces])
+    elif as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["source", "frame", "x", "y", "w", "h", "label", *classifier.class_names])
+        for face in faces:
+            box = face.box or [""] * 4
+            probs = [f"{face.probabilities[c]:.6f}" for c in classifier.class_names] if face.probabilities else \
+                [""] * classifier.num_classes
+            writer.writerow([face.source, "" if face.frame is None else face.frame, *box, face.label or "", *probs])
+    else:
+        _out().print(predictions_table(faces))
+    line = predict_summary(summary) + (f" · annotated images in {annotate}" if annotator else "")
+    if as_json or as_csv:
+        sys.stderr.write(line + "\n")
+    else:
+        _out().print(line)
+    if summary.unreadable:
+        raise typer.Exit(1)
 
 
 @_command("bench")

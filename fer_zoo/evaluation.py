@@ -47,13 +47,11 @@ def load_model(model: str | Path, unsafe: bool = False, scale: float | None = No
     return loaded
 
 
-def check_compatible(model, image_shape, num_classes: int, where: str) -> None:
-    expected_in = tuple(model.input_shape[1:])
-    if expected_in != tuple(image_shape):
-        raise FerZooError(f"{where}: the model takes images {expected_in}, the data has {tuple(image_shape)}")
-    if model.output_shape[-1] != num_classes:
-        raise FerZooError(f"{where}: the model predicts {model.output_shape[-1]} classes, "
-                          f"the data has {num_classes}")
+def check_shapes(model_input, model_classes: int, image_shape, num_classes: int, where: str) -> None:
+    if tuple(model_input) != tuple(image_shape):
+        raise FerZooError(f"{where}: the model takes images {tuple(model_input)}, the data has {tuple(image_shape)}")
+    if model_classes != num_classes:
+        raise FerZooError(f"{where}: the model predicts {model_classes} classes, the data has {num_classes}")
 
 
 def _crops(x: np.ndarray) -> list[np.ndarray]:
@@ -71,9 +69,13 @@ def _crops(x: np.ndarray) -> list[np.ndarray]:
 
 
 def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none") -> np.ndarray:
+    """Probabilities averaged over the test-time views of ``x``; ``model`` is a Keras model or a
+    :class:`fer_zoo.runtime.Classifier`."""
     if tta not in TTA_MODES:
         raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
     views = {"none": lambda: [x], "flip": lambda: [x, x[:, :, ::-1]], "tencrop": lambda: _crops(x)}[tta]()
+    if hasattr(model, "run_batch"):
+        return np.mean([model.predict(v.astype("float32"), batch_size) for v in views], axis=0)
     return np.mean([model.predict(v.astype("float32"), batch_size=batch_size, verbose=0) for v in views], axis=0)
 
 
@@ -101,19 +103,23 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
 
 def evaluate(model: str | Path, data: str = "synthetic", split: str = "test", tta: str = "none",
              unsafe: bool = False, scale: float | None = None, offset: float | None = None,
-             batch_size: int = 256) -> dict:
-    """Metrics of a trained model on one split of a data source, as plain data."""
+             batch_size: int = 256, runtime: str = "keras") -> dict:
+    """Metrics of a trained model (Keras, or an exported ONNX/TFLite/SavedModel artifact) on one split."""
     from fer_zoo.data import load_dataset
+    from fer_zoo.runtime import load_classifier
 
     if split not in ("train", "val", "test"):
         raise FerZooError(f"--split must be train, val or test, got {split!r}")
-    loaded = load_model(model, unsafe, scale, offset)
+    if tta not in TTA_MODES:
+        raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    classifier = load_classifier(model, runtime=runtime, unsafe=unsafe, scale=scale, offset=offset)
     dataset = load_dataset(data)
     if split not in dataset.splits:
         raise FerZooError(f"{data}: has no {split} split")
     part = dataset.splits[split]
-    check_compatible(loaded, dataset.image_shape, len(dataset.class_names), str(model))
-    proba = predict_proba(loaded, part.x, batch_size, tta)
-    return {"model": str(resolve_model_path(model)), "data": dataset.name, "split": split, "tta": tta,
+    check_shapes(classifier.input_shape, classifier.num_classes, dataset.image_shape, len(dataset.class_names),
+                 str(model))
+    proba = predict_proba(classifier, part.x, batch_size, tta)
+    return {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": tta,
             "images": len(part), "classes": list(dataset.class_names),
             **metrics(part.y, proba, dataset.class_names)}

@@ -350,3 +350,35 @@ def accuracy_vs_params_png(rows: list[dict], path) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
+
+
+def predictions_table(faces) -> Table:
+    """One row per face (or faceless frame) from `fer-zoo predict`."""
+    table = Table(title="Predicted expressions", title_justify="left")
+    for column, justify in (("source", "left"), ("frame", "right"), ("box [x, y, w, h]", "left"),
+                            ("expression", "left"), ("p", "right"), ("runner-up", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for face in faces:
+        frame = "–" if face.frame is None else str(face.frame)
+        if face.box is None:
+            table.add_row(face.source, frame, "–", Text("no face found", style="dim"), "", "")
+            continue
+        ranked = sorted(face.probabilities.items(), key=lambda kv: -kv[1])
+        second = f"{ranked[1][0]} {ranked[1][1]:.0%}" if len(ranked) > 1 else ""
+        table.add_row(face.source, frame, str(face.box), Text(face.label, style="bold"), f"{ranked[0][1]:.0%}",
+                      second)
+    return table
+
+
+def predict_summary(summary) -> str:
+    parts = [f"{summary.faces:,} face{'s' * (summary.faces != 1)} in {summary.frames:,} "
+             f"frame{'s' * (summary.frames != 1)}"]
+    if summary.frames_without_face:
+        parts.append(f"{summary.frames_without_face:,} without a face")
+    if summary.unreadable:
+        parts.append(f"{summary.unreadable:,} input{'s' * (summary.unreadable != 1)} unreadable")
+    line = ", ".join(parts)
+    if summary.faces:
+        line += (f" · {summary.faces_per_second:,.0f} faces/s end to end · classification "
+                 f"{summary.ms_per_face:.2f} ms/face at batch {summary.batch_size} on {summary.runtime}")
+    return line

@@ -105,6 +105,7 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
         "data": data_spec,
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint,
+        "class_names": list(dataset.class_names),
         "recipe": recipe.as_dict(),
         "seed": options.seed,
         "precision": options.precision,
@@ -122,8 +123,9 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
 
 
 def _comparable(config: dict) -> dict:
-    """What must match for a directory to be resumed: not versions or the device."""
-    return {k: v for k, v in config.items() if k not in ("versions", "device")}
+    """What must match for a directory to be resumed: not versions, the device, or the class names
+    (the dataset fingerprint already fixes them)."""
+    return {k: v for k, v in config.items() if k not in ("versions", "device", "class_names")}
 
 
 def device_name() -> str:

@@ -100,3 +100,26 @@ def cli(runner):
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def tiny_classifier(input_shape=(48, 48, 1), num_classes: int = 7, seed: int = 0):
+    """A small untrained Keras classifier of raw 0-255 pixels with confident, input-dependent outputs:
+    large random weights make its top-1 decisions robust (what int8 verification needs)."""
+    import keras
+    from keras import initializers, layers
+
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = layers.Rescaling(1 / 127.5, -1.0)(inputs)
+    x = layers.Conv2D(8, 5, strides=4, activation="relu",
+                      kernel_initializer=initializers.RandomNormal(0.0, 0.3, seed=seed))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(num_classes, kernel_initializer=initializers.RandomNormal(0.0, 0.3, seed=seed + 1))(x)
+    return keras.Model(inputs, layers.Activation("softmax", dtype="float32")(x), name="tiny_classifier")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """A saved tiny classifier (48x48x1, 7 classes), shared by the export and predict tests."""
+    path = tmp_path_factory.mktemp("models") / "tiny.keras"
+    tiny_classifier().save(path)
+    return path

@@ -1,0 +1,375 @@
+"""Emotions of the faces in photos and videos: find faces, crop, classify in batches, report.
+
+The flow per input frame (an image file, or every Nth frame of a video): decode (guarding against
+decompression bombs, honouring EXIF orientation) -> detect faces (OpenCV Haar cascade, or the whole image
+with ``detect=False``) -> crop each face with a margin clipped at the border, squared by repeating the edge
+-> resize and convert to the classifier's input -> classify ``batch_size`` faces at a time. Decoding and
+detection of image files run on worker threads (OpenCV and Pillow release the GIL) while the main thread
+classifies.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fer_zoo.errors import FerZooError, one_line
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+MAX_PIXELS = 64_000_000  # larger images are refused before decoding (a small file can claim 100k x 100k)
+DEFAULT_MARGIN = 0.1
+
+
+@dataclass
+class Face:
+    """One face (or, with ``box`` None, a frame in which no face was found)."""
+
+    source: str
+    frame: int | None  # the video frame index; None for an image file
+    box: list[int] | None  # [x, y, w, h] in the frame's pixels
+    label: str | None = None
+    probabilities: dict[str, float] | None = None
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "frame": self.frame, "box": self.box, "label": self.label,
+                "probabilities": self.probabilities}
+
+
+@dataclass
+class Summary:
+    faces: int = 0
+    frames: int = 0  # image files plus sampled video frames
+    frames_without_face: int = 0
+    unreadable: int = 0
+    seconds: float = 0.0  # decode + detect + classify, model loading excluded
+    classify_seconds: float = 0.0
+    batch_size: int = 0
+    runtime: str = ""
+
+    @property
+    def faces_per_second(self) -> float:
+        return self.faces / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ms_per_face(self) -> float:
+        return 1000 * self.classify_seconds / self.faces if self.faces else 0.0
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "faces_per_second": self.faces_per_second, "classify_ms_per_face": self.ms_per_face}
+
+
+@dataclass
+class _Frame:
+    source: str
+    frame: int | None
+    image: np.ndarray | None = None  # uint8 grey or RGB, kept only for annotation
+    boxes: list[list[int]] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    error: str | None = None
+
+
+# --- inputs -----------------------------------------------------------------------------------------
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]]:
+    """(file, the argument it came from) for every image and video named or found under a folder."""
+    found = []
+    for arg in inputs:
+        path = Path(arg)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            found += [(p, path) for p in files]
+        else:
+            found.append((path, path))  # a missing or odd file is reported when it is read
+    return found
+
+
+def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An image file as uint8, upright per its EXIF orientation: (H, W) for a greyscale file (FER2013
+    style faces stay one channel), else RGB (H, W, 3)."""
+    import warnings
+
+    from PIL import Image, ImageOps
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
+                                      f"(a decompression bomb?); see --max-pixels")
+                img = ImageOps.exif_transpose(img)
+                return np.asarray(img if img.mode == "L" else img.convert("RGB"))
+    except FerZooError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise FerZooError(f"{path}: refused, a possible decompression bomb ({one_line(exc, 120)})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise FerZooError(f"{path}: cannot read image: {one_line(exc, 160)}") from None
+
+
+def video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) for every ``every``-th frame of a video file."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FerZooError(f"{path}: cannot open video")
+    index, yielded = 0, 0
+    try:
+        while True:
+            if index % every == 0:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                yielded += 1
+                yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            elif not capture.grab():  # skipped frames are not decoded
+                break
+            index += 1
+    finally:
+        capture.release()
+    if yielded == 0:
+        raise FerZooError(f"{path}: no frames could be decoded")
+
+
+# --- faces ------------------------------------------------------------------------------------------
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade, the detector the `fer` package uses. A cascade object is not
+    safe to share between threads, so each worker thread loads its own."""
+
+    def __init__(self, min_size: int = 24, scale_factor: float = 1.1, min_neighbors: int = 5):
+        import threading
+
+        self.min_size, self.scale_factor, self.min_neighbors = min_size, scale_factor, min_neighbors
+        self._local = threading.local()
+        self._cascade()  # fail now, in the caller's thread, if OpenCV cannot provide one
+
+    def _cascade(self):
+        import cv2
+
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            if not hasattr(cv2, "CascadeClassifier"):
+                raise FerZooError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
+                                  "pip install 'opencv-python-headless<5'")
+            cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+            if cascade.empty():
+                raise FerZooError("OpenCV's haarcascade_frontalface_default.xml could not be loaded")
+            self._local.cascade = cascade
+        return cascade
+
+    def __call__(self, rgb: np.ndarray) -> list[list[int]]:
+        import cv2
+
+        grey = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        found = self._cascade().detectMultiScale(grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                                              minSize=(self.min_size, self.min_size))
+        return sorted(([int(v) for v in box] for box in found), key=lambda b: (b[0], b[1]))
+
+
+DETECTORS: dict[str, Callable[[], Callable[[np.ndarray], list[list[int]]]]] = {"haar": HaarDetector}
+
+
+def crop_face(image: np.ndarray, box: list[int], margin: float = DEFAULT_MARGIN) -> np.ndarray:
+    """The box grown by ``margin`` of its size on each side, clipped at the image border; a crop cut by the
+    border is made square again by repeating its edge pixels, so the face keeps its proportions."""
+    import cv2
+
+    x, y, w, h = box
+    side = max(w, h) * (1 + 2 * margin)
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    x1, y1 = x0 + int(round(side)), y0 + int(round(side))
+    height, width = image.shape[:2]
+    crop = image[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)]
+    if crop.size == 0:
+        raise ValueError(f"box {box} lies outside the {width}x{height} image")
+    pads = (max(-y0, 0), max(y1 - height, 0), max(-x0, 0), max(x1 - width, 0))
+    if any(pads):
+        crop = cv2.copyMakeBorder(np.ascontiguousarray(crop), *pads, cv2.BORDER_REPLICATE)
+    return crop
+
+
+# --- the pipeline -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PredictOptions:
+    detect: bool = True
+    detector: str = "haar"
+    batch_size: int = 64
+    every: int = 1
+    margin: float = DEFAULT_MARGIN
+    strict: bool = False
+    max_pixels: int = MAX_PIXELS
+    keep_images: bool = False  # for annotation
+    workers: int = 2
+
+
+def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOptions | None = None,
+            on_error: Callable[[str], None] | None = None,
+            on_frame: Callable[[_Frame, list[Face]], None] | None = None) -> tuple[list[Face], Summary]:
+    """Faces (and faceless frames) of every input, in input order, with the run's :class:`Summary`.
+
+    An unreadable input is passed to ``on_error`` and skipped, or raised (``strict``). ``on_frame`` sees
+    each frame with its faces once they are classified (for annotation).
+    """
+    options = options or PredictOptions()
+    if options.batch_size < 1 or options.every < 1 or options.margin < 0:
+        raise FerZooError("--batch-size and --every must be at least 1, --margin not negative")
+    if options.detect and options.detector not in DETECTORS:
+        raise FerZooError(f"--detector must be one of {', '.join(DETECTORS)}, got {options.detector!r}")
+    detector = DETECTORS[options.detector]() if options.detect else None
+    files = expand_inputs(inputs)
+    summary = Summary(batch_size=options.batch_size, runtime=classifier.runtime)
+    results: list[Face] = []
+    pending: list[_Frame] = []
+    pending_faces = 0
+    start = time.perf_counter()
+
+    def flush():
+        nonlocal pending, pending_faces
+        crops = [crop for frame in pending for crop in frame.crops]
+        t0 = time.perf_counter()
+        proba = classifier.predict(np.stack(crops), options.batch_size) if crops else np.zeros((0, 0))
+        summary.classify_seconds += time.perf_counter() - t0
+        row = 0
+        for frame in pending:
+            faces = []
+            for box in frame.boxes:
+                p = proba[row]
+                row += 1
+                faces.append(Face(frame.source, frame.frame, box, classifier.class_names[int(p.argmax())],
+                                  {name: float(v) for name, v in zip(classifier.class_names, p)}))
+            if not faces:
+                summary.frames_without_face += 1
+                faces = [Face(frame.source, frame.frame, None)]
+            results.extend(faces)
+            if on_frame is not None:
+                on_frame(frame, faces)
+        summary.faces += row
+        pending, pending_faces = [], 0
+
+    def prepare(source: str, index: int | None, image: np.ndarray) -> _Frame:
+        boxes = detector(image) if detector is not None else [[0, 0, image.shape[1], image.shape[0]]]
+        shape = classifier.input_shape
+        from fer_zoo.runtime import fit_image
+
+        crops = [fit_image(crop_face(image, box, options.margin) if detector is not None else image, shape)
+                 for box in boxes]
+        return _Frame(source, index, image if options.keep_images else None, boxes, crops)
+
+    def load_image(path: Path) -> _Frame:
+        try:
+            return prepare(str(path), None, read_image(path, options.max_pixels))
+        except FerZooError as exc:
+            return _Frame(str(path), None, error=str(exc))
+
+    def frames() -> Iterator[_Frame]:
+        with ThreadPoolExecutor(max_workers=options.workers) as pool:
+            window: deque = deque()
+            for path, _ in files:
+                if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
+                    while window:
+                        yield window.popleft().result()
+                    try:
+                        for index, image in video_frames(path, options.every):
+                            yield prepare(str(path), index, image)
+                    except FerZooError as exc:
+                        yield _Frame(str(path), None, error=str(exc))
+                    continue
+                if not path.exists():
+                    window.append(pool.submit(lambda p=path: _Frame(str(p), None, error=f"{p}: no such file")))
+                else:
+                    window.append(pool.submit(load_image, path))
+                if len(window) >= max(4 * options.workers, 2 * options.batch_size):  # decode while classifying
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+
+    for frame in frames():
+        if frame.error is not None:
+            if options.strict:
+                raise FerZooError(frame.error)
+            summary.unreadable += 1
+            if on_error is not None:
+                on_error(frame.error)
+            continue
+        summary.frames += 1
+        pending.append(frame)
+        pending_faces += len(frame.crops)
+        if pending_faces >= options.batch_size:
+            flush()
+    flush()
+    summary.seconds = time.perf_counter() - start
+    return results, summary
+
+
+# --- annotation -------------------------------------------------------------------------------------
+
+
+class Annotator:
+    """Writes each frame with its faces boxed and labelled to ``out_dir``, mirroring the input names."""
+
+    def __init__(self, out_dir: str | os.PathLike, inputs: Iterable[str | os.PathLike], force: bool = False):
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())) and not force:
+            raise FerZooError(f"--annotate {self.out_dir} exists and is not an empty folder; pass --force to "
+                              f"write into it")
+        self.names: dict[str, Path] = {}
+        taken: set[Path] = set()
+        for path, root in expand_inputs(inputs):
+            relative = Path(root.name) / path.relative_to(root) if root != path else Path(path.name)
+            name, n = relative.with_suffix(""), 1
+            while name in taken:
+                n += 1
+                name = relative.with_name(f"{relative.stem}-{n}")
+            taken.add(name)
+            self.names[str(path)] = name
+        self.written = 0
+
+    def path_for(self, source: str, frame: int | None) -> Path:
+        name = self.names[source]
+        if frame is not None:
+            name = name.with_name(f"{name.name}_frame{frame:06d}")
+        return self.out_dir / name.with_suffix(".png")
+
+    def __call__(self, frame: _Frame, faces: list[Face]) -> None:
+        import cv2
+
+        from fer_zoo import atomic
+
+        canvas = cv2.cvtColor(frame.image, cv2.COLOR_GRAY2BGR if frame.image.ndim == 2 else cv2.COLOR_RGB2BGR)
+        height, width = canvas.shape[:2]
+        thick = max(1, round(min(height, width) / 250))
+        for face in faces:
+            if face.box is None:
+                continue
+            x, y, w, h = face.box
+            cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), (60, 220, 60), thick)
+            text = f"{face.label} {face.probabilities[face.label]:.0%}"
+            scale = min(max(w / 160, 0.4), 2.0)
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+            ty = y - 4 if y - th - base - 4 >= 0 else min(y + h + th + 4, height - base)
+            for colour, weight in (((0, 0, 0), thick + 2), ((60, 220, 60), thick)):
+                cv2.putText(canvas, text, (x, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, weight, cv2.LINE_AA)
+        target = self.path_for(frame.source, frame.frame)
+
+        def write(tmp: Path) -> None:
+            if not cv2.imwrite(str(tmp), canvas):
+                raise FerZooError(f"{target}: cannot write the annotated image")
+
+        atomic.write_with(target, write)
+        self.written += 1

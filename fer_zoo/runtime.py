@@ -1,0 +1,345 @@
+"""One way to run any trained classifier, whatever it was saved as.
+
+A :class:`Classifier` takes raw 0-255 pixels, shape ``(N, H, W, C)`` at its ``input_shape``, and returns
+class probabilities. It can come from a run directory, a ``.keras`` or Keras-2 ``.h5`` file, an exported
+ONNX, TFLite or SavedModel artifact, or the name of an architecture whose plugin ships weights.
+
+Keras models run either as a compiled function of the active backend (``runtime="keras"``) or, converted
+once and cached, under ONNX Runtime (``runtime="onnx"``) — about 5x faster at batch 1 on a CPU.
+``runtime="auto"`` picks ONNX Runtime where the conversion is possible and keeps Keras otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_zoo.errors import FerZooError, one_line
+
+RUNTIMES = ("auto", "keras", "onnx")
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+ONNX_METADATA_KEY = "fer_zoo.class_names"
+
+
+@dataclass
+class Classifier:
+    """A trained classifier behind one calling convention: raw pixels in, probabilities out."""
+
+    source: str  # what the user named: a path or an architecture
+    runtime: str  # how it runs, in words: "onnxruntime", "keras (tensorflow)", "litert", ...
+    input_shape: tuple[int, int, int]
+    class_names: tuple[str, ...]
+    run_batch: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    keras_model: Any = field(default=None, repr=False)  # set when the source is a Keras model
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Probabilities for ``x`` (N, H, W, C) of raw 0-255 pixels, ``batch_size`` images at a time."""
+        x = np.asarray(x, dtype=np.float32)
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise FerZooError(f"{self.source}: takes images {self.input_shape}, got {tuple(x.shape[1:])}")
+        if len(x) == 0:
+            return np.zeros((0, self.num_classes), np.float32)
+        parts = [np.asarray(self.run_batch(x[i:i + batch_size]), dtype=np.float32)
+                 for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts)
+
+
+def default_class_names(n: int) -> tuple[str, ...]:
+    """FER2013's seven in its order, FER+'s eight (the seven + contempt), else ``class_0`` ..."""
+    from fer_zoo.data.dataset import CLASS_NAMES, EXTRA_CLASSES
+
+    known = CLASS_NAMES + EXTRA_CLASSES
+    return known[:n] if n in (len(CLASS_NAMES), len(known)) else tuple(f"class_{i}" for i in range(n))
+
+
+def artifact_kind(path: Path) -> str | None:
+    """'run', 'keras', 'onnx', 'tflite' or 'savedmodel' for an existing path, else None."""
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            return "savedmodel"
+        if (path / "best.keras").is_file():
+            return "run"
+        return None
+    if not path.is_file():
+        return None
+    return {".onnx": "onnx", ".tflite": "tflite"}.get(path.suffix.lower(),
+                                                       "keras" if path.suffix.lower() in KERAS_SUFFIXES else None)
+
+
+def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe: bool = False,
+                    scale: float | None = None, offset: float | None = None,
+                    class_names: list[str] | tuple[str, ...] | None = None) -> Classifier:
+    """Load ``model`` (a path, or an architecture name whose plugin ships weights) as a Classifier.
+
+    ``runtime`` applies to Keras models (``keras``, ``onnx`` or ``auto``); exported artifacts always run
+    under their own runtime. ``scale``/``offset`` wrap a bare model trained on normalised input.
+    """
+    if runtime not in RUNTIMES:
+        raise FerZooError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    source = str(model)
+    path = Path(model)
+    kind = artifact_kind(path)
+    if kind is None and not path.exists() and _is_architecture(source):
+        classifier = _from_architecture(source, runtime)
+    elif kind in ("run", "keras"):
+        from fer_zoo.evaluation import load_model
+
+        keras_model = load_model(path, unsafe, scale, offset)  # a bare file's normalisation goes inside
+        key = _file_key(_keras_file(path)) + ("" if scale is None and offset is None else f"-{scale}-{offset}")
+        classifier = _from_keras(keras_model, source, runtime, _run_class_names(path), cache_key=key)
+        scale = offset = None
+    elif kind == "onnx":
+        classifier = _from_onnx(path, source)
+    elif kind == "tflite":
+        classifier = _from_tflite(path, source)
+    elif kind == "savedmodel":
+        from fer_zoo import export
+
+        run, shape, n = export.saved_model_runner(path)
+        classifier = Classifier(source, "tensorflow savedmodel", shape, default_class_names(n), run)
+    elif path.exists():
+        raise FerZooError(f"{source}: not a model: expected a run directory, a .keras/.h5/.onnx/.tflite file "
+                          f"or a SavedModel directory")
+    else:
+        raise FerZooError(f"{source}: no such model file or run directory, and no architecture of that name "
+                          f"(see 'fer-zoo list')")
+    if scale is not None or offset is not None:
+        classifier = _rescaled(classifier, 1 / 255 if scale is None else scale, offset or 0.0)
+    if class_names is not None:
+        if len(class_names) != classifier.num_classes:
+            raise FerZooError(f"--classes: {len(class_names)} names given, the model predicts "
+                              f"{classifier.num_classes} classes")
+        classifier.class_names = tuple(class_names)
+    return classifier
+
+
+def fit_image(image: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """One uint8 image (H, W) or (H, W, 1|3), RGB order, resized and converted to ``shape`` (float32)."""
+    import cv2
+
+    height, width, channels = shape
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2 and channels == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.ndim == 3 and channels == 1:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if image.shape[:2] != (height, width):
+        shrinking = image.shape[0] > height or image.shape[1] > width
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return image.reshape(shape).astype(np.float32)
+
+
+def fit_images(images: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """A batch of images at ``shape``; a batch already at it is returned as float32 unchanged."""
+    if tuple(images.shape[1:]) == tuple(shape):
+        return images.astype(np.float32)
+    return np.stack([fit_image(np.clip(img, 0, 255).astype(np.uint8), shape) for img in images])
+
+
+# --- Keras models -----------------------------------------------------------------------------------
+
+
+def _is_architecture(name: str) -> bool:
+    from fer_zoo import plugins
+
+    return name in plugins.current().architectures
+
+
+def _from_architecture(name: str, runtime: str) -> Classifier:
+    """An architecture's shipped weights as a classifier of its declared input (raw pixels in)."""
+    from fer_zoo import get_architecture
+    from fer_zoo.models import create_model
+    from fer_zoo.training import inference_model
+
+    arch = get_architecture(name)
+    weights = arch.weights_path()
+    if weights is None:
+        raise FerZooError(f"architecture {name!r} ships no weights: train it ('fer-zoo train {name}') and pass "
+                          f"the run directory instead")
+    bare = create_model(arch, arch.input_shape, 7)
+    try:
+        bare.load_weights(weights)
+    except Exception as exc:  # a plugin's file that does not fit its own build()
+        raise FerZooError(f"architecture {name!r}: shipped weights {weights} do not load: {one_line(exc, 200)}") \
+            from None
+    model = inference_model(arch, arch.input_shape, 7, bare=bare)
+    return _from_keras(model, name, runtime, None, cache_key=f"{name}-{_file_key(weights)}")
+
+
+def _from_keras(model, source: str, runtime: str, class_names, cache_key: str | None) -> Classifier:
+    import keras
+
+    shape = tuple(model.input_shape[1:])
+    if len(shape) != 3 or None in shape:
+        raise FerZooError(f"{source}: expected a model of images (H, W, C), its input is {model.input_shape}")
+    n = model.output_shape[-1]
+    names = tuple(class_names) if class_names and len(class_names) == n else default_class_names(n)
+    notes = []
+    if runtime in ("auto", "onnx"):
+        try:
+            session_path = _cached_onnx(model, cache_key)
+            onnx = _from_onnx(session_path, source)
+            return Classifier(source, "onnxruntime (converted from keras)", shape, names, onnx.run_batch, model)
+        except FerZooError as exc:
+            if runtime == "onnx":
+                raise
+            notes.append(f"ONNX Runtime not used ({exc}); running the Keras model")
+    return Classifier(source, f"keras ({keras.backend.backend()})", shape, names, _compiled(model), model, notes)
+
+
+def _compiled(model) -> Callable[[np.ndarray], np.ndarray]:
+    """The model's forward pass compiled by the active backend (``model.predict`` costs ~60 ms a call)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from fer_zoo import export
+
+        return export.compiled_call(model)
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        frozen = [v.value for v in model.non_trainable_variables]
+        call = jax.jit(lambda t, f, x: model.stateless_call(t, f, x, training=False)[0])
+        return lambda x: np.asarray(call(trainable, frozen, x))
+    return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def _cached_onnx(model, cache_key: str | None) -> Path:
+    """The model converted to ONNX (and checked against Keras), kept in the cache for the next run."""
+    import keras
+
+    from fer_zoo import __version__
+    from fer_zoo.data.cache import cache_dir
+
+    if keras.backend.backend() != "tensorflow":
+        raise FerZooError("the ONNX conversion needs the tensorflow backend")
+    try:
+        import onnxruntime  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError as exc:
+        raise FerZooError(f"{exc.name} is not installed") from None
+    directory = cache_dir() / "onnx"
+    target = directory / f"{cache_key}-{__version__}-keras{keras.__version__}.onnx" if cache_key else None
+    if target is not None and target.is_file():
+        return target
+    from fer_zoo import export
+
+    path = target or Path(export.scratch_dir()) / "model.onnx"
+    export.to_onnx_verified(model, path)
+    return path
+
+
+def _file_key(path: Path) -> str:
+    from fer_zoo.data.cache import file_digest
+
+    return file_digest(path)
+
+
+def _keras_file(path: Path) -> Path:
+    return path / "best.keras" if path.is_dir() else path
+
+
+def _run_class_names(path: Path) -> list[str] | None:
+    """The class names a run recorded in its config.json (the run directory or the file's folder)."""
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    try:
+        names = json.loads(config.read_text()).get("class_names")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return names if isinstance(names, list) and all(isinstance(n, str) for n in names) else None
+
+
+# --- exported artifacts -----------------------------------------------------------------------------
+
+
+def _from_onnx(path: Path, source: str) -> Classifier:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise FerZooError(f"{source}: running ONNX models needs onnxruntime (pip install onnxruntime)") from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise FerZooError(f"{source}: cannot load ONNX model: {one_line(exc, 200)}") from None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    shape = _static_shape(inputs[0].shape[1:], source)
+    n = outputs[0].shape[-1]
+    meta = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+    names = tuple(json.loads(meta)) if meta else default_class_names(int(n))
+    input_name = inputs[0].name
+    return Classifier(source, "onnxruntime", shape, names, lambda x: session.run(None, {input_name: x})[0])
+
+
+def _from_tflite(path: Path, source: str) -> Classifier:
+    interpreter, runtime = _tflite_interpreter(path, source)
+    detail = interpreter.get_input_details()[0]
+    index, out_index = detail["index"], interpreter.get_output_details()[0]["index"]
+    shape = _static_shape(list(detail["shape"][1:]), source)
+    n = int(interpreter.get_output_details()[0]["shape"][-1])
+    current = {"batch": int(detail["shape"][0])}
+
+    def run(x: np.ndarray) -> np.ndarray:
+        if len(x) != current["batch"]:
+            interpreter.resize_tensor_input(index, list(x.shape), strict=False)
+            interpreter.allocate_tensors()
+            current["batch"] = len(x)
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(out_index).copy()
+
+    return Classifier(source, runtime, shape, default_class_names(n), run)
+
+
+def _tflite_interpreter(path: Path, source: str):
+    """LiteRT's interpreter (``ai-edge-litert``) where installed, else TensorFlow's deprecated one."""
+    threads = os.cpu_count() or 1
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        runtime = "litert"
+    except ImportError:
+        from fer_zoo import export
+
+        Interpreter, runtime = export.tf_lite_interpreter_class(), "tf.lite (tensorflow)"
+    from fer_zoo.quiet import muted
+
+    try:
+        with muted():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
+    except Exception as exc:
+        raise FerZooError(f"{source}: cannot load TFLite model: {one_line(exc, 200)}") from None
+    return interpreter, runtime
+
+
+def _static_shape(dims, source: str) -> tuple[int, int, int]:
+    if len(dims) != 3 or not all(isinstance(d, (int, np.integer)) and d > 0 for d in dims):
+        raise FerZooError(f"{source}: expected an input of images (H, W, C) with fixed sizes, got {list(dims)}")
+    return tuple(int(d) for d in dims)
+
+
+def _rescaled(classifier: Classifier, scale: float, offset: float) -> Classifier:
+    """A bare model trained on normalised input behind raw 0-255 pixels."""
+    inner = classifier.run_batch
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return inner((x * np.float32(scale) + np.float32(offset)).astype(np.float32))
+
+    return Classifier(classifier.source, classifier.runtime, classifier.input_shape, classifier.class_names, run,
+                      None, classifier.notes)

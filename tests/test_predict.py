@@ -1,0 +1,258 @@
+"""`fer-zoo predict`: faces found in a real photo, at the border, in a video; bad files; output formats;
+a plugin's shipped weights at another input size and normalisation through the same path."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_zoo.predict import crop_face
+from fer_zoo.runtime import fit_image, load_classifier
+
+ASTRONAUT_FACE = (177, 66, 95, 95)  # where OpenCV's cascade puts the one face in skimage's astronaut
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()  # shipped inside scikit-image: no download
+
+
+def _save(array: np.ndarray, path: Path, **kwargs) -> Path:
+    Image.fromarray(array).save(path, **kwargs)
+    return path
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def _predict_json(cli, *args):
+    result = cli("predict", *map(str, args), "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), result
+
+
+def test_one_face_in_a_real_photo(cli, tiny_model_file, astronaut, tmp_path):
+    photo = _save(astronaut, tmp_path / "astronaut.jpg")
+    faces, result = _predict_json(cli, tiny_model_file, photo)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face["source"] == str(photo) and face["frame"] is None
+    assert _iou(face["box"], ASTRONAUT_FACE) > 0.7
+    assert len(face["probabilities"]) == 7 and abs(sum(face["probabilities"].values()) - 1) < 1e-5
+    assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
+    assert "1 face in 1 frame" in result.stderr and "faces/s" in result.stderr
+
+
+def test_face_touching_the_border(cli, tiny_model_file, astronaut, tmp_path):
+    x, y = ASTRONAUT_FACE[:2]
+    photo = _save(np.ascontiguousarray(astronaut[y - 6:, x - 6:]), tmp_path / "corner.png")
+    faces, _ = _predict_json(cli, tiny_model_file, photo)
+    assert len(faces) == 1 and faces[0]["box"][0] < 10 and faces[0]["box"][1] < 10  # the margin overhangs
+
+
+def test_crop_is_square_and_clipped_at_every_border():
+    image = np.arange(100 * 80, dtype=np.uint8).reshape(100, 80)
+    for box in ([0, 0, 30, 30], [60, 80, 20, 20], [-5, 90, 40, 30], [10, 10, 60, 20]):
+        crop = crop_face(image, box, margin=0.25)
+        side = round(max(box[2], box[3]) * 1.5)
+        assert crop.shape == (side, side)
+    inside = crop_face(image, [20, 20, 40, 40], margin=0.0)
+    assert np.array_equal(inside, image[20:60, 20:60])
+    with pytest.raises(ValueError):
+        crop_face(image, [200, 200, 10, 10])
+
+
+def test_image_without_a_face_is_reported_not_fatal(cli, tiny_model_file, tmp_path):
+    from skimage import data
+
+    faces, result = _predict_json(cli, tiny_model_file, _save(data.coffee(), tmp_path / "coffee.jpg"))
+    assert faces == [{"source": str(tmp_path / "coffee.jpg"), "frame": None, "box": None, "label": None,
+                      "probabilities": None}]
+    table = cli("predict", str(tiny_model_file), str(tmp_path / "coffee.jpg"))
+    assert table.exit_code == 0 and "no face found" in table.stdout and "1 without a face" in table.stdout
+
+
+def test_video_frames(cli, tiny_model_file, astronaut, tmp_path):
+    import cv2
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (512, 512))
+    for i in range(7):
+        frame = np.roll(astronaut, 4 * i, axis=1)  # the face moves right 4 px a frame
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    faces, result = _predict_json(cli, tiny_model_file, path, "--every", "3")
+    assert [f["frame"] for f in faces] == [0, 3, 6]
+    assert all(f["source"] == str(path) and _iou(f["box"], ASTRONAUT_FACE) > 0.5 for f in faces)
+    assert faces[2]["box"][0] > faces[0]["box"][0]
+    assert "3 faces in 3 frames" in result.stderr
+
+
+def test_exif_orientation_is_honoured(cli, tiny_model_file, astronaut, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": the stored pixels lie on their side
+    photo = _save(np.ascontiguousarray(np.rot90(astronaut)), tmp_path / "phone.jpg", exif=exif)
+    faces, _ = _predict_json(cli, tiny_model_file, photo)
+    assert len(faces) == 1 and _iou(faces[0]["box"], ASTRONAUT_FACE) > 0.7
+
+
+def test_no_detect_folder_of_faces_in_batches(cli, tiny_model_file, tmp_path):
+    folder = tmp_path / "faces" / "nested"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 48, 48), dtype=np.uint8)
+    for i, img in enumerate(images):
+        _save(img, folder / f"{i:02d}.png")
+    faces, result = _predict_json(cli, tiny_model_file, tmp_path / "faces", "--no-detect", "--batch-size", "4")
+    assert [Path(f["source"]).name for f in faces] == [f"{i:02d}.png" for i in range(10)]
+    assert all(f["box"] == [0, 0, 48, 48] for f in faces)
+    expected = load_classifier(tiny_model_file).predict(images[..., None].astype("float32"))
+    got = np.array([[f["probabilities"][c] for c in faces[0]["probabilities"]] for f in faces])
+    assert np.abs(got - expected).max() < 1e-4
+    assert "10 faces in 10 frames" in result.stderr and "at batch 4" in result.stderr
+
+
+def test_keras_and_onnx_runtimes_agree(tiny_model_file, astronaut, tmp_path):
+    from fer_zoo.predict import PredictOptions, predict
+
+    photo = _save(astronaut, tmp_path / "a.png")
+    runs = {}
+    for runtime in ("keras", "onnx"):
+        faces, summary = predict(load_classifier(tiny_model_file, runtime=runtime), [photo],
+                                 PredictOptions(batch_size=1))
+        runs[runtime] = np.array(list(faces[0].probabilities.values()))
+        assert summary.faces == 1 and summary.ms_per_face > 0
+    assert np.abs(runs["keras"] - runs["onnx"]).max() < 1e-4
+
+
+def test_unreadable_inputs_do_not_stop_the_rest(cli, tiny_model_file, tmp_path):
+    good = _save(np.full((48, 48), 128, np.uint8), tmp_path / "a_good.png")
+    (tmp_path / "b_broken.jpg").write_bytes(b"not an image at all")
+    result = cli("predict", str(tiny_model_file), str(tmp_path / "b_broken.jpg"), str(good),
+                 str(tmp_path / "missing.png"), "--no-detect", "--json")
+    assert result.exit_code == 1
+    assert [f["source"] for f in json.loads(result.stdout)] == [str(good)]
+    errors = result.stderr.strip().splitlines()
+    assert "b_broken.jpg: cannot read image" in errors[0] and "missing.png: no such file" in errors[1]
+    strict = cli("predict", str(tiny_model_file), str(tmp_path / "b_broken.jpg"), str(good), "--no-detect",
+                 "--strict", "--json")
+    assert strict.exit_code == 2 and strict.stdout == "" and "b_broken.jpg" in strict.stderr
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims to be width x height: what a decompression bomb's header looks like."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_before_decoding(cli, tiny_model_file, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header_only(100_000, 100_000))
+    result = cli("predict", str(tiny_model_file), str(bomb), "--json")
+    assert result.exit_code == 1 and "bomb.png: refused, a possible decompression bomb" in result.stderr
+    moderate = tmp_path / "moderate.png"
+    moderate.write_bytes(_png_header_only(10_000, 8_000))  # under Pillow's own limit, over ours
+    result = cli("predict", str(tiny_model_file), str(moderate), "--json")
+    assert result.exit_code == 1 and "10000x8000 pixels is over the limit of 64,000,000" in result.stderr
+    small = _save(np.zeros((100, 100, 3), np.uint8), tmp_path / "small.png")
+    limited = cli("predict", str(tiny_model_file), str(small), "--max-pixels", "5000", "--strict")
+    assert limited.exit_code == 2 and "decompression bomb" in limited.stderr
+
+
+def test_csv_and_annotated_images(cli, tiny_model_file, astronaut, tmp_path):
+    from skimage import data
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    _save(astronaut, inputs / "astronaut.jpg")
+    _save(data.coffee(), inputs / "coffee.jpg")
+    out = tmp_path / "annotated"
+    result = cli("predict", str(tiny_model_file), str(inputs), "--csv", "--annotate", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [Path(r["source"]).name for r in rows] == ["astronaut.jpg", "coffee.jpg"]
+    assert rows[0]["label"] and abs(sum(float(rows[0][c]) for c in list(rows[0])[7:]) - 1) < 1e-4
+    assert rows[1]["label"] == "" and rows[1]["x"] == ""
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == ["in/astronaut.png", "in/coffee.png"]
+    drawn = np.asarray(Image.open(out / "in" / "astronaut.png"))
+    assert drawn.shape == astronaut.shape and not np.array_equal(drawn, astronaut)  # a box was drawn
+    again = cli("predict", str(tiny_model_file), str(inputs), "--annotate", str(out))
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--json", "--csv"], "choose one"),
+    (["--detector", "dlib"], "--detector must be one of haar"),
+    (["--classes", "a,b"], "--classes: 2 names given, the model predicts 7"),
+    (["--runtime", "tensorrt"], "--runtime must be one of"),
+])
+def test_bad_flags_are_one_line_errors(cli, tiny_model_file, tmp_path, args, message):
+    image = _save(np.zeros((48, 48), np.uint8), tmp_path / "x.png")
+    result = cli("predict", str(tiny_model_file), str(image), *args)
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_architecture_without_weights_is_refused(cli, tmp_path):
+    result = cli("predict", "lenet", str(tmp_path))
+    assert result.exit_code == 2 and "ships no weights" in result.stderr
+
+
+WEIGHTED_PLUGIN = '''
+import fer_zoo
+
+def build(input_shape, num_classes):
+    import keras
+    from keras import layers
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(4, 5, strides=4, activation="tanh"),
+        layers.Flatten(),
+        layers.Dense(num_classes, activation="softmax"),
+    ], name="tiny64")
+
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture(
+        name="tiny64", build=build, input_shape=(64, 64, 1), description="64x64 net with shipped weights",
+        normalization=(2 / 255, -1.0), weights={weights!r}))
+'''
+
+
+def test_plugin_weights_at_64x64_with_its_normalisation(cli, install_plugin, astronaut, tmp_path):
+    import keras
+
+    bare = keras.Sequential([keras.Input(shape=(64, 64, 1)), keras.layers.Conv2D(4, 5, strides=4, activation="tanh"),
+                             keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
+    weights = tmp_path / "tiny64.weights.h5"
+    bare.set_weights([np.random.default_rng(i).normal(0, 0.5, w.shape) for i, w in enumerate(bare.get_weights())])
+    bare.save_weights(weights)
+    install_plugin("fer-zoo-tiny64", WEIGHTED_PLUGIN.format(weights=str(weights)))
+
+    photo = _save(astronaut, tmp_path / "astronaut.png")
+    faces, result = _predict_json(cli, "tiny64", photo)
+    assert len(faces) == 1
+    # the same face through the plugin's own network by hand: crop, 64x64 grey, x * 2/255 - 1
+    crop = fit_image(crop_face(astronaut, faces[0]["box"]), (64, 64, 1))
+    expected = bare.predict((crop * (2 / 255) - 1)[None], verbose=0)[0]
+    got = np.array(list(faces[0]["probabilities"].values()))
+    assert np.abs(got - expected).max() < 1e-4
