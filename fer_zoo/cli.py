@@ -303,8 +303,10 @@ def export_command(
     figure = (f"top-1 agreement {report.value:.1%} (≥ {report.tolerance:.0%} required)"
               if report.check == "top1_agreement" else
               f"max |Δp| {report.value:.2g} (≤ {report.tolerance:g} allowed)")
-    _out().print(f"wrote {report.path} ({report.format}, quantize {report.quantize}, {report.bytes / 1e6:.2f} MB); "
-                 f"verified with {report.runtime} on {report.images} images of {report.data}: {figure}")
+    scope = f" of {report.int8_scope}" if report.int8_scope else ""
+    _out().print(f"wrote {report.path} ({report.format}, quantize {report.quantize}{scope}, "
+                 f"{report.bytes / 1e6:.2f} MB); verified with {report.runtime} on {report.images} images of "
+                 f"{report.data}: {figure}")
 
 
 @_command("predict")

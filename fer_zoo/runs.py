@@ -135,11 +135,11 @@ def device_name() -> str:
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
-            import tensorflow as tf
+            from fer_zoo.export import tensorflow_gpu_name
 
-            gpus = tf.config.list_physical_devices("GPU")
-            if gpus:
-                return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+            gpu = tensorflow_gpu_name()
+            if gpu:
+                return gpu
         elif backend == "jax":
             import jax
 

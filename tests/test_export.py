@@ -50,7 +50,7 @@ def test_quantized_exports_are_checked_and_smaller(cli, tiny_model_file, tmp_pat
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     if quantize == "int8":
-        assert report["check"] == "top1_agreement"
+        assert report["check"] == "top1_agreement" and report["int8_scope"] == "all ops"
         assert report["value"] >= export_module.MIN_TOP1_AGREEMENT
     else:
         assert report["check"] == "max_abs_diff" and 0 < report["value"] <= export_module.MAX_ABS_DIFF["float16"]
@@ -65,6 +65,23 @@ def test_failed_verification_writes_nothing_and_exits_1(cli, tiny_model_file, tm
     assert result.exit_code == 1
     assert "failed verification" in result.stderr and "nothing written" in result.stderr
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_int8_quantises_less_until_the_check_passes(tiny_model_file, tmp_path, monkeypatch, fmt):
+    real_verify, tried = export_module._verify, []
+
+    def strict_first(artifact, fmt_, quantize, out, reference, x, data, scope):
+        tried.append(scope)
+        if not scope[1]:  # pretend full int8 lost the signal, as it does for the paper's custom net
+            raise export_module.VerificationFailed("full int8 refused")
+        return real_verify(artifact, fmt_, quantize, out, reference, x, data, scope)
+
+    monkeypatch.setattr(export_module, "_verify", strict_first)
+    report = export_module.export(tiny_model_file, fmt, tmp_path / f"m{SUFFIX[fmt]}", "int8", data=DATA)
+    assert tried == export_module.INT8_LADDER[fmt][:2]
+    assert report.int8_scope == {"tflite": "all but MUL, ADD", "onnx": "only Conv, MatMul, Gemm"}[fmt]
+    assert report.value >= export_module.MIN_TOP1_AGREEMENT and (tmp_path / f"m{SUFFIX[fmt]}").is_file()
 
 
 def test_out_is_never_silently_replaced(cli, tiny_model_file, tmp_path):

@@ -1,0 +1,67 @@
+"""Export speed on this machine: batch-1 latency and batch-256 throughput of every `fer-zoo export`
+format, each loaded the way `fer-zoo predict` / `evaluate` load it.
+
+Usage: python scripts/bench_export.py MODEL [--repeats 200] [--data synthetic]
+
+MODEL is a run directory or .keras file (for int8, a trained one: the export is verified by top-1
+agreement on real images). Prints a Markdown table: format, quantisation, size, runtime, verification
+figure, median batch-1 latency, batch-256 images/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+VARIANTS = [("keras", "none"), ("h5", "none"), ("savedmodel", "none"), ("tflite", "none"), ("tflite", "float16"),
+            ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8")]
+
+
+def timed(fn, x, repeats: int) -> float:
+    for _ in range(5):
+        fn(x)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--data", default="synthetic")
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from fer_zoo.export import FORMATS, export
+    from fer_zoo.runtime import load_classifier
+
+    rng = np.random.default_rng(0)
+    print("| format | quantize | size | runtime | verification | batch 1 (ms) | batch 256 (img/s) |")
+    print("|---|---|---:|---|---|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt, quantize in VARIANTS:
+            out = Path(tmp) / f"{fmt}-{quantize}{FORMATS[fmt]}"
+            report = export(args.model, fmt, out, quantize, data=args.data)
+            classifier = load_classifier(out, runtime="keras")
+            one = rng.uniform(0, 255, (1, *classifier.input_shape)).astype("float32")
+            batch = rng.uniform(0, 255, (256, *classifier.input_shape)).astype("float32")
+            latency = timed(classifier.run_batch, one, args.repeats)
+            throughput = 256 / timed(classifier.run_batch, batch, max(args.repeats // 20, 5))
+            figure = (f"top-1 {report.value:.1%}" if report.check == "top1_agreement" else f"max Δp {report.value:.1e}")
+            print(f"| {fmt} | {quantize} | {report.bytes / 1e6:.2f} MB | {report.runtime} | {figure} | "
+                  f"{1000 * latency:.2f} | {throughput:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
