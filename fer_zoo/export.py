@@ -138,7 +138,7 @@ def _write(source, fmt: str, quantize: str, path: Path, representative, scope=("
         if fmt in ("keras", "h5"):
             model.save(path)
         elif fmt == "savedmodel":
-            model.export(str(path), format="tf_saved_model", verbose=False)
+            _saved_model(model, path)
         elif fmt == "tflite":
             path.write_bytes(_tflite_bytes(model, quantize, representative, scope[1]))
         else:
@@ -224,6 +224,20 @@ def _tflite_bytes(model, quantize: str, representative, keep_float=()) -> bytes:
                                                                  debug_options=options)
             return debugger.get_nondebug_quantized_model()
     return converter.convert()
+
+
+def _saved_model(model, path: Path) -> None:
+    """A SavedModel whose ``serve`` endpoint runs the model in inference mode. Keras 3.15's own
+    ``model.export(format="tf_saved_model")`` traced mini-Xception (a functional model nested in the
+    inference model) with batch norm in training mode: probabilities off by up to 0.91."""
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serve", fn=lambda x: model(x, training=False),
+                         input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="pixels")])
+    archive.write_out(str(path), verbose=False)
 
 
 def _onnx(model, path: Path, class_names) -> None:
