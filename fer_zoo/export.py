@@ -243,8 +243,21 @@ def _saved_model(model, path: Path) -> None:
 def _onnx(model, path: Path, class_names) -> None:
     import logging
 
+    import tensorflow as tf
+    import tf2onnx
+
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    model.export(str(path), format="onnx", verbose=False)
+    try:  # tf2onnx 1.17 still uses NumPy 1 aliases; Keras ships the shim it applies before its own export
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+        patch_tf2onnx()
+    except ImportError:
+        pass
+    # Not `model.export(format="onnx")`: like its SavedModel export, Keras 3.15 traces mini-Xception with
+    # batch norm in training mode there. An explicit inference-mode function converts correctly.
+    spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="pixels"),)
+    function = tf.function(lambda x: model(x, training=False), input_signature=spec)
+    tf2onnx.convert.from_function(function, input_signature=spec, output_path=str(path))
     _label_onnx(path, class_names)
 
 

@@ -58,7 +58,8 @@ def main() -> None:
             batch = rng.uniform(0, 255, (256, *classifier.input_shape)).astype("float32")
             latency = timed(classifier.run_batch, one, args.repeats)
             throughput = 256 / timed(classifier.run_batch, batch, max(args.repeats // 20, 5))
-            figure = (f"top-1 {report.value:.1%}" if report.check == "top1_agreement" else f"max Δp {report.value:.1e}")
+            figure = (f"top-1 {report.value:.1%}, int8 of {report.int8_scope}" if report.check == "top1_agreement"
+                      else f"max Δp {report.value:.1e}")
             print(f"| {fmt} | {quantize} | {report.bytes / 1e6:.2f} MB | {report.runtime} | {figure} | "
                   f"{1000 * latency:.2f} | {throughput:,.0f} |", flush=True)
 

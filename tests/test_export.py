@@ -153,8 +153,9 @@ def test_keras_models_run_under_onnx_runtime_from_a_cache(tiny_model_file, tmp_p
     assert load_classifier(tiny_model_file, runtime="onnx").runtime.startswith("onnxruntime")
 
 
-def test_savedmodel_serves_in_inference_mode(tmp_path):
-    """Keras 3.15's `model.export(format="tf_saved_model")` traces mini-Xception inside the inference model
+@pytest.mark.parametrize("fmt", ["savedmodel", "onnx"])
+def test_exports_run_in_inference_mode(tmp_path, fmt):
+    """Keras 3.15's `model.export` (tf_saved_model and onnx) traces mini-Xception inside the inference model
     with batch norm in training mode (probabilities off by 0.44 untrained); ours must match `predict`."""
     import fer_zoo
 
@@ -164,5 +165,5 @@ def test_savedmodel_serves_in_inference_mode(tmp_path):
 
     model_file = tmp_path / "mini.keras"
     inference_model(fer_zoo.get_architecture("mini_xception"), (48, 48, 1), 7).save(model_file)
-    report = export_module.export(model_file, "savedmodel", tmp_path / "saved", data=DATA)
+    report = export_module.export(model_file, fmt, tmp_path / f"mini{SUFFIX[fmt]}", data=DATA)
     assert report.value <= export_module.MAX_ABS_DIFF["none"]
