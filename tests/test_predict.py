@@ -256,3 +256,17 @@ def test_plugin_weights_at_64x64_with_its_normalisation(cli, install_plugin, ast
     expected = bare.predict((crop * (2 / 255) - 1)[None], verbose=0)[0]
     got = np.array(list(faces[0]["probabilities"].values()))
     assert np.abs(got - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("tflite", ".tflite")])
+def test_exported_files_predict_like_the_original(cli, tiny_model_file, astronaut, tmp_path, fmt, suffix):
+    from fer_zoo.export import export
+
+    artifact = tmp_path / f"tiny{suffix}"
+    export(tiny_model_file, fmt, artifact, data="synthetic:size=80,seed=4")
+    photo = _save(astronaut, tmp_path / "astronaut.png")
+    original, _ = _predict_json(cli, tiny_model_file, photo, "--runtime", "keras")
+    exported, result = _predict_json(cli, artifact, photo)
+    assert exported[0]["box"] == original[0]["box"] and exported[0]["label"] == original[0]["label"]
+    assert max(abs(exported[0]["probabilities"][c] - p) for c, p in original[0]["probabilities"].items()) < 1e-4
+    assert {"onnx": "onnxruntime", "tflite": "litert"}[fmt] in result.stderr
