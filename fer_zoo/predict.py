@@ -108,6 +108,8 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                     raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
                                       f"(a decompression bomb?); see --max-pixels")
                 img = ImageOps.exif_transpose(img)
+                if img.mode.startswith("I"):  # 16-bit greyscale: scale, where convert() would clip at 255
+                    return (np.asarray(img, dtype=np.float32) / 257.0).clip(0, 255).round().astype(np.uint8)
                 return np.asarray(img if img.mode == "L" else img.convert("RGB"))
     except FerZooError:
         raise

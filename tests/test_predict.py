@@ -127,6 +127,16 @@ def test_no_detect_folder_of_faces_in_batches(cli, tiny_model_file, tmp_path):
     assert "10 faces in 10 frames" in result.stderr and "at batch 4" in result.stderr
 
 
+def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    from fer_zoo.predict import read_image
+
+    deep = np.linspace(0, 65535, 48 * 48).reshape(48, 48).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    image = read_image(tmp_path / "deep.png")
+    assert image.dtype == np.uint8 and image.shape == (48, 48)
+    assert image.min() == 0 and image.max() == 255 and abs(int(image[24, 24]) - 128) <= 2
+
+
 def test_keras_and_onnx_runtimes_agree(tiny_model_file, astronaut, tmp_path):
     from fer_zoo.predict import PredictOptions, predict
 
