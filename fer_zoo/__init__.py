@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from fer_zoo.detectors import FaceDetector
 from fer_zoo.errors import FerZooError
 from fer_zoo.hookspecs import hookimpl
 from fer_zoo.registry import Architecture
@@ -22,6 +23,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
 
 __all__ = [
     "Architecture",
+    "FaceDetector",
     "FerZooError",
     "PLUGIN_API_VERSION",
     "create_model",

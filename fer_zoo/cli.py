@@ -320,7 +320,7 @@ def predict_command(
                                                                      "drawn into this folder.")] = None,
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Each image is already a cropped face "
                                                                 "(FER2013 style).")] = False,
-    detector: Annotated[str, typer.Option("--detector", help="Face detector: haar.")] = "haar",
+    detector: Annotated[str, typer.Option("--detector", help="Face detector (see 'fer-zoo detectors').")] = "haar",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Faces classified at a time.")] = 64,
     every: Annotated[int, typer.Option("--every", min=1, help="For videos: every Nth frame.")] = 1,
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Context around each face box, as a fraction "
@@ -453,6 +453,18 @@ def datasets_command(as_json: JsonFlag = False) -> None:
         _print_json([s.describe() for s in sources.values()])
     else:
         _out().print(datasets_table(list(sources.values())))
+
+
+@_command("detectors")
+def detectors_command(as_json: JsonFlag = False) -> None:
+    """List the face detectors `predict --detector` can use, built-in and from plugins."""
+    from fer_zoo.report import detectors_table
+
+    detectors = _loaded_plugins().detectors
+    if as_json:
+        _print_json([d.describe() for d in detectors.values()])
+    else:
+        _out().print(detectors_table(list(detectors.values())))
 
 
 @_command("inspect", data_app)

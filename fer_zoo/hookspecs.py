@@ -14,3 +14,9 @@ def fer_zoo_register_architectures(register):
 @hookspec
 def fer_zoo_register_datasets(register):
     """Register data sources by calling ``register(fer_zoo.DatasetSource(...))`` once for each."""
+
+
+@hookspec
+def fer_zoo_register_detectors(register):
+    """Register face detectors for `fer-zoo predict --detector` by calling
+    ``register(fer_zoo.FaceDetector(...))`` once for each."""

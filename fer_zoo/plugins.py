@@ -37,6 +37,7 @@ class Plugin:
     hooks: list[str] = field(default_factory=list)
     architectures: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    detectors: list[str] = field(default_factory=list)
     error: str | None = None
     disabled: bool = False
     incompatible: bool = False
@@ -63,6 +64,7 @@ class Plugin:
             "hooks": self.hooks,
             "architectures": self.architectures,
             "datasets": self.datasets,
+            "detectors": self.detectors,
             "status": "disabled" if self.disabled else (
                 "incompatible" if self.incompatible else ("error" if self.error else "ok")),
             "error": self.error,
@@ -79,6 +81,7 @@ class PluginSet:
     warnings: list[str]
     datasets: dict = field(default_factory=dict)
     unavailable_datasets: dict[str, str] = field(default_factory=dict)
+    detectors: dict = field(default_factory=dict)
 
     def raise_if_strict(self) -> None:
         """In strict mode (for plugin authors' CI) the first plugin warning is an error."""
@@ -201,16 +204,19 @@ def load() -> PluginSet:
                     warnings.append(f"{plugin.label}: implements no fer-zoo hook")
 
     from fer_zoo.data.dataset import DatasetSource
+    from fer_zoo.detectors import FaceDetector
 
     claims = _call_register_hook(pm, plugins, "fer_zoo_register_architectures", Architecture)
     winners, unavailable, claim_warnings = _resolve(claims, "architecture", "architectures")
     data_claims = _call_register_hook(pm, plugins, "fer_zoo_register_datasets", DatasetSource)
     data_winners, data_unavailable, data_warnings = _resolve(data_claims, "dataset", "datasets")
-    warnings += claim_warnings + data_warnings
+    detector_claims = _call_register_hook(pm, plugins, "fer_zoo_register_detectors", FaceDetector)
+    detector_winners, _, detector_warnings = _resolve(detector_claims, "detector", "detectors")
+    warnings += claim_warnings + data_warnings + detector_warnings
     # Errors first: they are what a user needs to read.
     warnings = [f"{p.label}: {p.error}" for p in plugins if p.error] + warnings
     return PluginSet(plugins, Registry(winners), unavailable, [one_line(w) for w in warnings],
-                     {d.name: d for d in data_winners}, data_unavailable)
+                     {d.name: d for d in data_winners}, data_unavailable, {d.name: d for d in detector_winners})
 
 
 def _call_register_hook(pm, plugins, hook_name, kind) -> list[tuple[Any, Plugin]]:

@@ -147,41 +147,25 @@ def video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]
 # --- faces ------------------------------------------------------------------------------------------
 
 
-class HaarDetector:
-    """OpenCV's frontal-face Haar cascade, the detector the `fer` package uses. A cascade object is not
-    safe to share between threads, so each worker thread loads its own."""
+def _detector(name: str):
+    """The named detector, built once per calling thread (a detector need not be thread-safe)."""
+    import threading
 
-    def __init__(self, min_size: int = 24, scale_factor: float = 1.1, min_neighbors: int = 5):
-        import threading
+    from fer_zoo import plugins
 
-        self.min_size, self.scale_factor, self.min_neighbors = min_size, scale_factor, min_neighbors
-        self._local = threading.local()
-        self._cascade()  # fail now, in the caller's thread, if OpenCV cannot provide one
+    available = plugins.current().detectors
+    if name not in available:
+        raise FerZooError(f"--detector must be one of {', '.join(sorted(available)) or '(none installed)'}, "
+                          f"got {name!r}")
+    spec, local = available[name], threading.local()
+    local.detect = spec.build()  # fail now, in the caller's thread, if it cannot be built
 
-    def _cascade(self):
-        import cv2
+    def detect(image: np.ndarray) -> list[list[int]]:
+        if not hasattr(local, "detect"):
+            local.detect = spec.build()
+        return [[int(v) for v in box] for box in local.detect(image)]
 
-        cascade = getattr(self._local, "cascade", None)
-        if cascade is None:
-            if not hasattr(cv2, "CascadeClassifier"):
-                raise FerZooError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
-                                  "pip install 'opencv-python-headless<5'")
-            cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-            if cascade.empty():
-                raise FerZooError("OpenCV's haarcascade_frontalface_default.xml could not be loaded")
-            self._local.cascade = cascade
-        return cascade
-
-    def __call__(self, rgb: np.ndarray) -> list[list[int]]:
-        import cv2
-
-        grey = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        found = self._cascade().detectMultiScale(grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                              minSize=(self.min_size, self.min_size))
-        return sorted(([int(v) for v in box] for box in found), key=lambda b: (b[0], b[1]))
-
-
-DETECTORS: dict[str, Callable[[], Callable[[np.ndarray], list[list[int]]]]] = {"haar": HaarDetector}
+    return detect
 
 
 def crop_face(image: np.ndarray, box: list[int], margin: float = DEFAULT_MARGIN) -> np.ndarray:
@@ -231,9 +215,7 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
     options = options or PredictOptions()
     if options.batch_size < 1 or options.every < 1 or options.margin < 0:
         raise FerZooError("--batch-size and --every must be at least 1, --margin not negative")
-    if options.detect and options.detector not in DETECTORS:
-        raise FerZooError(f"--detector must be one of {', '.join(DETECTORS)}, got {options.detector!r}")
-    detector = DETECTORS[options.detector]() if options.detect else None
+    detector = _detector(options.detector) if options.detect else None
     files = expand_inputs(inputs)
     summary = Summary(batch_size=options.batch_size, runtime=classifier.runtime)
     results: list[Face] = []
@@ -266,6 +248,12 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
 
     def prepare(source: str, index: int | None, image: np.ndarray) -> _Frame:
         boxes = detector(image) if detector is not None else [[0, 0, image.shape[1], image.shape[0]]]
+        height, width = image.shape[:2]
+        for box in boxes:
+            if (len(box) != 4 or box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height
+                    or box[0] + box[2] <= 0 or box[1] + box[3] <= 0):
+                raise FerZooError(f"detector {options.detector!r} returned the box {list(box)}, which is not "
+                                  f"[x, y, w, h] inside the {width}x{height} image {source}")
         shape = classifier.input_shape
         from fer_zoo.runtime import fit_image
 

@@ -96,7 +96,7 @@ def plugins_table(plugins: list[Plugin]) -> Group:
             status = Text("ok", style="green")
         # fer_zoo_register_architectures -> architectures; `plugins --json` has the full names
         hooks = ", ".join(h.removeprefix("fer_zoo_").removeprefix("register_") for h in p.hooks)
-        table.add_row(f"{p.distribution} {p.version}", p.name, hooks or DASH, ", ".join(p.architectures + p.datasets) or DASH, status)
+        table.add_row(f"{p.distribution} {p.version}", p.name, hooks or DASH, ", ".join(p.architectures + p.datasets + p.detectors) or DASH, status)
     return Group(table, *errors)
 
 
@@ -109,6 +109,18 @@ def datasets_table(sources) -> Table:
     for s in sources:
         table.add_row(s.name, str(s.plugin) if s.plugin else DASH, s.description, ", ".join(s.options) or DASH)
     table.caption = "--data takes a CSV path, a folder, or NAME:key=value,..."
+    table.caption_justify = "left"
+    return table
+
+
+def detectors_table(detectors) -> Table:
+    table = Table(title="fer-zoo face detectors", title_justify="left")
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("description")
+    for d in detectors:
+        table.add_row(d.name, str(d.plugin) if d.plugin else DASH, d.description)
+    table.caption = "fer-zoo predict MODEL INPUT --detector NAME"
     table.caption_justify = "left"
     return table
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from fer_zoo.cli import app
 
 runner = CliRunner()
-for args in (["--help"], ["list"], ["list", "--json"], ["plugins"], ["plugins", "--json"]):
+for args in (["--help"], ["list"], ["list", "--json"], ["plugins"], ["plugins", "--json"], ["detectors"]):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, (args, result.output)
     heavy = sorted(m for m in ("tensorflow", "keras", "jax", "torch", "cv2", "matplotlib") if m in sys.modules)
@@ -25,4 +25,5 @@ def test_light_commands_import_no_framework():
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "--help -> light", "list -> light", "list --json -> light", "plugins -> light", "plugins --json -> light",
+        "detectors -> light",
     ]

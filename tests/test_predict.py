@@ -212,7 +212,7 @@ def test_csv_and_annotated_images(cli, tiny_model_file, astronaut, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--json", "--csv"], "choose one"),
-    (["--detector", "dlib"], "--detector must be one of haar"),
+    (["--detector", "dlib"], "--detector must be one of haar, got"),
     (["--classes", "a,b"], "--classes: 2 names given, the model predicts 7"),
     (["--runtime", "tensorrt"], "--runtime must be one of"),
 ])
@@ -280,3 +280,39 @@ def test_exported_files_predict_like_the_original(cli, tiny_model_file, astronau
     assert exported[0]["box"] == original[0]["box"] and exported[0]["label"] == original[0]["label"]
     assert max(abs(exported[0]["probabilities"][c] - p) for c, p in original[0]["probabilities"].items()) < 1e-4
     assert {"onnx": "onnxruntime", "tflite": "litert"}[fmt] in result.stderr
+
+
+CENTRE_DETECTOR = '''
+import fer_zoo
+
+def build():
+    def detect(image):
+        height, width = image.shape[:2]
+        side = min(height, width) // 2
+        return [((width - side) // 2, (height - side) // 2, side, side)]
+    return detect
+
+@fer_zoo.hookimpl
+def fer_zoo_register_detectors(register):
+    register(fer_zoo.FaceDetector(name="centre", build=build, description="the central square"))
+'''
+
+
+def test_a_plugin_detector_is_used_by_name(cli, install_plugin, tiny_model_file, tmp_path):
+    install_plugin("fer-zoo-centre", CENTRE_DETECTOR)
+    listed = cli("detectors", "--json")
+    assert {d["name"]: d["plugin"] for d in json.loads(listed.stdout)} == {"haar": "fer-zoo",
+                                                                         "centre": "fer-zoo-centre"}
+    image = _save(np.zeros((100, 80), np.uint8), tmp_path / "grey.png")
+    faces, _ = _predict_json(cli, tiny_model_file, image, "--detector", "centre")
+    assert [f["box"] for f in faces] == [[20, 30, 40, 40]]
+    unknown = cli("predict", str(tiny_model_file), str(image), "--detector", "mtcnn")
+    assert unknown.exit_code == 2 and "--detector must be one of centre, haar, got 'mtcnn'" in unknown.stderr
+
+
+def test_a_detector_box_outside_the_image_is_named(cli, install_plugin, tiny_model_file, tmp_path):
+    install_plugin("fer-zoo-bad-boxes", CENTRE_DETECTOR.replace(
+        "return [((width - side) // 2, (height - side) // 2, side, side)]", "return [(width + 5, 0, 10, 10)]"))
+    image = _save(np.zeros((50, 50), np.uint8), tmp_path / "x.png")
+    result = cli("predict", str(tiny_model_file), str(image), "--detector", "centre", "--json")
+    assert result.exit_code == 1 and "detector 'centre' returned the box [55, 0, 10, 10]" in result.stderr
