@@ -96,8 +96,10 @@ def test_video_frames(cli, tiny_model_file, astronaut, tmp_path):
         frame = np.roll(astronaut, 4 * i, axis=1)  # the face moves right 4 px a frame
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
-    faces, result = _predict_json(cli, tiny_model_file, path, "--every", "3")
+    faces, result = _predict_json(cli, tiny_model_file, path, "--every", "3", "--annotate", tmp_path / "frames")
     assert [f["frame"] for f in faces] == [0, 3, 6]
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [
+        "clip_frame000000.png", "clip_frame000003.png", "clip_frame000006.png"]
     assert all(f["source"] == str(path) and _iou(f["box"], ASTRONAUT_FACE) > 0.5 for f in faces)
     assert faces[2]["box"][0] > faces[0]["box"][0]
     assert "3 faces in 3 frames" in result.stderr
