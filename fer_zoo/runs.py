@@ -77,7 +77,6 @@ def resolve_recipe(arch_recipe: str | None, options: TrainOptions) -> Recipe:
             raise FerZooError(f"--recipe {path}: unknown key(s) {', '.join(sorted(unknown))}")
         overrides = table
         if augment is not None:
-            from fer_zoo.training import Augment
             try:
                 overrides["augment"] = replace(RECIPES.get(name, RECIPES["seed"]).augment, **augment)
             except TypeError as exc:
@@ -88,6 +87,7 @@ def resolve_recipe(arch_recipe: str | None, options: TrainOptions) -> Recipe:
         optimizer=options.optimizer, label_smoothing=options.label_smoothing).items() if v is not None})
     if not options.augment:
         from fer_zoo.training import Augment
+
         recipe = replace(recipe, augment=Augment())
     if recipe.epochs < 1 or recipe.batch_size < 1 or not recipe.learning_rate > 0:
         raise FerZooError("--epochs and --batch-size must be at least 1 and --lr positive")

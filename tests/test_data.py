@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_zoo import FerZooError
 from fer_zoo.data import cache, load_dataset
 from fer_zoo.data.fer2013 import _parse_fast, read_header, write_csv
 from fer_zoo.data.ferplus import VOTE_COLUMNS, targets
