@@ -12,26 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
+
+from timing import median_seconds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 VARIANTS = [("keras", "none"), ("h5", "none"), ("savedmodel", "none"), ("tflite", "none"), ("tflite", "float16"),
             ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8")]
-
-
-def timed(fn, x, repeats: int) -> float:
-    for _ in range(5):
-        fn(x)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -56,8 +45,8 @@ def main() -> None:
             classifier = load_classifier(out, runtime="keras")
             one = rng.uniform(0, 255, (1, *classifier.input_shape)).astype("float32")
             batch = rng.uniform(0, 255, (256, *classifier.input_shape)).astype("float32")
-            latency = timed(classifier.run_batch, one, args.repeats)
-            throughput = 256 / timed(classifier.run_batch, batch, max(args.repeats // 20, 5))
+            latency = median_seconds(classifier.run_batch, one, args.repeats)
+            throughput = 256 / median_seconds(classifier.run_batch, batch, max(args.repeats // 20, 5))
             figure = (f"top-1 {report.value:.1%}, int8 of {report.int8_scope}" if report.check == "top1_agreement"
                       else f"max Δp {report.value:.1e}")
             print(f"| {fmt} | {quantize} | {report.bytes / 1e6:.2f} MB | {report.runtime} | {figure} | "
