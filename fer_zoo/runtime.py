@@ -93,10 +93,10 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
     if kind is None and not path.exists() and _is_architecture(source):
         classifier = _from_architecture(source, runtime)
     elif kind in ("run", "keras"):
-        from fer_zoo.evaluation import load_model
+        from fer_zoo.evaluation import load_model, resolve_model_path
 
         keras_model = load_model(path, unsafe, scale, offset)  # a bare file's normalisation goes inside
-        key = _file_key(_keras_file(path)) + ("" if scale is None and offset is None else f"-{scale}-{offset}")
+        key = _file_key(resolve_model_path(path)) + ("" if scale is None and offset is None else f"-{scale}-{offset}")
         classifier = _from_keras(keras_model, source, runtime, _run_class_names(path), cache_key=key)
         scale = offset = None
     elif kind == "onnx":
@@ -247,10 +247,6 @@ def _file_key(path: Path) -> str:
     from fer_zoo.data.cache import file_digest
 
     return file_digest(path)
-
-
-def _keras_file(path: Path) -> Path:
-    return path / "best.keras" if path.is_dir() else path
 
 
 def _run_class_names(path: Path) -> list[str] | None:
