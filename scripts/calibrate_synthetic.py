@@ -1,6 +1,7 @@
 """Calibrate the synthetic default: `fer-zoo train ARCH --epochs N` for several seeds, val accuracy.
 
-Usage: python scripts/calibrate_synthetic.py [--arch custom] [--epochs 5] [--seeds 3] [--data synthetic]
+Usage: python scripts/calibrate_synthetic.py [--arch custom] [--epochs 5] [--seeds 3] [--first-seed 0]
+                                             [--data synthetic]
 
 Runs exactly what `fer-zoo train ARCH --data DATA --epochs N --seed S` runs (the architecture's
 default recipe: for `custom` the paper's Adam, lr 0.01, batch 256 with in-graph augmentation) and
@@ -21,7 +22,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="custom")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds first-seed .. first-seed + seeds - 1 (to split a long calibration)")
     parser.add_argument("--data", default="synthetic")
     parser.add_argument("--recipe", default=None, help="default: the architecture's own")
     args = parser.parse_args()
@@ -30,7 +33,7 @@ def main() -> None:
 
     last, best = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             result = train(args.arch, args.data, f"{tmp}/seed{seed}",
                            TrainOptions(epochs=args.epochs, seed=seed, recipe=args.recipe))
             accs = [row["val_accuracy"] for row in result.history]
