@@ -160,6 +160,8 @@ def _pyplot():
 def curves_png(histories: dict[str, list[dict]], path, val_only: bool = False) -> None:
     """Accuracy and loss per epoch, train dashed and val solid, like the seed paper's Figs. 2-4."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for name, rows in histories.items():
         epochs = [r["epoch"] for r in rows]
@@ -171,6 +173,7 @@ def curves_png(histories: dict[str, list[dict]], path, val_only: bool = False) -
     loss_ax.set_yscale("log")  # a diverging network must not flatten everyone else's curve
     for ax, title in ((acc_ax, "accuracy"), (loss_ax, "loss (log scale)")):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
