@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_zoo import atomic
 from fer_zoo.errors import FerZooError
+from fer_zoo.timing import median_seconds
 
 
 def batch_timer():
@@ -44,13 +45,8 @@ def time_inference(model, shape, batch: int, repeats: int) -> float:
     """Median seconds per call of the compiled predict step, after one warm-up call; the result is copied
     to host memory, so the device has finished when the clock is read."""
     x = np.random.default_rng(0).integers(0, 256, (batch, *shape), dtype=np.uint8).astype("float32")
-    model.predict_on_batch(x)  # warm-up: the first call traces and compiles
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.asarray(model.predict_on_batch(x))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    # one warm-up call: the first traces and compiles
+    return median_seconds(lambda: np.asarray(model.predict_on_batch(x)), repeats, warmup=1)
 
 
 def run(job: dict) -> dict:

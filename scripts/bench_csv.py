@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from fer_zoo.timing import median_seconds
 
 
 def main() -> None:
@@ -49,12 +40,12 @@ def main() -> None:
                   rng.integers(0, 7, len(usage)), usage)
     print(f"{path}: {path.stat().st_size / 1e6:.0f} MB")
     parse_csv(path)  # warm the file cache for both
-    read = timed(lambda: pd.read_csv(path), args.repeats)
-    parse = timed(lambda: parse_csv(path), args.repeats)
+    read = median_seconds(lambda: pd.read_csv(path), args.repeats)
+    parse = median_seconds(lambda: parse_csv(path), args.repeats)
     print(f"pandas.read_csv (read only)        {read:.2f} s")
     print(f"fer-zoo parse to uint8 arrays      {parse:.2f} s  ({parse / read:.2f}x read_csv; target <= 2x)")
     load_dataset(str(path))  # fills the cache
-    cached = timed(lambda: load_dataset(str(path)), args.repeats)
+    cached = median_seconds(lambda: load_dataset(str(path)), args.repeats)
     print(f"fer-zoo cached load                {cached:.2f} s  (target <= 0.3 s)")
 
 

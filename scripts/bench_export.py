@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from timing import median_seconds
+from fer_zoo.timing import median_seconds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -45,8 +45,9 @@ def main() -> None:
             classifier = load_classifier(out, runtime="keras")
             one = rng.uniform(0, 255, (1, *classifier.input_shape)).astype("float32")
             batch = rng.uniform(0, 255, (256, *classifier.input_shape)).astype("float32")
-            latency = median_seconds(classifier.run_batch, one, args.repeats)
-            throughput = 256 / median_seconds(classifier.run_batch, batch, max(args.repeats // 20, 5))
+            latency = median_seconds(lambda: classifier.run_batch(one), args.repeats, warmup=5)
+            throughput = 256 / median_seconds(lambda: classifier.run_batch(batch), max(args.repeats // 20, 5),
+                                              warmup=5)
             figure = (f"top-1 {report.value:.1%}, int8 of {report.int8_scope}" if report.check == "top1_agreement"
                       else f"max Δp {report.value:.1e}")
             print(f"| {fmt} | {quantize} | {report.bytes / 1e6:.2f} MB | {report.runtime} | {figure} | "

@@ -16,13 +16,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from timing import median_seconds
+from fer_zoo.timing import median_seconds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def median_ms(fn, x, repeats: int) -> float:
-    return 1000 * median_seconds(fn, x, repeats, warmup=20)
+    return 1000 * median_seconds(lambda: fn(x), repeats, warmup=20)
 
 
 def main() -> None:
