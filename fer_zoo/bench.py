@@ -1,16 +1,23 @@
 """`fer-zoo bench`: every selected architecture on the same data, splits, seeds and budget.
 
-Each (architecture, seed) trains in its own process (``python -m fer_zoo.bench_worker``), so a crash, an
-out-of-memory kill or a NaN ends only its row. Rows are plain data; report.py draws them.
+Each (architecture, seed) row trains in its own process (``python -m fer_zoo.bench_worker``), so a crash,
+an out-of-memory kill or a NaN ends only its row. The worker reports each epoch as a JSON line on its
+stdout, which :func:`run_bench` turns into events for a progress display; rows are plain data, and
+fer_zoo.report draws them.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,24 +32,26 @@ class Budget:
     epochs: int | None  # None: each architecture's recipe length
     subset: int | None  # training images; None: all
     eval_subset: int | None  # val and test images each; None: all
-    time_box: float | None  # seconds of training per architecture
+    time_box: float | None  # seconds per row, model building, validation and scoring included
     infer_repeats: int  # timed batch-256 inference calls
     latency_repeats: int  # timed batch-1 calls
+    description: str
 
 
 BUDGETS = {
-    # finishes `--all` on the synthetic default in under 5 minutes on a 2-core CPU
     "smoke": Budget("smoke", epochs=3, subset=2000, eval_subset=150, time_box=25, infer_repeats=1,
-                    latency_repeats=10),
+                    latency_repeats=10, description="a pipeline and speed check: 2,000 training images, "
+                    "150 val and test, at most 3 epochs and 25 s per architecture"),
     "quick": Budget("quick", epochs=10, subset=None, eval_subset=None, time_box=None, infer_repeats=5,
-                    latency_repeats=50),
+                    latency_repeats=50, description="10 epochs of all the data"),
     "paper": Budget("paper", epochs=None, subset=None, eval_subset=None, time_box=None, infer_repeats=10,
-                    latency_repeats=100),
+                    latency_repeats=100, description="each architecture's full recipe (450 epochs for custom)"),
 }
 NUMERIC = ["param_count", "macs", "train_acc", "val_acc", "test_acc", "top2_val", "macro_f1_test", "epochs",
            "train_samples_per_sec", "infer_samples_per_sec", "latency_ms", "seconds_per_epoch", "total_seconds"]
 CSV_COLUMNS = ["model", "plugin", *NUMERIC[:2], "infer_batch_size", *NUMERIC[2:], "reported_val_acc", "status",
                "seeds", "error"]
+GOOD = ("ok", "time-boxed")
 
 
 @dataclass
@@ -58,8 +67,14 @@ class BenchConfig:
         return asdict(self)
 
 
+def default_budget() -> str:
+    from fer_zoo.environment import has_accelerator
+
+    return "quick" if has_accelerator() else "smoke"
+
+
 def default_precision() -> str:
-    from fer_zoo.runs import has_accelerator
+    from fer_zoo.environment import has_accelerator
 
     return "mixed_bfloat16" if has_accelerator() else "float32"
 
@@ -78,7 +93,10 @@ def select(patterns: list[str], all_: bool) -> list[str]:
 def _prepare(out: Path, config: BenchConfig, force: bool) -> None:
     path = out / "bench.json"
     if path.is_file() and not force:
-        saved = json.loads(path.read_text())
+        try:
+            saved = json.loads(path.read_text())
+        except ValueError:
+            raise FerZooError(f"{path}: unreadable; use another --out or --force") from None
         if saved != config.comparable():
             changed = ", ".join(k for k in saved if saved.get(k) != config.comparable().get(k))
             raise FerZooError(f"--out {out}: holds a bench with a different config ({changed}); "
@@ -89,69 +107,111 @@ def _prepare(out: Path, config: BenchConfig, force: bool) -> None:
     atomic.write_json(path, config.comparable())
 
 
-def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = False, on_row=None) -> dict:
-    """Train and measure each architecture; returns {"rows", "runs", "environment"} as plain data."""
-    from fer_zoo.data import load_dataset
-    from fer_zoo.runs import cpu_name, device_name
+Event = dict[str, Any]
 
-    import keras
+
+def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = False,
+              on_event: Callable[[Event], None] | None = None) -> dict:
+    """Train and measure each architecture; returns {"rows", "runs", "environment"} as plain data.
+
+    ``on_event`` gets plain dicts: ``{"event": "row", "model", "seed", "state": "started" | "reused" |
+    "finished", "row"?}`` and each worker's ``{"event": "epoch", ...}`` (see fer_zoo.callbacks.EpochReport).
+    """
+    from fer_zoo import environment
+    from fer_zoo.data import load_dataset
 
     budget = BUDGETS.get(config.budget)
     if budget is None:
         raise FerZooError(f"--budget must be one of {', '.join(BUDGETS)}, got {config.budget!r}")
     if config.seeds < 1:
         raise FerZooError("--seeds must be at least 1")
+    emit = on_event or (lambda event: None)
     dataset = load_dataset(config.data)  # parse and cache once, before the workers
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FerZooError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
     _prepare(out, config, force)
     runs: dict[str, list[dict]] = {}
     for name in names:
-        runs[name] = [_run_one(name, seed, config, budget, out) for seed in range(config.seeds)]
-        if on_row:
-            on_row(name, runs[name])
+        runs[name] = []
+        for seed in range(config.seeds):
+            row_path = out / name / f"seed{seed}" / "row.json"
+            if row_path.is_file():  # finished by an earlier invocation
+                row = json.loads(row_path.read_text())
+                emit({"event": "row", "model": name, "seed": seed, "state": "reused", "row": row,
+                      "path": str(row_path.parent)})
+            else:
+                emit({"event": "row", "model": name, "seed": seed, "state": "started"})
+                row = _run_one(name, seed, config, budget, out, emit)
+                emit({"event": "row", "model": name, "seed": seed, "state": "finished", "row": row})
+            runs[name].append(row)
     rows = [aggregate(name, seed_rows) for name, seed_rows in runs.items()]
-    from fer_zoo import __version__
-
-    environment = {
-        "device": device_name(), "cpu": cpu_name(), "backend": keras.backend.backend(),
+    info = environment.describe()
+    env = {
+        "device": info["device"], "cpu": environment.cpu_name(), "backend": info["backend"],
         "precision": config.precision, "budget": asdict(budget), "data": config.data,
         "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "seeds": config.seeds,
-        "versions": {"fer-zoo": __version__, "keras": keras.__version__, "python": sys.version.split()[0]},
+        "versions": info["versions"], "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    return {"rows": rows, "runs": runs, "environment": environment}
+    return {"rows": rows, "runs": runs, "environment": env}
 
 
-def _run_one(name: str, seed: int, config: BenchConfig, budget: Budget, out: Path) -> dict:
+def _job(name: str, seed: int, config: BenchConfig, budget: Budget, run_dir: Path, batch_size: int | None) -> dict:
+    return {"arch": name, "data": config.data, "run_dir": str(run_dir), "seed": seed,
+            "epochs": config.epochs or budget.epochs, "batch_size": batch_size, "precision": config.precision,
+            "subset": budget.subset, "eval_subset": budget.eval_subset, "time_box": budget.time_box,
+            "infer_repeats": budget.infer_repeats, "latency_repeats": budget.latency_repeats}
+
+
+def _run_one(name: str, seed: int, config: BenchConfig, budget: Budget, out: Path, emit) -> dict:
     run_dir = out / name / f"seed{seed}"
     row_path = run_dir / "row.json"
-    if row_path.is_file():
-        return json.loads(row_path.read_text())  # finished by an earlier invocation
     batch_size = config.batch_size
     for attempt in (1, 2):
-        job = {"arch": name, "data": config.data, "run_dir": str(run_dir), "seed": seed,
-               "epochs": config.epochs or budget.epochs, "batch_size": batch_size, "precision": config.precision,
-               "subset": budget.subset, "eval_subset": budget.eval_subset, "time_box": budget.time_box, "infer_repeats": budget.infer_repeats,
-               "latency_repeats": budget.latency_repeats}
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-        done = subprocess.run([sys.executable, "-m", "fer_zoo.bench_worker", json.dumps(job)], capture_output=True,
-                              text=True, env=env)
-        if done.returncode == 0 and row_path.is_file():
+        code, stderr = _worker(_job(name, seed, config, budget, run_dir, batch_size), emit)
+        if code == 0 and row_path.is_file():
             return json.loads(row_path.read_text())
-        error = _last_error(done.stderr) or f"worker exited with status {done.returncode}"
-        out_of_memory = done.returncode in (-9, 137) or "out of memory" in error.lower() or \
-            "ResourceExhausted" in error
+        error = _last_error(stderr) or f"worker exited with status {code}"
+        out_of_memory = code in (-9, 137) or "out of memory" in error.lower() or "ResourceExhausted" in error
         if attempt == 1 and out_of_memory:
-            from fer_zoo.runs import resolve_recipe, TrainOptions
-            import fer_zoo
-
-            current = batch_size or resolve_recipe(fer_zoo.get_architecture(name).recipe, TrainOptions()).batch_size
-            batch_size = max(1, current // 2)  # as timm's benchmark does: once, at half the batch
+            current = batch_size or _recipe_batch_size(name)
+            batch_size = max(1, current // 2)  # once, at half the batch
+            emit({"event": "row", "model": name, "seed": seed, "state": "retrying",
+                  "reason": f"out of memory; retrying at batch {batch_size}"})
             continue
-        status = "out of memory" if out_of_memory else ("NaN" if "loss became" in error else "failed")
+        status = "out of memory" if out_of_memory else ("diverged" if "loss became" in error else "failed")
         if attempt == 2:
             error += f" (also at half the batch, {batch_size})"
         return {"model": name, "seed": seed, "status": status, "error": error}
     raise AssertionError("unreachable")
+
+
+def _recipe_batch_size(name: str) -> int:
+    import fer_zoo
+    from fer_zoo.recipes import resolve
+
+    return resolve(fer_zoo.get_architecture(name).recipe).batch_size
+
+
+def _worker(job: dict, emit) -> tuple[int, str]:
+    """Run one row's worker process; forward its JSON lines as events; return (status, stderr)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    process = subprocess.Popen([sys.executable, "-m", "fer_zoo.bench_worker", json.dumps(job)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
+    drain.start()
+    for line in process.stdout:
+        if line.startswith("{"):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            emit({**event, "model": job["arch"], "seed": job["seed"]})
+    code = process.wait()
+    drain.join()
+    return code, "".join(errors)
 
 
 def _last_error(stderr: str) -> str:
@@ -164,32 +224,32 @@ def _last_error(stderr: str) -> str:
 
 
 def aggregate(name: str, seed_rows: list[dict]) -> dict:
-    """One row per architecture: values of the successful seeds as mean and std."""
+    """One row per architecture: values of the seeds that trained, as mean and std."""
     import fer_zoo
 
     arch = fer_zoo.get_architecture(name)
-    good = [r for r in seed_rows if r.get("status") in ("ok", "time-boxed")]
+    good = [r for r in seed_rows if r.get("status") in GOOD]
+    measured = [r for r in seed_rows if r.get("param_count") is not None]
     row: dict[str, Any] = {"model": name, "plugin": str(arch.plugin) if arch.plugin else None,
                            "reported_val_acc": (arch.reported or {}).get("val"), "seeds": len(seed_rows),
                            "infer_batch_size": 256}
     for key in NUMERIC:
-        values = [r[key] for r in good if r.get(key) is not None]
+        source = good if good else measured  # a row at chance still shows what it measured
+        values = [r[key] for r in source if r.get(key) is not None]
         row[key] = statistics.mean(values) if values else None
         row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
     statuses = sorted({r.get("status", "failed") for r in seed_rows})
     row["status"] = statuses[0] if len(statuses) == 1 else "/".join(statuses)
-    errors = [r["error"] for r in seed_rows if r.get("error")]
-    row["error"] = errors[0] if errors else None
+    reasons = [r.get("error") or r.get("reason") for r in seed_rows if r.get("error") or r.get("reason")]
+    row["error"] = reasons[0] if reasons else None
     return row
 
 
 def write_results(result: dict, out: Path) -> list[Path]:
     """results.csv, results.json, results.md, accuracy_vs_params.png, curves.png."""
-    import csv
-    import io
-
-    from fer_zoo.report import accuracy_vs_params_png, bench_markdown, curves_png
-    from fer_zoo.runs import read_history
+    from fer_zoo.figures import accuracy_vs_params_png, curves_png
+    from fer_zoo.report import bench_markdown, bench_subject
+    from fer_zoo.train import read_history
 
     rows = result["rows"]
     buffer = io.StringIO()
@@ -199,8 +259,10 @@ def write_results(result: dict, out: Path) -> list[Path]:
     atomic.write_text(out / "results.csv", buffer.getvalue())
     atomic.write_json(out / "results.json", {"environment": result["environment"], "rows": rows})
     atomic.write_text(out / "results.md", bench_markdown(rows, result["environment"]))
-    atomic.write_with(out / "accuracy_vs_params.png", lambda tmp: accuracy_vs_params_png(rows, tmp))
+    subject = bench_subject(result["environment"])
+    atomic.write_with(out / "accuracy_vs_params.png",
+                      lambda tmp: accuracy_vs_params_png(rows, tmp, f"accuracy vs parameters · {subject}"))
     histories = {name: read_history(out / name / "seed0" / "history.csv") for name in result["runs"]}
     atomic.write_with(out / "curves.png", lambda tmp: curves_png({k: v for k, v in histories.items() if v}, tmp,
-                                                                 val_only=True))
+                                                                 f"validation curves · {subject}", val_only=True))
     return [out / f for f in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png")]

@@ -203,7 +203,7 @@ def train_command(
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/ARCH).")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
-    recipe: Annotated[str | None, typer.Option("--recipe", help="seed, modern, or a .toml file.")] = None,
+    recipe: Annotated[str | None, typer.Option("--recipe", help="seed (the paper's), stable, modern, or a .toml file; default: the architecture's own.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
@@ -219,8 +219,8 @@ def train_command(
     json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
-    from fer_zoo.report import train_summary, training_progress
-    from fer_zoo.runs import TrainOptions, train
+    from fer_zoo.report import JsonLines, TrainProgress, train_summary
+    from fer_zoo.train import TrainOptions, train
 
     if arch is None and resume is None:
         raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
@@ -229,9 +229,13 @@ def train_command(
                            label_smoothing=label_smoothing, early_stopping=early_stopping, init_from=init_from)
     _loaded_plugins()
     _import_keras_quietly()
-    result = train(arch or "", data, resume or out or Path("runs") / (arch or ""), options,
-                   resume=resume is not None, force=force,
-                   progress=lambda epochs, steps, batch: training_progress(epochs, steps, batch, json_log, quiet))
+    reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
+    try:
+        result = train(arch or "", data, resume or out or Path("runs") / (arch or ""), options,
+                       resume=resume is not None, force=force, reporter=reporter)
+    finally:
+        if isinstance(reporter, TrainProgress):
+            reporter.stop()
     if json_log:
         _print_json({"run_dir": str(result.run_dir), **result.metrics})
     elif not quiet:
@@ -255,7 +259,8 @@ def evaluate_command(
     """Accuracy, top-2, macro-F1, per-class scores and the confusion matrix of a trained model."""
     from fer_zoo import atomic
     from fer_zoo.evaluation import evaluate
-    from fer_zoo.report import confusion_png, evaluation_tables
+    from fer_zoo.figures import confusion_png
+    from fer_zoo.report import evaluation_tables
 
     _loaded_plugins()
     _import_keras_quietly()
@@ -384,7 +389,8 @@ def bench_command(
     patterns: Annotated[list[str] | None, typer.Argument(help="fnmatch patterns of architectures.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
     data: DataOption = "synthetic",
-    budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick or paper.")] = "",
+    budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
+                                                         "paper.")] = "",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture.")] = Path(
         "bench"),
@@ -392,36 +398,37 @@ def bench_command(
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any row failed.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column (two tables), not the 80-column summary.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
-    from fer_zoo.bench import BenchConfig, run_bench, select, write_results, default_precision
-    from fer_zoo.report import bench_table
+    from fer_zoo.bench import GOOD, BenchConfig, default_budget, default_precision, run_bench, select, write_results
+    from fer_zoo.report import BenchProgress, bench_table
 
     _loaded_plugins()
     names = select(patterns or [], all_)
-    _import_keras_quietly()
-    from fer_zoo.runs import has_accelerator
-
-    config = BenchConfig(data=data, budget=budget or ("quick" if has_accelerator() else "smoke"), seeds=seeds,
-                         epochs=epochs, batch_size=batch_size, precision=precision or default_precision())
     console = _out()
-
-    def progress(name, seed_rows):
-        if not as_json:
-            statuses = ", ".join(r.get("status", "?") for r in seed_rows)
-            console.print(f"[bold]{name}[/bold]: {statuses}")
-
-    result = run_bench(names, config, out, force=force, on_row=progress)
+    if not as_json:
+        console.print(f"fer-zoo bench: {len(names)} architecture(s) × {seeds} seed(s): {', '.join(names)}; "
+                      f"loading {'Keras' if 'keras' not in sys.modules else 'data'}…", markup=False)
+    _import_keras_quietly()
+    config = BenchConfig(data=data, budget=budget or default_budget(), seeds=seeds, epochs=epochs,
+                         batch_size=batch_size, precision=precision or default_precision())
+    progress = None if as_json else BenchProgress(console, names, seeds)
+    try:
+        result = run_bench(names, config, out, force=force, on_event=progress)
+    finally:
+        if progress is not None:
+            progress.stop()
     files = write_results(result, out)
     if as_json:
         _print_json({"environment": result["environment"], "rows": result["rows"], "files": [str(f) for f in files]})
     else:
-        console.print(bench_table(result["rows"], result["environment"]))
-        console.print("wrote " + ", ".join(str(f) for f in files))
-    failed = [r for r in result["rows"] if r["status"] not in ("ok", "time-boxed")]
-    if failed and (strict or len(failed) == len(result["rows"])):
+        console.print(bench_table(result["rows"], result["environment"], wide=wide, reused=progress.reused))
+        console.print("wrote " + ", ".join(str(f) for f in files), markup=False)
+    broken = [r for r in result["rows"] if r["status"] in ("failed", "out of memory")]
+    if len(broken) == len(result["rows"]) or (strict and any(r["status"] not in GOOD for r in result["rows"])):
         raise typer.Exit(1)
 
 

@@ -1,4 +1,4 @@
-"""Loading trained models safely, predicting (with optional test-time augmentation), and metrics."""
+"""Scoring a trained model on a data split, with optional test-time augmentation."""
 
 from __future__ import annotations
 
@@ -6,45 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.errors import FerZooError
+from fer_zoo.scores import metrics
 
 TTA_MODES = ("none", "flip", "tencrop")
-
-
-def resolve_model_path(model: str | Path) -> Path:
-    path = Path(model)
-    if path.is_dir():
-        path = path / "best.keras"
-        if not path.is_file():
-            raise FerZooError(f"{model}: not a run directory (no best.keras inside)")
-    elif not path.is_file():
-        raise FerZooError(f"{model}: no such model file or run directory")
-    if path.suffix not in (".keras", ".h5", ".hdf5"):
-        raise FerZooError(f"{path}: expected a .keras or .h5 model file")
-    return path
-
-
-def load_model(model: str | Path, unsafe: bool = False, scale: float | None = None, offset: float | None = None):
-    """A model taking raw 0-255 pixels. Safe mode refuses models that would run arbitrary code.
-
-    ``scale``/``offset`` wrap a bare file (one trained on normalised input, like the seed's ``.h5``).
-    """
-    import keras
-
-    path = resolve_model_path(model)
-    try:
-        loaded = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
-    except Exception as exc:
-        text = one_line(exc, 300)
-        if "safe_mode" in text or "Lambda" in text or "arbitrary code" in text:
-            raise FerZooError(f"{path}: the model contains code (e.g. a Lambda layer) that safe mode will not "
-                              f"run; pass --unsafe only if you trust its author") from None
-        raise FerZooError(f"{path}: cannot load model: {text}") from None
-    if scale is not None or offset is not None:
-        inputs = keras.Input(shape=loaded.input_shape[1:])
-        loaded = keras.Model(inputs, loaded(keras.layers.Rescaling(scale if scale is not None else 1 / 255,
-                                                                   offset or 0.0)(inputs)))
-    return loaded
 
 
 def check_shapes(model_input, model_classes: int, image_shape, num_classes: int, where: str) -> None:
@@ -77,28 +42,6 @@ def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none"
     if hasattr(model, "run_batch"):
         return np.mean([model.predict(v.astype("float32"), batch_size) for v in views], axis=0)
     return np.mean([model.predict(v.astype("float32"), batch_size=batch_size, verbose=0) for v in views], axis=0)
-
-
-def metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
-    """Accuracy, top-2, macro-F1, per-class precision/recall/F1 and the confusion matrix (scikit-learn)."""
-    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-
-    labels = np.arange(len(class_names))
-    y_true = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
-    predicted = proba.argmax(axis=1)
-    top2 = np.argsort(proba, axis=1)[:, -2:]
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, predicted, labels=labels, zero_division=0)
-    return {
-        "accuracy": float(np.mean(predicted == y_true)),
-        "top2_accuracy": float(np.mean((top2 == y_true[:, None]).any(axis=1))),
-        "macro_f1": float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0)),
-        "per_class": {
-            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
-        },
-        "confusion_matrix": confusion_matrix(y_true, predicted, labels=labels).tolist(),
-    }
 
 
 def evaluate(model: str | Path, data: str = "synthetic", split: str = "test", tta: str = "none",

@@ -1,13 +1,10 @@
-"""Deployable models, verified — and every line of fer-zoo that needs TensorFlow itself.
+"""Deployable models, verified.
 
 ``export()`` writes the inference model (raw 0-255 pixels in, normalisation inside, no augmentation) as
 ``keras``, ``h5``, ``savedmodel``, ``tflite`` or ``onnx``, loads the artifact back through its own runtime,
 and compares its predictions with the Keras model's on real images: the largest absolute difference of a
 probability for float formats, top-1 agreement for int8. Past the tolerance nothing is written.
-
-The rest of the package imports this module only when it needs TensorFlow (SavedModel, TFLite, the
-tf2onnx conversion, a ``tf.function``), so under ``KERAS_BACKEND=jax`` without TensorFlow everything else
-still runs.
+The converters themselves need TensorFlow and live in fer_zoo.tf_backend.
 """
 
 from __future__ import annotations
@@ -22,13 +19,14 @@ import numpy as np
 
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import muted
+from fer_zoo.runtime import MAX_ABS_DIFF as FLOAT_TOLERANCE
 
 FORMATS = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
 QUANTIZATIONS = ("none", "float16", "int8")
 SUPPORTED = {"tflite": QUANTIZATIONS, "onnx": ("none", "int8")}
 # The documented tolerances (docs/export.md): largest |probability difference| for float formats,
 # smallest top-1 agreement with the Keras model for int8.
-MAX_ABS_DIFF = {"none": 1e-4, "float16": 1e-2}
+MAX_ABS_DIFF = {"none": FLOAT_TOLERANCE, "float16": 1e-2}
 MIN_TOP1_AGREEMENT = 0.9
 # int8 narrows step by step what it quantises until the check passes (each step is reported).
 # TFLite: op types kept in float. Elementwise MUL/ADD come first: a batch norm after pooling or after a
@@ -133,16 +131,18 @@ def _images(data: str, shape: tuple[int, int, int], representative: bool):
 
 
 def _write(source, fmt: str, quantize: str, path: Path, representative, scope=("keep_float", ())) -> None:
+    from fer_zoo import tf_backend
+
     model = source.keras_model
     try:
         if fmt in ("keras", "h5"):
             model.save(path)
         elif fmt == "savedmodel":
-            _saved_model(model, path)
+            tf_backend.write_saved_model(model, path)
         elif fmt == "tflite":
-            path.write_bytes(_tflite_bytes(model, quantize, representative, scope[1]))
+            path.write_bytes(tf_backend.tflite_bytes(model, quantize, representative, scope[1]))
         else:
-            _onnx(model, path, source.class_names)
+            tf_backend.write_onnx(model, path, source.class_names)
             if quantize == "int8":
                 _onnx_int8(path, representative, source.class_names, scope[1])
     except FerZooError:
@@ -202,79 +202,7 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
-# --- converters -------------------------------------------------------------------------------------
-
-
-def _tflite_bytes(model, quantize: str, representative, keep_float=()) -> bytes:
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if quantize == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif quantize == "int8":
-        # Weights and activations in int8, calibrated on real images; input and output stay float32 so the
-        # artifact is called exactly like the others.
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        samples = lambda: ([representative[i:i + 1]] for i in range(len(representative)))  # noqa: E731
-        converter.representative_dataset = samples
-        if keep_float:  # selective quantisation, TFLite's documented way: the quantisation debugger
-            options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(keep_float))
-            debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=samples,
-                                                                 debug_options=options)
-            return debugger.get_nondebug_quantized_model()
-    return converter.convert()
-
-
-def _saved_model(model, path: Path) -> None:
-    """A SavedModel whose ``serve`` endpoint runs the model in inference mode. Keras 3.15's own
-    ``model.export(format="tf_saved_model")`` traced mini-Xception (a functional model nested in the
-    inference model) with batch norm in training mode: probabilities off by up to 0.91."""
-    import keras
-    import tensorflow as tf
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(name="serve", fn=lambda x: model(x, training=False),
-                         input_signature=[tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="pixels")])
-    archive.write_out(str(path), verbose=False)
-
-
-def _onnx(model, path: Path, class_names) -> None:
-    import logging
-
-    import tensorflow as tf
-    import tf2onnx
-
-    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    try:  # tf2onnx 1.17 still uses NumPy 1 aliases; Keras ships the shim it applies before its own export
-        from keras.src.export.tf2onnx_lib import patch_tf2onnx
-
-        patch_tf2onnx()
-    except ImportError:
-        pass
-    # Not `model.export(format="onnx")`: like its SavedModel export, Keras 3.15 traces mini-Xception with
-    # batch norm in training mode there. An explicit inference-mode function converts correctly.
-    spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="pixels"),)
-    function = tf.function(lambda x: model(x, training=False), input_signature=spec)
-    tf2onnx.convert.from_function(function, input_signature=spec, output_path=str(path))
-    _label_onnx(path, class_names)
-
-
-def _label_onnx(path: Path, class_names) -> None:
-    """Record the class names in the ONNX file's metadata, where `fer-zoo predict` reads them back."""
-    import json
-
-    import onnx
-
-    from fer_zoo.runtime import ONNX_METADATA_KEY
-
-    proto = onnx.load(str(path))
-    for prop in list(proto.metadata_props):
-        if prop.key == ONNX_METADATA_KEY:
-            proto.metadata_props.remove(prop)
-    proto.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(list(class_names)))
-    onnx.save(proto, str(path))
+# --- int8 ONNX (ONNX Runtime's quantiser; no TensorFlow) ---------------------------------------------
 
 
 def _onnx_int8(path: Path, representative, class_names, only=()) -> None:
@@ -297,79 +225,6 @@ def _onnx_int8(path: Path, representative, class_names, only=()) -> None:
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     op_types_to_quantize=list(only) or None)
     os.replace(quantized, path)
-    _label_onnx(path, class_names)
+    from fer_zoo.tf_backend import label_onnx
 
-
-# --- runtimes that need TensorFlow -------------------------------------------------------------------
-
-
-def compiled_call(model):
-    """``model(x)`` as a ``tf.function`` with a fixed signature: one trace, ~4 ms at batch 1 on a CPU."""
-    import tensorflow as tf
-
-    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
-    fn = tf.function(lambda x: model(x, training=False), input_signature=signature)
-    return lambda x: fn(x).numpy()
-
-
-def saved_model_runner(path: Path):
-    """A SavedModel's ``serve`` endpoint (as `model.export` writes it): (run, input shape, classes)."""
-    import tensorflow as tf
-
-    from fer_zoo.runtime import _static_shape
-
-    try:
-        loaded = tf.saved_model.load(str(path))
-        serve = loaded.signatures.get("serve") or loaded.signatures["serving_default"]
-    except Exception as exc:
-        raise FerZooError(f"{path}: cannot load SavedModel: {one_line(exc, 200)}") from None
-    spec = list(serve.structured_input_signature[1].values())[0]
-    shape = _static_shape(list(spec.shape[1:]), str(path))
-    output = list(serve.structured_outputs.values())[0]
-    n = int(output.shape[-1])
-    key = list(serve.structured_input_signature[1])[0]
-    return (lambda x: list(serve(**{key: tf.constant(x)}).values())[0].numpy()), shape, n
-
-
-def tensorflow_gpu_name() -> str | None:
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
-
-
-def tf_lite_interpreter_class():
-    import tensorflow as tf
-
-    return tf.lite.Interpreter
-
-
-def to_onnx_verified(model, path: Path) -> None:
-    """Convert a Keras model to ONNX at ``path`` (atomically) if it reproduces the model on noise images."""
-    from fer_zoo.runtime import _from_onnx, default_class_names
-
-    x = np.random.default_rng(0).uniform(0, 255, (32, *model.input_shape[1:])).astype(np.float32)
-    reference = compiled_call(model)(x)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        tmp = Path(scratch) / "model.onnx"
-        try:
-            with muted(stdout=True):
-                _onnx(model, tmp, default_class_names(model.output_shape[-1]))
-        except Exception as exc:
-            raise FerZooError(f"the ONNX conversion failed: {one_line(exc, 200)}") from None
-        diff = float(np.abs(_from_onnx(tmp, str(tmp)).run_batch(x) - reference).max())
-        if diff > MAX_ABS_DIFF["none"]:
-            raise FerZooError(f"the ONNX conversion differs from Keras by {diff:.2g}")
-        os.replace(tmp, path)
-
-
-def scratch_dir() -> str:
-    """A folder that lives as long as the process, for conversions that are not cached."""
-    global _SCRATCH
-    if _SCRATCH is None:
-        _SCRATCH = tempfile.TemporaryDirectory(prefix="fer-zoo-")
-    return _SCRATCH.name
-
-
-_SCRATCH: tempfile.TemporaryDirectory | None = None
+    label_onnx(path, class_names)

@@ -1,4 +1,5 @@
-"""Rich tables (and, later, figures) built from plain data. Nothing here computes results."""
+"""What the CLI prints: rich tables and progress displays built from plain data. Nothing here computes
+results; figures are in fer_zoo.figures."""
 
 from __future__ import annotations
 
@@ -148,65 +149,6 @@ def dataset_tables(report: dict) -> Group:
     return Group(counts, stats, *lines)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def curves_png(histories: dict[str, list[dict]], path, val_only: bool = False) -> None:
-    """Accuracy and loss per epoch, train dashed and val solid, like the seed paper's Figs. 2-4."""
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
-    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, rows in histories.items():
-        epochs = [r["epoch"] for r in rows]
-        for ax, key in ((acc_ax, "accuracy"), (loss_ax, "loss")):
-            line, = ax.plot(epochs, [r.get(f"val_{key}") for r in rows], marker="o", label=f"{name} val")
-            if not val_only:
-                ax.plot(epochs, [r.get(key) for r in rows], linestyle="--", color=line.get_color(),
-                        label=f"{name} train")
-    loss_ax.set_yscale("log")  # a diverging network must not flatten everyone else's curve
-    for ax, title in ((acc_ax, "accuracy"), (loss_ax, "loss (log scale)")):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
-
-
-def confusion_png(matrix, class_names, path, title: str = "") -> None:
-    """The row-normalised confusion matrix (each true class sums to 1), counts in each cell."""
-    import numpy as np
-
-    plt = _pyplot()
-    counts = np.asarray(matrix, dtype=float)
-    rows = counts.sum(axis=1, keepdims=True)
-    normalised = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(len(class_names)), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(len(class_names)):
-        for j in range(len(class_names)):
-            ax.text(j, i, f"{normalised[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center", fontsize=7,
-                    color="white" if normalised[i, j] > 0.5 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    ax.set_title(title or "confusion matrix (row-normalised)")
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
-
-
 def evaluation_tables(result: dict) -> Group:
     head = Text(f"{result['model']} on {result['data']} [{result['split']}, {result['images']:,} images, "
                 f"TTA {result['tta']}]: accuracy {percent(result['accuracy'])}, top-2 "
@@ -221,72 +163,94 @@ def evaluation_tables(result: dict) -> Group:
 
 def train_summary(result) -> Text:
     m = result.metrics
-    parts = [f"run {result.run_dir}: {m['epochs']} epoch(s), best val accuracy {percent(m.get('val_accuracy'))} "
-             f"at epoch {m['best_epoch']}"]
+    head = "already finished: " if result.already_finished else ""
+    parts = [f"{head}run {result.run_dir}: {m['epochs']} epoch(s), best val accuracy "
+             f"{percent(m.get('val_accuracy'))} at epoch {m['best_epoch']}"]
     if m.get("test_accuracy") is not None:
         parts.append(f"test {percent(m['test_accuracy'])}")
     if m.get("train_images_per_second"):
         parts.append(f"{m['train_images_per_second']:,.0f} train images/s")
-    return Text(", ".join(parts))
+    text = Text(", ".join(parts))
+    status = m.get("status", "ok")
+    if status != "ok":
+        text.append(f"\nstatus {status}: {m.get('reason', '')}", style="yellow" if status == "time-boxed" else "red")
+    return text
 
 
-def training_progress(total_epochs: int, steps: int, batch_size: int, json_log: bool = False, quiet: bool = False):
-    """A Keras callback drawing a rich progress bar (epoch, step, loss, accuracy, images/s, ETA),
-    or printing one JSON line per epoch."""
-    import json
-    import sys
-    import time
+class TrainProgress:
+    """A rich progress bar for `fer-zoo train` (epoch, step, images/s, val accuracy, ETA), fed by the
+    train loop's reporter calls; it never asks for a batch's loss, so the device is never kept waiting."""
 
-    import keras
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    def __init__(self, console=None):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    class ProgressBar(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.progress = None
-            if not (quiet or json_log):
-                self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/" + str(total_epochs)),
-                                         BarColumn(), TextColumn("step {task.completed}/{task.total}"),
-                                         TextColumn("loss {task.fields[loss]:.4f} acc {task.fields[acc]:.3f}"),
-                                         TextColumn("{task.fields[speed]:,.0f} img/s"), TimeRemainingColumn(),
-                                         transient=False)
-                self.progress.start()
+        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(),
+                                 TextColumn("step {task.completed}/{task.total}"),
+                                 TextColumn("{task.fields[note]}"), TimeRemainingColumn(), console=console,
+                                 transient=False)
+        self.task = None
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch, self.started = epoch + 1, time.perf_counter()
-            if self.progress:
-                self.task = self.progress.add_task("", total=steps, epoch=self.epoch, loss=0.0, acc=0.0, speed=0.0)
+    def started(self, epochs: int, steps: int, batch_size: int, first_epoch: int) -> None:
+        self.epochs, self.steps = epochs, steps
+        self.progress.start()
+        self.task = self.progress.add_task("", total=steps, epoch=first_epoch + 1, epochs=epochs, note="")
 
-        def on_train_batch_end(self, batch, logs=None):
-            if self.progress:
-                logs = logs or {}
-                elapsed = time.perf_counter() - self.started
-                self.progress.update(self.task, completed=batch + 1, loss=float(logs.get("loss", 0.0)),
-                                     acc=float(logs.get("accuracy", 0.0)),
-                                     speed=(batch + 1) * batch_size / elapsed if elapsed > 0 else 0.0)
+    def step(self, epoch: int, step: int) -> None:
+        self.progress.update(self.task, completed=step, epoch=epoch)
 
-        def on_epoch_end(self, epoch, logs=None):
-            if json_log:
-                record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
-                sys.stdout.write(json.dumps(record) + "\n")
-                sys.stdout.flush()
+    def epoch(self, report) -> None:
+        speed = f"{report.images_per_second:,.0f} img/s · " if report.images_per_second else ""
+        self.progress.update(self.task, completed=self.steps, note=f"{speed}loss {report.loss:.3f} · val "
+                                                                    f"{percent(report.val_accuracy)}")
+        self.progress.console.print(f"epoch {report.epoch}/{report.epochs}: loss {report.loss:.4f}, "
+                                    f"accuracy {percent(report.accuracy)}, val {percent(report.val_accuracy)} "
+                                    f"(best {percent(report.best_val_accuracy)}), {speed}{report.epoch_seconds:.1f} s")
+        if report.epoch < report.epochs:
+            self.progress.reset(self.task, total=self.steps, epoch=report.epoch + 1, epochs=self.epochs, note="")
 
-        def on_train_end(self, logs=None):
-            if self.progress:
-                self.progress.stop()
+    def stop(self) -> None:
+        self.progress.stop()
 
-    return ProgressBar()
+
+class JsonLines:
+    """One JSON object per epoch on a text stream (`fer-zoo train --json-log`, the bench worker)."""
+
+    def __init__(self, stream, **extra):
+        self.stream, self.extra = stream, extra
+
+    def started(self, epochs: int, steps: int, batch_size: int, first_epoch: int) -> None:
+        self._write({"event": "started", "epochs": epochs, "steps": steps, "batch_size": batch_size,
+                     "first_epoch": first_epoch + 1})
+
+    def step(self, epoch: int, step: int) -> None:
+        pass
+
+    def epoch(self, report) -> None:
+        self._write({"event": "epoch", **report.as_dict()})
+
+    def _write(self, record: dict) -> None:
+        import json
+
+        self.stream.write(json.dumps({**self.extra, **record}) + "\n")
+        self.stream.flush()
 
 
 ACCURACY_COLUMNS = [  # (key, header, format)
     ("param_count", "params", "count"), ("macs", "MACs", "count"), ("train_acc", "train acc", "pct"),
     ("val_acc", "val acc", "pct"), ("test_acc", "test acc", "pct"), ("top2_val", "top-2 val", "pct"),
-    ("macro_f1_test", "F1 test", "f3"), ("epochs", "epochs", "int"), ("reported_val_acc", "paper val*", "pct"),
+    ("macro_f1_test", "F1 test", "f3"), ("epochs", "epochs", "int"), ("reported_val_acc", "reported val†", "pct"),
 ]
 SPEED_COLUMNS = [
     ("train_samples_per_sec", "train img/s", "int"), ("infer_samples_per_sec", "infer img/s (b256)", "int"),
     ("latency_ms", "latency ms (b1)", "f1"), ("seconds_per_epoch", "s/epoch", "f1"), ("total_seconds", "total s", "int"),
 ]
 BENCH_COLUMNS = ACCURACY_COLUMNS + SPEED_COLUMNS
+# the default table: what fits an 80-column terminal; --wide, the files and --json have everything
+COMPACT_COLUMNS = [
+    ("param_count", "params", "count"), ("val_acc", "val %", "pct"), ("test_acc", "test %", "pct"),
+    ("train_samples_per_sec", "train img/s", "count"),
+]
+STATUS_STYLE = {"ok": "green", "time-boxed": "yellow", "too slow": "yellow"}
 
 
 def _cell(row: dict, key: str, kind: str) -> str:
@@ -301,39 +265,83 @@ def _cell(row: dict, key: str, kind: str) -> str:
     return f"{text(value)} ± {spread}" if spread else text(value)
 
 
+def _compact_cell(row: dict, key: str, kind: str) -> str:
+    """A narrow cell: '65.1±2.3' (the header says %), '96.1k±1.2k'."""
+    def short(v: float) -> str:
+        if kind == "pct":
+            return f"{100 * v:.1f}"
+        return human(v).replace(" ", "")
+
+    value, std = row.get(key), row.get(f"{key}_std")
+    if value is None:
+        return DASH
+    return short(value) if std is None else f"{short(value)}±{short(std)}"
+
+
+def bench_subject(environment: dict) -> str:
+    """What a bench measured, in a few words (figure titles)."""
+    return f"{environment['dataset']}, budget {environment['budget']['name']}"
+
+
 def bench_header(environment: dict) -> str:
-    budget = environment["budget"]
-    return (f"fer-zoo bench · {environment['dataset']} · budget {budget['name']} · device {environment['device']} · "
-            f"backend {environment['backend']} · precision {environment['precision']} · "
+    return (f"fer-zoo bench · {environment['dataset']} · budget {environment['budget']['name']} · "
+            f"{environment['device']} · {environment['backend']} · {environment['precision']} · "
             f"seeds {environment['seeds']}")
 
 
-BENCH_FOOTNOTE = ("* paper val: the seed paper's reported validation accuracy on FER2013 (its split is unknown); "
-                  "ours is on the data named above. time-boxed: training stopped by the budget's time box.")
-SMOKE_NOTE = ("smoke budget: a pipeline and speed check (2,000 training images, 3 epochs, 25 s per architecture); "
-              "accuracies need --budget quick or paper.")
+BENCH_FOOTNOTE = ("† reported val: as the architecture's paper reported it on FER2013 (the seed paper does not "
+                  "name its split); ours is on the data named above.")
+STATUS_NOTE = ("status: ok · time-boxed (the budget's time box ended training early) · too slow (not one "
+               "epoch in the time box) · chance (no better than the most common class) · diverged (the loss "
+               "blew up) · out of memory · failed")
 
 
-def _footnote(environment: dict) -> str:
-    return BENCH_FOOTNOTE + ("\n" + SMOKE_NOTE if environment["budget"]["name"] == "smoke" else "")
+def _notes(environment: dict, wide: bool) -> list[str]:
+    budget = environment["budget"]
+    notes = [f"budget {budget['name']}: {budget['description']}." + (
+        " Accuracies need --budget quick or paper." if budget["name"] == "smoke" else "")]
+    return notes + ([BENCH_FOOTNOTE, STATUS_NOTE] if wide else [])
 
 
-def bench_table(rows: list[dict], environment: dict) -> Group:
-    """Two tables, accuracy then speed, so each stays readable in a terminal."""
-    accuracy = Table(title=bench_header(environment), title_justify="left")
-    speed = Table(caption=_footnote(environment), caption_justify="left")
-    for table, columns in ((accuracy, ACCURACY_COLUMNS), (speed, SPEED_COLUMNS)):
+def _status(row: dict) -> Text:
+    return Text(row["status"], style=STATUS_STYLE.get(row["status"], "red"))
+
+
+def bench_table(rows: list[dict], environment: dict, wide: bool = False, reused: list[str] = ()) -> Group:
+    """The comparison: one table of the main columns (80 columns wide), or with ``wide`` two full ones,
+    accuracy then speed; the reason of every row that is not ok below."""
+    tables = []
+    if wide:
+        accuracy = Table(title=bench_header(environment), title_justify="left")
+        speed = Table()
+        for table, columns in ((accuracy, ACCURACY_COLUMNS), (speed, SPEED_COLUMNS)):
+            table.add_column("model", style="bold cyan", no_wrap=True)
+            for _, header, _ in columns:
+                table.add_column(header, justify="right")
+            table.add_column("status", no_wrap=True)
+        for row in rows:
+            accuracy.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in ACCURACY_COLUMNS), _status(row))
+            speed.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in SPEED_COLUMNS), _status(row))
+        tables = [accuracy, speed]
+    else:
+        from rich import box
+
+        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
         table.add_column("model", style="bold cyan", no_wrap=True)
-        for _, header, _ in columns:
-            table.add_column(header, justify="right")
+        for _, header, _ in COMPACT_COLUMNS:
+            table.add_column(header, justify="right", no_wrap=True)
         table.add_column("status", no_wrap=True)
-    for row in rows:
-        status = Text(row["status"], style="green" if row["status"] == "ok" else
-                      ("yellow" if row["status"] == "time-boxed" else "red"))
-        accuracy.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in ACCURACY_COLUMNS), status)
-        speed.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in SPEED_COLUMNS), status)
-    errors = [Text(f"{r['model']}: {r['error']}", style="red") for r in rows if r.get("error")]
-    return Group(accuracy, speed, *errors)
+        for row in rows:
+            table.add_row(row["model"], *(_compact_cell(row, k, kind) for k, _, kind in COMPACT_COLUMNS),
+                          _status(row))
+        tables = [Text(bench_header(environment), style="bold"), table]
+    reasons = [Text(f"{r['model']}: {r['error']}", style="yellow" if r["status"] in STATUS_STYLE else "red")
+               for r in rows if r.get("error")]
+    notes = [Text(note, style="dim") for note in _notes(environment, wide)]
+    if reused:
+        notes.append(Text(f"reused from an earlier run in this --out: {', '.join(reused)} (--force reruns them)",
+                          style="dim"))
+    return Group(*tables, *reasons, *notes)
 
 
 def bench_markdown(rows: list[dict], environment: dict) -> str:
@@ -343,28 +351,83 @@ def bench_markdown(rows: list[dict], environment: dict) -> str:
     for row in rows:
         cells = [f"`{row['model']}`", *(_cell(row, k, kind) for k, _, kind in BENCH_COLUMNS), row["status"]]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *_footnote(environment).split("\n"), ""]
+    lines.append("")
+    lines += [f"- `{r['model']}` {r['status']}: {r['error']}" for r in rows if r.get("error")]
+    lines += ["", *(f"{note}  " for note in _notes(environment, wide=True)), ""]
     return "\n".join(lines)
 
 
-def accuracy_vs_params_png(rows: list[dict], path) -> None:
-    """Test (or val) accuracy against parameter count, log scale, one labelled point per architecture."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for row in rows:
-        accuracy = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
-        if row.get("param_count") and accuracy is not None:
-            ax.scatter(row["param_count"], 100 * accuracy, s=60)
-            ax.annotate(row["model"], (row["param_count"], 100 * accuracy), textcoords="offset points",
-                        xytext=(6, 4), fontsize=9)
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.set_title("accuracy vs parameters")
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+class BenchProgress:
+    """Shows a bench while it runs: in a terminal, a live table (row, epoch x/N, img/s, val accuracy,
+    ETA, state); otherwise one line per epoch and per row. Fed with fer_zoo.bench's events."""
+
+    def __init__(self, console, names: list[str], seeds: int):
+        self.console = console
+        self.live = None
+        self.rows: dict[tuple[str, int], dict] = {(n, s): {"state": "waiting"} for n in names for s in range(seeds)}
+        self.seeds = seeds
+        self.reused: list[str] = []
+        if console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._table(), console=console, refresh_per_second=4, transient=True)
+            self.live.start()
+
+    def _label(self, model: str, seed: int) -> str:
+        return model if self.seeds == 1 else f"{model} seed {seed}"
+
+    def __call__(self, event: dict) -> None:
+        key = (event["model"], event["seed"])
+        entry = self.rows.setdefault(key, {})
+        label = self._label(*key)
+        if event["event"] == "row":
+            state = event["state"]
+            if state == "reused":
+                self.reused.append(label)
+                entry.update(state=f"reused ({event['row'].get('status', '?')})")
+                self._line(f"{label}: reused from {event['path']} (finished earlier)")
+            elif state == "started":
+                entry.update(state="starting")
+                self._line(f"{label}: starting")
+            elif state == "retrying":
+                entry.update(state="retrying")
+                self._line(f"{label}: {event['reason']}")
+            elif state == "finished":
+                row = event["row"]
+                entry.update(state=row.get("status", "?"), eta=None)
+                detail = row.get("reason") or row.get("error") or ""
+                self._line(f"{label}: {row.get('status')} · val {percent(row.get('val_acc'))} · test "
+                           f"{percent(row.get('test_acc'))}" + (f" · {detail}" if detail else ""))
+        elif event["event"] == "started":
+            entry.update(state="training", epochs=event["epochs"], epoch=event["first_epoch"] - 1)
+        elif event["event"] == "epoch":
+            entry.update(state="training", epoch=event["epoch"], epochs=event["epochs"],
+                         speed=event.get("images_per_second"), val=event.get("val_accuracy"),
+                         eta=event.get("eta_seconds"))
+            speed = f" · {event['images_per_second']:,.0f} img/s" if event.get("images_per_second") else ""
+            self._line(f"{label}: epoch {event['epoch']}/{event['epochs']} · val "
+                       f"{percent(event.get('val_accuracy'))}{speed} · {event['epoch_seconds']:.1f} s")
+        if self.live is not None:
+            self.live.update(self._table())
+
+    def _line(self, text: str) -> None:
+        if self.live is None:
+            self.console.print(text, markup=False, highlight=False)
+
+    def _table(self) -> Table:
+        table = Table(title="fer-zoo bench", title_justify="left")
+        for column in ("row", "epoch", "img/s", "val", "ETA", "state"):
+            table.add_column(column, justify="left" if column in ("row", "state") else "right", no_wrap=True)
+        for (model, seed), entry in self.rows.items():
+            epoch = f"{entry['epoch']}/{entry['epochs']}" if entry.get("epochs") else DASH
+            speed = f"{entry['speed']:,.0f}" if entry.get("speed") else DASH
+            eta = f"{entry['eta']:.0f} s" if entry.get("eta") is not None else DASH
+            table.add_row(self._label(model, seed), epoch, speed, percent(entry.get("val")), eta, entry["state"])
+        return table
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
 
 
 def predictions_table(faces) -> Table:

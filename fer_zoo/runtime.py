@@ -24,7 +24,7 @@ from fer_zoo.errors import FerZooError, one_line
 
 RUNTIMES = ("auto", "keras", "onnx")
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
-ONNX_METADATA_KEY = "fer_zoo.class_names"
+MAX_ABS_DIFF = 1e-4  # a conversion that moves any probability further than this is not used
 
 
 @dataclass
@@ -53,6 +53,45 @@ class Classifier:
         parts = [np.asarray(self.run_batch(x[i:i + batch_size]), dtype=np.float32)
                  for i in range(0, len(x), batch_size)]
         return np.concatenate(parts)
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """A run directory's best.keras, or the Keras file itself."""
+    path = Path(model)
+    if path.is_dir():
+        path = path / "best.keras"
+        if not path.is_file():
+            raise FerZooError(f"{model}: not a run directory (no best.keras inside)")
+    elif not path.is_file():
+        raise FerZooError(f"{model}: no such model file or run directory")
+    if path.suffix not in KERAS_SUFFIXES:
+        raise FerZooError(f"{path}: expected a .keras or .h5 model file")
+    return path
+
+
+def load_model(model: str | Path, unsafe: bool = False, scale: float | None = None, offset: float | None = None):
+    """A Keras model taking raw 0-255 pixels. Safe mode refuses models that would run arbitrary code.
+
+    ``scale``/``offset`` wrap a bare file (one trained on normalised input, like the seed's ``.h5``).
+    """
+    import keras
+
+    import fer_zoo.pipeline  # noqa: F401  (registers fer-zoo's own layers, which saved models may hold)
+
+    path = resolve_model_path(model)
+    try:
+        loaded = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+    except Exception as exc:
+        text = one_line(exc, 300)
+        if "safe_mode" in text or "Lambda" in text or "arbitrary code" in text:
+            raise FerZooError(f"{path}: the model contains code (e.g. a Lambda layer) that safe mode will not "
+                              f"run; pass --unsafe only if you trust its author") from None
+        raise FerZooError(f"{path}: cannot load model: {text}") from None
+    if scale is not None or offset is not None:
+        inputs = keras.Input(shape=loaded.input_shape[1:])
+        loaded = keras.Model(inputs, loaded(keras.layers.Rescaling(scale if scale is not None else 1 / 255,
+                                                                   offset or 0.0)(inputs)))
+    return loaded
 
 
 def default_class_names(n: int) -> tuple[str, ...]:
@@ -93,21 +132,20 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
     if kind is None and not path.exists() and _is_architecture(source):
         classifier = _from_architecture(source, runtime)
     elif kind in ("run", "keras"):
-        from fer_zoo.evaluation import load_model, resolve_model_path
-
         keras_model = load_model(path, unsafe, scale, offset)  # a bare file's normalisation goes inside
         key = _file_key(resolve_model_path(path)) + ("" if scale is None and offset is None else f"-{scale}-{offset}")
         classifier = _from_keras(keras_model, source, runtime, _run_class_names(path), cache_key=key)
         scale = offset = None
     elif kind == "onnx":
-        classifier = _from_onnx(path, source)
+        classifier = onnx_classifier(path, source)
     elif kind == "tflite":
         classifier = _from_tflite(path, source)
     elif kind == "savedmodel":
-        from fer_zoo import export
+        from fer_zoo import tf_backend
 
-        run, shape, n = export.saved_model_runner(path)
-        classifier = Classifier(source, "tensorflow savedmodel", shape, default_class_names(n), run)
+        run, dims, n = tf_backend.saved_model_runner(path)
+        classifier = Classifier(source, "tensorflow savedmodel", static_shape(dims, source),
+                                default_class_names(n), run)
     elif path.exists():
         raise FerZooError(f"{source}: not a model: expected a run directory, a .keras/.h5/.onnx/.tflite file "
                           f"or a SavedModel directory")
@@ -161,7 +199,7 @@ def _from_architecture(name: str, runtime: str) -> Classifier:
     """An architecture's shipped weights as a classifier of its declared input (raw pixels in)."""
     from fer_zoo import get_architecture
     from fer_zoo.models import create_model
-    from fer_zoo.training import inference_model
+    from fer_zoo.pipeline import inference_model
 
     arch = get_architecture(name)
     weights = arch.weights_path()
@@ -190,7 +228,7 @@ def _from_keras(model, source: str, runtime: str, class_names, cache_key: str | 
     if runtime in ("auto", "onnx"):
         try:
             session_path = _cached_onnx(model, cache_key)
-            onnx = _from_onnx(session_path, source)
+            onnx = onnx_classifier(session_path, source)
             return Classifier(source, "onnxruntime (converted from keras)", shape, names, onnx.run_batch, model)
         except FerZooError as exc:
             if runtime == "onnx":
@@ -205,9 +243,9 @@ def _compiled(model) -> Callable[[np.ndarray], np.ndarray]:
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        from fer_zoo import export
+        from fer_zoo import tf_backend
 
-        return export.compiled_call(model)
+        return tf_backend.compiled_call(model)
     if backend == "jax":
         import jax
 
@@ -236,11 +274,45 @@ def _cached_onnx(model, cache_key: str | None) -> Path:
     target = directory / f"{cache_key}-{__version__}-keras{keras.__version__}.onnx" if cache_key else None
     if target is not None and target.is_file():
         return target
-    from fer_zoo import export
-
-    path = target or Path(export.scratch_dir()) / "model.onnx"
-    export.to_onnx_verified(model, path)
+    path = target or Path(_scratch_dir()) / "model.onnx"
+    _convert_to_onnx(model, path)
     return path
+
+
+def _convert_to_onnx(model, path: Path) -> None:
+    """Convert a Keras model to ONNX at ``path`` (atomically) if it reproduces the model on noise images."""
+    import tempfile
+
+    from fer_zoo import tf_backend
+    from fer_zoo.quiet import muted
+
+    x = np.random.default_rng(0).uniform(0, 255, (32, *model.input_shape[1:])).astype(np.float32)
+    reference = tf_backend.compiled_call(model)(x)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        tmp = Path(scratch) / "model.onnx"
+        try:
+            with muted(stdout=True):
+                tf_backend.write_onnx(model, tmp, default_class_names(model.output_shape[-1]))
+        except Exception as exc:
+            raise FerZooError(f"the ONNX conversion failed: {one_line(exc, 200)}") from None
+        diff = float(np.abs(onnx_classifier(tmp, str(tmp)).run_batch(x) - reference).max())
+        if diff > MAX_ABS_DIFF:
+            raise FerZooError(f"the ONNX conversion differs from Keras by {diff:.2g}")
+        os.replace(tmp, path)
+
+
+_SCRATCH = None
+
+
+def _scratch_dir() -> str:
+    """A folder that lives as long as the process, for conversions that are not cached."""
+    import tempfile
+
+    global _SCRATCH
+    if _SCRATCH is None:
+        _SCRATCH = tempfile.TemporaryDirectory(prefix="fer-zoo-")
+    return _SCRATCH.name
 
 
 def _file_key(path: Path) -> str:
@@ -262,7 +334,8 @@ def _run_class_names(path: Path) -> list[str] | None:
 # --- exported artifacts -----------------------------------------------------------------------------
 
 
-def _from_onnx(path: Path, source: str) -> Classifier:
+def onnx_classifier(path: Path, source: str) -> Classifier:
+    """An ONNX file under ONNX Runtime (CPU), class names from its metadata."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -274,8 +347,10 @@ def _from_onnx(path: Path, source: str) -> Classifier:
     except Exception as exc:
         raise FerZooError(f"{source}: cannot load ONNX model: {one_line(exc, 200)}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
-    shape = _static_shape(inputs[0].shape[1:], source)
+    shape = static_shape(inputs[0].shape[1:], source)
     n = outputs[0].shape[-1]
+    from fer_zoo.tf_backend import ONNX_METADATA_KEY
+
     meta = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
     names = tuple(json.loads(meta)) if meta else default_class_names(int(n))
     input_name = inputs[0].name
@@ -286,7 +361,7 @@ def _from_tflite(path: Path, source: str) -> Classifier:
     interpreter, runtime = _tflite_interpreter(path, source)
     detail = interpreter.get_input_details()[0]
     index, out_index = detail["index"], interpreter.get_output_details()[0]["index"]
-    shape = _static_shape(list(detail["shape"][1:]), source)
+    shape = static_shape(list(detail["shape"][1:]), source)
     n = int(interpreter.get_output_details()[0]["shape"][-1])
     current = {"batch": int(detail["shape"][0])}
 
@@ -310,9 +385,9 @@ def _tflite_interpreter(path: Path, source: str):
 
         runtime = "litert"
     except ImportError:
-        from fer_zoo import export
+        from fer_zoo import tf_backend
 
-        Interpreter, runtime = export.tf_lite_interpreter_class(), "tf.lite (tensorflow)"
+        Interpreter, runtime = tf_backend.tf_lite_interpreter_class(), "tf.lite (tensorflow)"
     from fer_zoo.quiet import muted
 
     try:
@@ -324,7 +399,7 @@ def _tflite_interpreter(path: Path, source: str):
     return interpreter, runtime
 
 
-def _static_shape(dims, source: str) -> tuple[int, int, int]:
+def static_shape(dims, source: str) -> tuple[int, int, int]:
     if len(dims) != 3 or not all(isinstance(d, (int, np.integer)) and d > 0 for d in dims):
         raise FerZooError(f"{source}: expected an input of images (H, W, C) with fixed sizes, got {list(dims)}")
     return tuple(int(d) for d in dims)

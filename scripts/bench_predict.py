@@ -40,7 +40,7 @@ def main() -> None:
     from fer_zoo.export import export
     from fer_zoo.predict import PredictOptions, predict
     from fer_zoo.runtime import load_classifier
-    from fer_zoo.training import inference_model
+    from fer_zoo.pipeline import inference_model
 
     arch = fer_zoo.get_architecture(args.arch)
     model = inference_model(arch, (48, 48, 1), 7)

@@ -1,42 +1,82 @@
-"""Training, evaluation and prediction use Keras APIs only: one tiny run under the JAX backend proves it."""
+"""Training, evaluation and prediction use Keras APIs only: tiny runs under the JAX backend prove it, and
+count what JAX compiles: each step function once per run, and nothing at all the second time."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
+BN_PLUGIN = '''
+import fer_zoo
+
+def build(input_shape, num_classes):
+    import keras
+    from keras import layers
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Conv2D(4, 3, strides=2),
+        layers.BatchNormalization(),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(num_classes, activation="softmax", dtype="float32"),
+    ])
+
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture(name="tiny_bn", build=build, input_shape=(48, 48, 1), description="tiny, BN"))
+'''
+
 PROBE = """
 import json, sys
-from fer_zoo.runs import train, TrainOptions
+from fer_zoo.train import train, TrainOptions
 from fer_zoo.evaluation import evaluate
-result = train("lenet", "synthetic:size=70,seed=2", sys.argv[1], TrainOptions(epochs=1, batch_size=35))
-report = evaluate(sys.argv[1], "synthetic:size=70,seed=2", "val", tta="tencrop")
-from fer_zoo.predict import PredictOptions, predict
-from fer_zoo.runtime import load_classifier
-classifier = load_classifier(sys.argv[1], runtime="auto")  # ONNX needs TensorFlow's converter: Keras on JAX
-faces, _ = predict(classifier, [sys.argv[2]], PredictOptions(detect=False))
-print(json.dumps({"metrics": result.metrics, "accuracy": report["accuracy"], "runtime": classifier.runtime,
-                  "probabilities": faces[0].probabilities}))
+data = "synthetic:size=70,seed=2,preset=easy"
+result = train("tiny_bn", data, sys.argv[1], TrainOptions(epochs=2, batch_size=32, checkpoint_seconds=0))
+if sys.argv[3] == "full":
+    report = evaluate(sys.argv[1], data, "val", tta="tencrop")
+    from fer_zoo.predict import PredictOptions, predict
+    from fer_zoo.runtime import load_classifier
+    classifier = load_classifier(sys.argv[1], runtime="auto")  # ONNX needs TensorFlow's converter: Keras on JAX
+    faces, _ = predict(classifier, [sys.argv[2]], PredictOptions(detect=False))
+    print(json.dumps({"metrics": result.metrics, "accuracy": report["accuracy"], "runtime": classifier.runtime,
+                      "probabilities": faces[0].probabilities}))
 """
+STEP = re.compile(r"Compiling jit\((train_step|test_step|predict_step)\) with global shapes and types .*?"
+                  r"ShapedArray\(u?int8\[(\d+),48,48,1\]\)")
 
 
-def test_train_and_evaluate_under_jax(tmp_path):
-    pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[dev]' brings it)")
+def run_probe(tmp_path, install_plugin, name: str, mode: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "KERAS_BACKEND": "jax", "FER_ZOO_CACHE_DIR": str(tmp_path / "cache"),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_LOG_COMPILES": "1"}
     face = tmp_path / "face.png"
     from PIL import Image
 
     Image.new("L", (48, 48), 120).save(face)
-    done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "run"), str(face)], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / name), str(face), mode], capture_output=True,
                           text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    output = json.loads(done.stdout.strip().splitlines()[-1])
-    assert output["metrics"]["epochs"] == 1 and 0 <= output["accuracy"] <= 1
+    return done
+
+
+def test_train_evaluate_predict_under_jax_compile_once_then_from_cache(tmp_path, install_plugin):
+    pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[dev]' brings it)")
+    install_plugin("tiny-bn", BN_PLUGIN)
+    # 70 images in batches of 32 (the ragged 6 sit out), validation and scoring on 11 images in one padded
+    # batch, precise BN on the 70 training images in one pass: each compiled once, and no test step at all
+    first = run_probe(tmp_path, install_plugin, "run", "train")
+    compiled = Counter(STEP.findall(first.stderr))
+    assert compiled == {("train_step", "32"): 1, ("predict_step", "11"): 1, ("predict_step", "70"): 1}, compiled
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["backend"] == "jax"
+
+    # a second process training the same network on the same shapes compiles none of it: the persistent cache
+    second = run_probe(tmp_path, install_plugin, "again", "full")
+    assert "Persistent compilation cache hit for 'jit_train_step'" in second.stderr
+    assert "Persistent compilation cache hit for 'jit_predict_step'" in second.stderr
+    output = json.loads(second.stdout.strip().splitlines()[-1])
+    assert output["metrics"]["epochs"] == 2 and 0 <= output["accuracy"] <= 1
     assert output["runtime"] == "keras (jax)" and abs(sum(output["probabilities"].values()) - 1) < 1e-5
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["backend"] == "jax"

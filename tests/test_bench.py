@@ -6,8 +6,9 @@ import csv
 import json
 
 from fer_zoo.bench import CSV_COLUMNS
+from fer_zoo.scores import STATUSES
 
-DATA = "synthetic:size=140,seed=3"
+DATA = "synthetic:size=140,seed=3,preset=easy"
 BROKEN = """
 import fer_zoo
 
@@ -34,7 +35,8 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert list(next(iter(rows.values()))) == CSV_COLUMNS
     for name in ("lenet", "tiny"):
         row = rows[name]
-        assert row["status"] == "ok" and row["plugin"]
+        assert row["status"] in STATUSES and row["plugin"]
+        assert (row["status"] == "ok") == (row["error"] == "")  # a row that is not ok says why
         for column in ("param_count", "val_acc", "test_acc", "infer_samples_per_sec", "latency_ms", "train_acc",
                        "top2_val", "macro_f1_test", "seconds_per_epoch", "total_seconds"):
             assert float(row[column]) >= 0, (name, column)
@@ -45,7 +47,8 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert rows["broken"]["status"] == "out of memory"
     assert "pretend the device ran out" in rows["broken"]["error"] and "half the batch, 17" in rows["broken"]["error"]
     table = result.stdout
-    assert "lenet" in table and "budget smoke" in table and "paper val" in table and "device" in table
+    assert "lenet" in table and "budget smoke" in table and "train img/s" in table
+    assert "lenet: starting" in table and "lenet: epoch 1/1" in table  # progress, one line per event (no tty)
     report = json.loads((out / "results.json").read_text())
     assert report["environment"]["data_fingerprint"].startswith("synthetic-")
     assert {"device", "backend", "versions", "budget"} <= set(report["environment"])
@@ -55,6 +58,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     again = cli(*args)
     assert again.exit_code == 0
     assert (out / "lenet" / "seed0" / "best.keras").stat().st_mtime_ns == before
+    assert "lenet: reused from" in again.stdout and "reused from an earlier run in this --out: lenet, tiny" in again.stdout
     # a different config in the same --out is refused
     other = cli("bench", "lenet", "--data", DATA, "--epochs", "2", "--batch-size", "35", "--out", str(out))
     assert other.exit_code == 2 and "different config (epochs)" in other.stderr
@@ -63,3 +67,30 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
 def test_bench_needs_architectures(cli):
     result = cli("bench")
     assert result.exit_code == 2 and "--all" in result.stderr
+
+
+def test_the_default_table_fits_80_columns_and_says_why_rows_are_not_ok():
+    from rich.console import Console
+
+    from fer_zoo.bench import BUDGETS
+    from fer_zoo.report import bench_table
+
+    row = {"model": "mini_xception", "param_count": 58_423, "val_acc": 0.6512, "val_acc_std": 0.0231,
+           "test_acc": 0.6478, "test_acc_std": 0.0199, "epochs": 10, "train_samples_per_sec": 96_123.0,
+           "train_samples_per_sec_std": 1_234.0, "total_seconds": 1234.0, "status": "time-boxed",
+           "error": "2 of 3 epochs in the 25 s time box"}
+    rows = [row, {**row, "model": "vgg16_48", "status": "out of memory", "error": "RESOURCE_EXHAUSTED"}]
+    environment = {"dataset": "synthetic:size=6000,difficulty=0.7,seed=0", "budget": {"name": "smoke",
+                   "description": BUDGETS["smoke"].description}, "device": "NVIDIA H200", "backend": "jax",
+                   "precision": "mixed_bfloat16", "seeds": 3}
+    console = Console(width=80, record=True, color_system=None)
+    console.print(bench_table(rows, environment))
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "…" not in text  # no cell cut short
+    assert "65.1±2.3" in text and "96.1k±1.23k" in text and "out of memory" in text
+    assert "vgg16_48: RESOURCE_EXHAUSTED" in text and "mini_xception: 2 of 3 epochs" in text
+    wide = Console(width=200, record=True, color_system=None)
+    wide.print(bench_table(rows, environment, wide=True))
+    wide_text = wide.export_text()
+    assert "infer img/s (b256)" in wide_text and "reported val" in wide_text

@@ -149,7 +149,9 @@ def test_keras_models_run_under_onnx_runtime_from_a_cache(tiny_model_file, tmp_p
     def no_conversion(*args, **kwargs):
         raise AssertionError("converted again although the cache holds the model")
 
-    monkeypatch.setattr(export_module, "to_onnx_verified", no_conversion)
+    from fer_zoo import tf_backend
+
+    monkeypatch.setattr(tf_backend, "write_onnx", no_conversion)
     assert load_classifier(tiny_model_file, runtime="onnx").runtime.startswith("onnxruntime")
 
 
@@ -161,7 +163,7 @@ def test_exports_run_in_inference_mode(tmp_path, fmt):
 
     if "mini_xception" not in fer_zoo.list_architectures():
         pytest.skip("the example plugin fer-zoo-mini-xception is not installed")
-    from fer_zoo.training import inference_model
+    from fer_zoo.pipeline import inference_model
 
     model_file = tmp_path / "mini.keras"
     inference_model(fer_zoo.get_architecture("mini_xception"), (48, 48, 1), 7).save(model_file)

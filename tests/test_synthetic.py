@@ -1,4 +1,5 @@
-"""The embedded synthetic faces: deterministic, fast enough, balanced or FER2013-imbalanced on request."""
+"""The embedded synthetic faces: deterministic, fast enough, shaped like FER2013 by default (its class
+proportions and label noise in every split), the earlier balanced set as the `easy` preset."""
 
 from __future__ import annotations
 
@@ -42,6 +43,28 @@ def test_classes_differ_in_the_drawn_geometry():
     assert mouth[y == 5].mean() < mouth[y == 6].mean() - 3
 
 
+def test_default_preset_is_fer2013_shaped_and_easy_is_balanced_and_clean():
+    from fer_zoo.data.synthetic import PRESETS
+
+    default = load_dataset("synthetic:size=2100,seed=2", use_cache=False)
+    expected = FER2013_COUNTS / FER2013_COUNTS.sum()
+    noise = float(PRESETS["fer2013"]["label_noise"])
+    for split in ("train", "val", "test"):
+        y = default.splits[split].y
+        share = np.bincount(y, minlength=7) / len(y)
+        # drawn in FER2013's proportions, then a share relabelled uniformly at random
+        mixed = (1 - noise) * expected + noise / 7
+        tolerance = 0.03 if split == "train" else 0.06
+        assert np.all(np.abs(share - mixed) < tolerance), (split, share.round(3))
+    easy = load_dataset("synthetic:size=2100,seed=2,preset=easy", use_cache=False)
+    assert np.bincount(easy.splits["train"].y, minlength=7).tolist() == [300] * 7
+    # the same images: only the labels' noise and the class draw differ between the presets' options
+    clean = load_dataset("synthetic:size=2100,seed=2,label_noise=0", use_cache=False)
+    relabelled = np.mean(clean.splits["val"].y != default.splits["val"].y)
+    assert np.array_equal(clean.splits["val"].x, default.splits["val"].x)
+    assert 0.5 * noise < relabelled < noise  # a tenth redrawn, 1/7 of those to the same class
+
+
 def test_default_source_splits_and_options(cli):
     result = cli("data", "inspect", "synthetic:size=140,seed=5", "--json")
     assert result.exit_code == 0, result.output
@@ -57,6 +80,7 @@ def test_default_source_splits_and_options(cli):
 def test_bad_synthetic_options(cli):
     for spec, message in [("synthetic:difficulty=extreme", "difficulty must be easy, medium, hard"),
                           ("synthetic:size=abc", "dataset option size: expected an integer"),
+                          ("synthetic:preset=hardest", "preset must be one of fer2013, easy"),
                           ("synthetic:colour=1", "unknown option(s) colour")]:
         result = cli("data", "inspect", spec)
         assert result.exit_code == 2 and message in result.stderr, spec

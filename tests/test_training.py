@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_zoo.runs import HISTORY_COLUMNS, TrainOptions, train
+from fer_zoo.callbacks import HISTORY_COLUMNS
+from fer_zoo.train import TrainOptions, train
 
-TINY_DATA = "synthetic:size=84,seed=1"
+TINY_DATA = "synthetic:size=84,seed=1,preset=easy"
 TIMING = {"epoch_seconds", "images_per_second"}
 
 
@@ -36,8 +37,9 @@ def trained_run(tmp_path_factory):
 
 def test_run_directory_layout(trained_run):
     run, result = trained_run
-    for name in ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png"):
+    for name in ("config.json", "history.csv", "best.keras", "state.json", "metrics.json", "curves.png"):
         assert (run / name).is_file(), name
+    assert not (run / "last.keras").exists()  # the optimizer state goes once the run has finished
     rows = history(run)
     assert list(rows[0]) == HISTORY_COLUMNS and [r["epoch"] for r in rows] == ["1", "2"]
     config = json.loads((run / "config.json").read_text())
@@ -53,9 +55,20 @@ def test_best_model_is_the_inference_model(trained_run):
     import keras
 
     run, _ = trained_run
+    from fer_zoo.pipeline import RandomAffine
+
     model = keras.saving.load_model(run / "best.keras")
     assert model.input_shape == (None, 48, 48, 1)
-    assert not any("random" in layer.name for layer in model.layers)  # no augmentation inside
+
+    def layers(m):
+        for layer in m.layers:
+            yield layer
+            if isinstance(layer, keras.Model):
+                yield from layers(layer)
+
+    kinds = {type(layer) for layer in layers(model)}
+    assert not kinds & {RandomAffine, keras.layers.RandomErasing}  # no augmentation inside
+    assert keras.layers.Rescaling in kinds  # the normalisation is inside: raw pixels in
     probabilities = model.predict(np.zeros((2, 48, 48, 1), "uint8"), verbose=0)
     assert probabilities.shape == (2, 7) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
 
@@ -95,8 +108,9 @@ def test_existing_out_is_refused_unless_force(cli, trained_run, tmp_path):
 
 def test_killed_run_resumes_to_a_complete_history(cli, tmp_path):
     out = tmp_path / "killed"
-    code = ("from fer_zoo.runs import train, TrainOptions; "
-            f"train('lenet', {TINY_DATA!r}, {str(out)!r}, TrainOptions(epochs=40, batch_size=32))")
+    code = ("from fer_zoo.train import train, TrainOptions; "
+            f"train('lenet', {TINY_DATA!r}, {str(out)!r}, TrainOptions(epochs=40, batch_size=32, "
+            "checkpoint_seconds=0))")
     process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -121,7 +135,9 @@ def test_nan_loss_stops_with_a_clear_message(cli, tmp_path):
                  "--lr", "1e30", "--no-augment", "--out", str(out), "--quiet")
     assert result.exit_code == 2
     assert "loss became" in result.stderr and "lower --lr" in result.stderr and len(result.stderr.splitlines()) == 1
-    assert all(np.isfinite(float(r["loss"])) for r in history(out)) if (out / "history.csv").exists() else True
+    saved = history(out) if (out / "history.csv").exists() else []
+    assert len(saved) < 3 and all(np.isfinite(float(r["loss"])) for r in saved)  # only finite epochs kept
+    assert not (out / "metrics.json").exists()  # the run did not finish
 
 
 def test_lambda_model_is_refused_without_unsafe(cli, tmp_path):
@@ -165,11 +181,11 @@ def test_corrupt_model_and_class_mismatch(cli, tmp_path, trained_run):
 
 
 def test_recipe_file_overrides(tmp_path):
-    from fer_zoo.runs import resolve_recipe
+    from fer_zoo.recipes import resolve
 
     path = tmp_path / "mine.toml"
     path.write_text('base = "modern"\nlearning_rate = 0.05\n[augment]\nflip = false\n')
-    recipe = resolve_recipe("seed", TrainOptions(recipe=str(path), epochs=3))
+    recipe = resolve("seed", str(path), epochs=3)
     assert (recipe.name, recipe.learning_rate, recipe.epochs, recipe.augment.flip) == ("modern", 0.05, 3, False)
     assert recipe.momentum == 0.9 and recipe.augment.erasing == 0.5
 
@@ -207,17 +223,19 @@ def test_keras2_h5_with_lambda_is_refused(cli, tmp_path):
 def test_class_weights_label_smoothing_and_init_from(cli, trained_run, tmp_path):
     run, _ = trained_run
     out = tmp_path / "finetune"
+    # a learning rate of ~0: the fine-tuned weights stay the donor's, if --init-from loaded them
     result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "1", "--batch-size", "42", "--out", str(out),
-                 "--class-weights", "balanced", "--label-smoothing", "0.1", "--init-from", str(run), "--quiet")
+                 "--class-weights", "balanced", "--label-smoothing", "0.1", "--init-from", str(run), "--lr", "1e-12",
+                 "--quiet")
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["class_weights"] == "balanced" and config["recipe"]["label_smoothing"] == 0.1
     assert config["init_from"] == str(run)
     import keras
 
-    donor = keras.saving.load_model(run / "best.keras")
-    first = keras.saving.load_model(out / "last.keras")
-    assert first.count_params() >= donor.count_params()
+    donor = keras.saving.load_model(run / "best.keras").get_weights()
+    tuned = keras.saving.load_model(out / "best.keras").get_weights()
+    assert len(donor) == len(tuned) and all(np.allclose(a, b, atol=1e-6) for a, b in zip(donor, tuned))
     bad = cli("train", "custom", "--data", TINY_DATA, "--epochs", "1", "--out", str(tmp_path / "bad"),
               "--init-from", str(run), "--quiet")
     assert bad.exit_code == 2 and "do not fit this architecture" in bad.stderr

@@ -1,0 +1,166 @@
+"""The Keras callbacks of a run: the epoch's bookkeeping (validation, history, checkpoints, the one
+throughput measure, progress) and the time box.
+
+None of them reads a batch's results except the time box (which must know when a step has finished):
+a callback that reads per-batch logs makes Keras wait for the device after every step, and an
+accelerator then idles while Python catches up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+# the rest of fer-zoo asks for these by name
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
+                   "learning_rate", "images", "epoch_seconds", "images_per_second"]
+TRAIN_TO_FORWARD = 3.0  # a training step costs about three forward passes (forward, and backward at twice)
+
+
+@dataclass
+class EpochReport:
+    """What a progress display shows after each epoch (plain data)."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    accuracy: float
+    val_accuracy: float
+    best_val_accuracy: float
+    images_per_second: float | None
+    epoch_seconds: float
+    eta_seconds: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Reporter:
+    """Progress of a run, as plain calls; the CLI and the bench worker draw or print them."""
+
+    def started(self, epochs: int, steps: int, batch_size: int, first_epoch: int) -> None: ...
+
+    def step(self, epoch: int, step: int) -> None: ...
+
+    def epoch(self, report: EpochReport) -> None: ...
+
+
+class EpochEnd(keras.callbacks.Callback):
+    """Per epoch: reseed, time the training part, validate, keep the history and the best weights, and
+    checkpoint the run directory (at most every ``checkpoint_seconds``, and at the end).
+
+    ``run`` is the train loop's state (fer_zoo.train.Run): the directory writer, the models, the data.
+    """
+
+    def __init__(self, run, reporter: Reporter | None = None):
+        super().__init__()
+        self.run = run
+        self.reporter = reporter or Reporter()
+        self.bad_loss: str | None = None
+        self.last_checkpoint = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self.train_started = time.perf_counter()
+        self.reporter.started(self.run.recipe.epochs, len(self.run.batches), self.run.batches.batch_size,
+                              self.run.completed)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        keras.utils.set_random_seed(self.run.seed * 100_003 + epoch)  # the same draws after a resume
+        self.run.batches.set_epoch(epoch)
+        self.started = time.perf_counter()
+        self.steady_from = None
+        self.steps = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 1:  # the first step of an epoch pays tracing and compiling (epoch 1) or the reshuffle
+            self.steady_from = time.perf_counter()
+        self.steps = batch + 1
+        self.reporter.step(self.run.completed + 1, batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Keras has turned the epoch's logs into numbers: the device has finished the epoch's steps.
+        trained = time.perf_counter()
+        logs = logs if logs is not None else {}
+        batch_size = self.run.batches.batch_size
+        if self.steady_from is not None and trained > self.steady_from:
+            images_per_second = (self.steps - 1) * batch_size / (trained - self.steady_from)
+        else:
+            images_per_second = None  # one step: nothing but the compile to time
+        loss = float(logs.get("loss", math.nan))
+        if not math.isfinite(loss):
+            self.bad_loss = "NaN" if math.isnan(loss) else "infinite"
+            self.model.stop_training = True
+            return
+        scores = self.run.validate()
+        if scores is None:  # the network's outputs are not numbers any more
+            self.bad_loss = "NaN"
+            self.model.stop_training = True
+            return
+        logs.update(scores)  # for the plateau schedule and early stopping, which come after this callback
+        row = {"epoch": epoch + 1, "loss": loss, "accuracy": float(logs.get("accuracy", math.nan)),
+               "top2_accuracy": float(logs.get("top2_accuracy", math.nan)), **scores,
+               "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+               "images": self.steps * batch_size, "epoch_seconds": time.perf_counter() - self.started,
+               "images_per_second": images_per_second}
+        self.run.record(row)
+        last = epoch + 1 == self.run.recipe.epochs or self.model.stop_training or self.run.time_box_fired()
+        if last or time.perf_counter() - self.last_checkpoint >= self.run.checkpoint_seconds:
+            self.run.checkpoint()
+            self.last_checkpoint = time.perf_counter()
+        durations = [r["epoch_seconds"] for r in self.run.history[self.run.resumed_from:]]
+        remaining = self.run.recipe.epochs - (epoch + 1)
+        self.reporter.epoch(EpochReport(
+            epoch=epoch + 1, epochs=self.run.recipe.epochs, loss=loss, accuracy=row["accuracy"],
+            val_accuracy=scores["val_accuracy"], best_val_accuracy=self.run.best_val_accuracy,
+            images_per_second=images_per_second, epoch_seconds=row["epoch_seconds"],
+            eta_seconds=float(np.median(durations[-3:])) * remaining if durations else None))
+
+    def on_train_end(self, logs=None):
+        if self.bad_loss is None and self.run.unsaved:
+            self.run.checkpoint()  # stopped early (early stopping): keep what was done
+
+
+class TimeBox(keras.callbacks.Callback):
+    """Stops training before the time box would overflow: a step is started only if it, and the
+    validation and scoring still owed, fit in what is left. ``forward_seconds`` is the measured time of
+    one forward batch; the step time comes from the steps run so far (before the second step, three
+    forward passes). It reads each step's end, so the device waits for Python between steps: meant for
+    budgets of seconds, not for long runs.
+    """
+
+    def __init__(self, seconds: float, started: float, forward_seconds: float, reserve_batches: float):
+        super().__init__()
+        self.deadline = started + seconds
+        self.forward_seconds = forward_seconds
+        self.reserve_batches = reserve_batches
+        self.fired = False
+        self.step_seconds: list[float] = []
+        self.last = None
+
+    def owed(self) -> float:
+        """Seconds still owed after training stops: validation and scoring at the measured forward speed."""
+        return self.reserve_batches * self.forward_seconds
+
+    def next_step(self) -> float:
+        measured = self.step_seconds[1:]  # the first includes the compile
+        return float(np.median(measured[-5:])) if measured else TRAIN_TO_FORWARD * self.forward_seconds
+
+    def fits(self, now: float) -> bool:
+        return now + self.next_step() + self.owed() <= self.deadline
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self.last is not None:
+            self.step_seconds.append(now - self.last)
+        self.last = now
+        if not self.fits(now):
+            self.fired = True
+            self.model.stop_training = True

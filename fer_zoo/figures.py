@@ -1,0 +1,96 @@
+"""Every PNG fer-zoo draws, from plain data. Accuracies in percent, titles that say what is shown."""
+
+from __future__ import annotations
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only: bool = False) -> None:
+    """Accuracy (%) and loss per epoch, train dashed and val solid, like the seed paper's Figs. 2-4.
+
+    The loss axis is logarithmic, so a diverging network does not flatten everyone else's curve, and
+    every epoch is a marker, so a one-epoch run is a visible point on a sensible axis.
+    """
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    longest = 1
+    for name, rows in histories.items():
+        epochs = [r["epoch"] for r in rows]
+        longest = max([longest, *epochs])
+        for ax, key, scale in ((acc_ax, "accuracy", 100), (loss_ax, "loss", 1)):
+            values = [None if r.get(f"val_{key}") is None else scale * r[f"val_{key}"] for r in rows]
+            line, = ax.plot(epochs, values, marker="o", label=f"{name} val")
+            if not val_only:
+                ax.plot(epochs, [None if r.get(key) is None else scale * r[key] for r in rows], linestyle="--",
+                        marker=".", color=line.get_color(), label=f"{name} train")
+    loss_ax.set_yscale("log")
+    for ax, label in ((acc_ax, "accuracy (%)"), (loss_ax, "cross-entropy loss (log scale)")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xlim(0.5, longest + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
+        ax.grid(alpha=0.3)
+        if histories:
+            ax.legend(fontsize=8)
+    if not histories:
+        acc_ax.text(0.5, 50, "no epoch completed", ha="center", va="center", color="grey")
+    acc_ax.set_ylim(0, 100)
+    fig.suptitle(title or "training curves")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)
+
+
+def confusion_png(matrix, class_names, path, title: str = "") -> None:
+    """The row-normalised confusion matrix (each true class sums to 1), counts in each cell."""
+    import numpy as np
+
+    plt = _pyplot()
+    counts = np.asarray(matrix, dtype=float)
+    rows = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(class_names)):
+        for j in range(len(class_names)):
+            ax.text(j, i, f"{normalised[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center", fontsize=7,
+                    color="white" if normalised[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
+    ax.set_title(title or "confusion matrix (row-normalised)")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)
+
+
+def accuracy_vs_params_png(rows: list[dict], path, title: str = "") -> None:
+    """Test (or val) accuracy against parameter count, log scale, one labelled point per architecture."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for row in rows:
+        accuracy = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
+        if row.get("param_count") and accuracy is not None:
+            ax.scatter(row["param_count"], 100 * accuracy, s=60)
+            ax.annotate(f"{row['model']} ({row.get('status', '')})", (row["param_count"], 100 * accuracy),
+                        textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "accuracy vs parameters", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,268 @@
+"""Around a bare network: the model a run trains and saves, the batches it is fed, and how it is run.
+
+- :func:`inference_model`: raw 0-255 pixels of the data's shape in (resized, channel-converted and
+  normalised inside), probabilities out. This is what ``best.keras`` holds.
+- :func:`training_model`: augmentation layers in front of it, sharing every weight.
+- :class:`Batches`: fixed-size training batches, reshuffled per epoch from (seed, epoch); the ragged
+  remainder is left out of that epoch (a different one each time), so the training step keeps one shape.
+- :func:`predict_fixed`: every image scored, in batches of one size (the last padded), so the predict
+  step keeps one shape too.
+- :class:`PreciseBatchNorm`: batch-norm statistics re-estimated in one compiled forward pass.
+
+Keras APIs only (``keras.layers``, ``keras.ops``, ``keras.random``), so every backend runs it. This
+module imports Keras; nothing on the light CLI path (``--help``, ``list``, ``plugins``) imports it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from fer_zoo.errors import FerZooError
+from fer_zoo.recipes import Augment, Recipe, make_optimizer
+from fer_zoo.registry import Architecture
+
+
+@keras.saving.register_keras_serializable(package="fer_zoo")
+class RandomAffine(layers.Layer):
+    """One random affine transform per image: flip, rotation, shear, zoom and shift composed into a single
+    resampling (``keras.ops.image.affine_transform``), where chaining Keras' RandomFlip, RandomRotation,
+    RandomShear, RandomZoom and RandomTranslation resamples each image four times. Training only."""
+
+    def __init__(self, shift=0.0, zoom=0.0, rotation_degrees=0.0, shear=0.0, flip=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.shift, self.zoom, self.rotation_degrees = shift, zoom, rotation_degrees
+        self.shear, self.flip, self.seed = shear, flip, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = False
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        n = ops.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+
+        def uniform(low, high):
+            return keras.random.uniform((n,), low, high, seed=self.seed_generator)
+
+        angle = uniform(-1.0, 1.0) * (self.rotation_degrees * math.pi / 180)
+        shear = uniform(-1.0, 1.0) * self.shear
+        zoom = 1.0 + uniform(-1.0, 1.0) * self.zoom
+        mirror = ops.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0) if self.flip else ops.ones((n,))
+        tx = uniform(-1.0, 1.0) * (self.shift * width)
+        ty = uniform(-1.0, 1.0) * (self.shift * height)
+        cos, sin = ops.cos(angle), ops.sin(angle)
+        # output offset -> input offset: rotation @ shear @ scale (x mirrored for a flip)
+        a00, a01 = cos * zoom * mirror, (cos * shear - sin) * zoom
+        a10, a11 = sin * zoom * mirror, (sin * shear + cos) * zoom
+        cx, cy = (width - 1) / 2, (height - 1) / 2
+        a02 = cx + tx - a00 * cx - a01 * cy
+        a12 = cy + ty - a10 * cx - a11 * cy
+        zeros = ops.zeros((n,))
+        transform = ops.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+        return ops.image.affine_transform(ops.cast(images, "float32"), transform, interpolation="bilinear",
+                                          fill_mode="nearest")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "shift": self.shift, "zoom": self.zoom,
+                "rotation_degrees": self.rotation_degrees, "shear": self.shear, "flip": self.flip,
+                "seed": self.seed}
+
+
+def top_k_hits(y_true, probabilities, k: int = 2):
+    """1.0 where the true class is among the ``k`` most probable, ties broken by class index.
+
+    Keras' TopKCategoricalAccuracy counts every tie as a hit, so a network that outputs one constant
+    distribution scores 100% top-2 at chance top-1; here a constant output scores k/K, as it should.
+    Works on class indices or on one-hot/soft labels (their argmax).
+    """
+    classes = ops.shape(probabilities)[-1]
+    if len(y_true.shape) == len(probabilities.shape) and y_true.shape[-1] == probabilities.shape[-1]:
+        truth = ops.argmax(y_true, axis=-1)
+    else:
+        truth = ops.reshape(y_true, (-1,))
+    truth = ops.cast(truth, "int32")
+    probabilities = ops.cast(probabilities, "float32")
+    p_true = ops.take_along_axis(probabilities, truth[:, None], axis=1)
+    index = ops.arange(classes, dtype="int32")[None, :]
+    ahead = ops.logical_or(probabilities > p_true,
+                           ops.logical_and(probabilities == p_true, index < truth[:, None]))
+    rank = ops.sum(ops.cast(ahead, "int32"), axis=1)
+    return ops.cast(rank < k, "float32")
+
+
+@keras.saving.register_keras_serializable(package="fer_zoo")
+class TopKAccuracy(keras.metrics.MeanMetricWrapper):
+    """Top-k accuracy with ties broken by class index (see :func:`top_k_hits`)."""
+
+    def __init__(self, k: int = 2, name: str = "top2_accuracy", dtype=None):
+        super().__init__(fn=top_k_hits, name=name, dtype=dtype, k=k)
+        self.k = k
+
+    def get_config(self):
+        return {"k": self.k, "name": self.name, "dtype": self.dtype}
+
+
+def inference_model(arch: Architecture, data_shape: tuple[int, int, int], num_classes: int, bare=None):
+    """Raw 0-255 images of the data's shape in, probabilities out: adapts size and channels to what the
+    architecture declares, applies its normalisation, then the bare network."""
+    from fer_zoo.models import create_model
+
+    bare = bare if bare is not None else create_model(arch, arch.input_shape, num_classes)
+    height, width, channels = arch.input_shape
+    inputs = keras.Input(shape=data_shape, name="pixels")
+    x = inputs
+    if tuple(data_shape[:2]) != (height, width):
+        x = layers.Resizing(height, width, name="resize")(x)
+    if data_shape[2] != channels:
+        if channels == 3 and data_shape[2] == 1:
+            x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+        elif channels == 1 and data_shape[2] == 3:
+            x = layers.Dense(1, use_bias=False, trainable=False, name="rgb_to_grey",
+                             kernel_initializer=keras.initializers.Constant([[0.299], [0.587], [0.114]]))(x)
+        else:
+            raise FerZooError(f"architecture {arch.name!r} takes {channels} channels; the data has {data_shape[2]}")
+    scale, offset = arch.normalization
+    x = layers.Rescaling(scale, offset, name="normalize")(x)
+    return keras.Model(inputs, bare(x), name=f"{arch.name}_inference")
+
+
+def augmentation_layers(augment: Augment, seed: int) -> list:
+    out = []
+    if any((augment.shift, augment.zoom, augment.rotation_degrees, augment.shear, augment.flip)):
+        out.append(RandomAffine(shift=augment.shift, zoom=augment.zoom, rotation_degrees=augment.rotation_degrees,
+                                shear=augment.shear, flip=augment.flip, seed=seed, name="augment"))
+    if augment.erasing:
+        out.append(layers.RandomErasing(factor=augment.erasing, scale=(0.02, 0.2), seed=seed + 5, name="erase"))
+    return out
+
+
+def training_model(inference, augment: Augment, seed: int):
+    """The inference model behind the augmentation layers; the two share every weight."""
+    steps = augmentation_layers(augment, seed)
+    if not steps:
+        return inference
+    inputs = keras.Input(shape=inference.input_shape[1:], name="pixels")
+    x = inputs
+    for layer in steps:
+        x = layer(x)
+    return keras.Model(inputs, inference(x), name="training")
+
+
+def inference_part(model, arch_name: str):
+    """The inference model inside a training model (or the model itself, trained without augmentation)."""
+    try:
+        return model.get_layer(f"{arch_name}_inference")
+    except ValueError:
+        return model
+
+
+def compile_for(model, recipe: Recipe, soft_labels: bool) -> None:
+    if soft_labels or recipe.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    model.compile(optimizer=make_optimizer(recipe), loss=loss, metrics=[accuracy, TopKAccuracy(2)])
+
+
+class Batches(keras.utils.PyDataset):
+    """Training batches of exactly ``batch_size`` images in an order drawn from (seed, epoch).
+
+    Call :meth:`set_epoch` at each epoch start: a resumed run then sees the batches the uninterrupted
+    run would have seen. ``len(x) % batch_size`` images sit out each epoch, a different draw each time.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                 sample_weight: np.ndarray | None = None):
+        super().__init__()
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        self.batch_size = max(1, min(batch_size, len(x)))
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+
+    def __len__(self) -> int:
+        return len(self.x) // self.batch_size
+
+    def __getitem__(self, index: int):
+        picked = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        if self.sample_weight is None:
+            return self.x[picked], self.y[picked]
+        return self.x[picked], self.y[picked], self.sample_weight[picked]
+
+
+def padded(x: np.ndarray, batch_size: int) -> np.ndarray:
+    """``x`` with zero images appended up to a multiple of ``batch_size``."""
+    extra = (-len(x)) % batch_size
+    if not extra:
+        return x
+    return np.concatenate([x, np.zeros((extra, *x.shape[1:]), x.dtype)])
+
+
+def predict_fixed(model, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """``model``'s probabilities for every image of ``x``, run in batches of exactly ``batch_size``."""
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), np.float32)
+    out = model.predict(padded(x, batch_size), batch_size=batch_size, verbose=0)
+    return np.asarray(out, dtype=np.float32)[: len(x)]
+
+
+def batch_norm_layers(model) -> list:
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += batch_norm_layers(layer)
+        elif isinstance(layer, layers.BatchNormalization):
+            found.append(layer)
+    return found
+
+
+class TrainingModeForward(keras.Model):
+    """The wrapped model's forward pass in training mode, so ``predict`` compiles it once."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.built = True  # the inner model is; building by running it would execute it eagerly
+
+    def call(self, x, training=None):
+        return self.inner(x, training=True)
+
+
+class PreciseBatchNorm:
+    """Sets every batch-norm layer's moving mean and variance to the statistics of one batch of
+    training images, computed with the current weights ("precise BN", Wu & Johnson 2021).
+
+    With a high learning rate the weights move faster than Keras' moving averages follow, so early
+    validation would measure stale statistics rather than the network. The forward pass runs as a
+    compiled predict step of one shape (the momentum of 0 it needs is fixed when it is traced), so it
+    costs one compilation per run and a forward pass per validation.
+    """
+
+    def __init__(self, inference, x: np.ndarray, images: int, seed: int):
+        self.layers = batch_norm_layers(inference)
+        rng = np.random.default_rng([seed, 7919])
+        self.sample = x[np.sort(rng.permutation(len(x))[:images])] if self.layers and images else None
+        self.forward = TrainingModeForward(inference, name="precise_bn_forward") if self.sample is not None else None
+
+    def __call__(self) -> None:
+        if self.forward is None:
+            return
+        momenta = [layer.momentum for layer in self.layers]
+        try:
+            for layer in self.layers:
+                layer.momentum = 0.0
+            self.forward.predict(self.sample, batch_size=len(self.sample), verbose=0)
+        finally:
+            for layer, momentum in zip(self.layers, momenta):
+                layer.momentum = momentum

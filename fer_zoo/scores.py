@@ -1,0 +1,107 @@
+"""Scores of predicted probabilities, and the verdict on a run: plain numpy, no Keras.
+
+One definition of each number for the whole package: validation during training, ``evaluate``, the
+bench and the ensemble all call these.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def hard_labels(labels: np.ndarray) -> np.ndarray:
+    return labels if labels.ndim == 1 else labels.argmax(axis=1)
+
+
+def top_k_rank(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each true class's rank among the predictions (0 = top), ties broken by class index.
+
+    Keras' top-k metrics count every tie as a hit, so a network that outputs one constant distribution
+    would score 100% top-2 at chance top-1; here it scores k/K.
+    """
+    p_true = probabilities[np.arange(len(labels)), labels][:, None]
+    index = np.arange(probabilities.shape[1])[None, :]
+    ahead = (probabilities > p_true) | ((probabilities == p_true) & (index < labels[:, None]))
+    return ahead.sum(axis=1)
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy (no label smoothing) for class indices or soft labels; p clipped at 1e-7."""
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1.0)
+    if labels.ndim == 2:
+        return float(-(labels * np.log(p)).sum(axis=1).mean())
+    return float(-np.log(p[np.arange(len(labels)), labels]).mean())
+
+
+def validation_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The history's val_loss, val_accuracy and val_top2_accuracy."""
+    hard = hard_labels(labels)
+    return {"val_loss": cross_entropy(probabilities, labels),
+            "val_accuracy": float(np.mean(probabilities.argmax(axis=1) == hard)),
+            "val_top2_accuracy": float(np.mean(top_k_rank(probabilities, hard) < 2))}
+
+
+def metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
+    """Accuracy, top-2, macro-F1, per-class precision/recall/F1 and the confusion matrix (scikit-learn)."""
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    labels = np.arange(len(class_names))
+    y_true = hard_labels(y_true)
+    predicted = proba.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, predicted, labels=labels, zero_division=0)
+    return {
+        "accuracy": float(np.mean(predicted == y_true)),
+        "top2_accuracy": float(np.mean(top_k_rank(proba, y_true) < 2)),
+        "macro_f1": float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0)),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
+        },
+        "confusion_matrix": confusion_matrix(y_true, predicted, labels=labels).tolist(),
+    }
+
+
+def chance_level(labels: np.ndarray, num_classes: int) -> tuple[float, int, float]:
+    """(share of the most common class, its index, the accuracy a run must beat to count as learning):
+    the majority share plus two binomial standard errors of a split this size."""
+    hard = hard_labels(labels)
+    counts = np.bincount(hard, minlength=num_classes)
+    top = int(counts.argmax())
+    share = counts[top] / max(1, len(hard))
+    return float(share), top, float(share + 2 * math.sqrt(share * (1 - share) / max(1, len(hard))))
+
+
+STATUSES = ("ok", "time-boxed", "too slow", "chance", "diverged", "out of memory", "failed")
+
+
+def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: int, val_accuracy: float | None,
+               val_labels: np.ndarray, class_names, time_boxed: bool, time_box: float | None) -> tuple[str, str]:
+    """The verdict on a finished run and its one-line reason ("" for ok).
+
+    - ``diverged``: the last epoch's training loss is above twice ln K, worse than a uniform guess
+      twice over (the paper's recipe takes AlexNet-48 to ~13.8);
+    - ``too slow``: the time box ended it before one whole epoch;
+    - ``chance``: val accuracy no better than always answering the most common val class, within two
+      standard errors;
+    - ``time-boxed``: learning, but the time box ended it before the planned epochs.
+    """
+    k = len(class_names)
+    if history and history[-1]["loss"] > 2 * math.log(k):
+        return "diverged", (f"train loss {history[-1]['loss']:.3g} in the last epoch, above 2 ln {k} = "
+                            f"{2 * math.log(k):.2f} (a uniform guess scores {math.log(k):.2f}): lower --lr")
+    full = [r for r in history if r.get("images", images_per_epoch) >= images_per_epoch]
+    box = f"the {time_box:g} s time box" if time_box else "the time box"
+    if not full:
+        done = history[-1]["images"] if history else 0
+        return "too slow", (f"trained {done:,} of one epoch's {images_per_epoch:,} images in {box}; "
+                            f"use a longer budget or a GPU")
+    share, top, bar = chance_level(val_labels, k)
+    if val_accuracy is not None and val_accuracy <= bar:
+        return "chance", (f"val accuracy {100 * val_accuracy:.1f}% is no better than always answering "
+                          f"'{class_names[top]}' ({100 * share:.1f}% of val)")
+    if time_boxed and len(history) < planned_epochs:
+        return "time-boxed", f"{len(full)} of {planned_epochs} epochs in {box}"
+    return "ok", ""

@@ -1,0 +1,492 @@
+"""`fer-zoo train`: one architecture, one data source, one run directory that survives a crash.
+
+source -> arrays (fer_zoo.data) -> model (fer_zoo.pipeline around the architecture's network) ->
+``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory:
+
+| file | written |
+|---|---|
+| ``config.json`` | at the start: architecture, data and fingerprint, recipe, options, environment |
+| ``best.keras`` | at a checkpoint, if val accuracy improved: the inference model of the best epoch |
+| ``last.keras`` | at a checkpoint: the training model with its optimizer (removed once the run finishes) |
+| ``history.csv`` | at a checkpoint: one row per completed epoch |
+| ``state.json`` | at a checkpoint, last: the epochs those files hold (the commit record) |
+| ``metrics.json``, ``curves.png`` | at the end: scores, status, speed |
+
+A checkpoint is taken at most every ``checkpoint_seconds`` and after the last epoch, each file written to
+a temporary name and renamed, ``state.json`` last; a resumed run restarts from the epochs ``state.json``
+names and re-runs the rest with the same draws (randomness is seeded from (seed, epoch)).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_zoo import atomic
+from fer_zoo.errors import FerZooError
+from fer_zoo.recipes import Recipe, resolve
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png")
+
+
+@dataclass
+class TrainOptions:
+    """Everything that shapes a run besides the architecture and the data; None means the recipe's value."""
+
+    recipe: str | None = None  # a recipe name or a .toml file
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    augment: bool = True
+    seed: int = 0
+    precision: str = "float32"
+    class_weights: str = "none"
+    label_smoothing: float | None = None
+    early_stopping: int | None = None
+    init_from: str | None = None
+    subset: int | None = None  # a seeded random subset of this many training images
+    eval_subset: int | None = None  # ... and of this many val and test images (default: a quarter of subset)
+    time_box: float | None = None  # seconds for the whole run; training stops so that the box holds
+    checkpoint_seconds: float = 30.0  # checkpoint at most this often (and always after the last epoch)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    resumed_from: int = 0
+    already_finished: bool = False  # --resume of a run that had finished: nothing was trained
+    model: Any = field(default=None, repr=False)  # the inference model at its best weights
+
+
+def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None,
+          options: TrainOptions | None = None, resume: bool = False, force: bool = False,
+          callbacks: list | None = None, reporter=None) -> RunResult:
+    """Train ``arch_name`` on ``data`` into the run directory ``out``; returns plain data.
+
+    ``reporter`` (a fer_zoo.callbacks.Reporter) is told about every step and epoch, for a progress display.
+    """
+    import fer_zoo
+    from fer_zoo.data import load_dataset
+
+    started = time.perf_counter()
+    options = options or TrainOptions()
+    if options.precision not in PRECISIONS:
+        raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
+    if options.class_weights not in ("none", "balanced"):
+        raise FerZooError(f"--class-weights must be none or balanced, got {options.class_weights!r}")
+    out = Path(out or f"runs/{arch_name}")
+    saved = None
+    if resume:
+        saved = load_config(out)
+        arch_name, data = saved["architecture"], saved["data"]
+        options = options_from_config(saved)
+    arch = fer_zoo.get_architecture(arch_name)
+    recipe = Recipe.from_dict(saved["recipe"]) if saved else resolve(
+        arch.recipe, options.recipe, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
+        optimizer=options.optimizer, label_smoothing=options.label_smoothing, augment=options.augment)
+    dataset = load_dataset(data)
+    if options.subset:
+        dataset = subset(dataset, options.subset, options.seed, options.eval_subset)
+    for split in ("train", "val"):
+        if split not in dataset.splits or len(dataset.splits[split]) == 0:
+            raise FerZooError(f"{data}: has no {split} images")
+    config = _config(arch, dataset, data, recipe, options)
+    if saved and _comparable(config) != _comparable(saved):
+        raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
+                          f"(dataset fingerprint or options differ); start a new run")
+    fresh = not resume and not (out / "config.json").exists()
+    done, state = _prepare_dir(out, config, resume, force)
+    if state and state.get("finished"):
+        from fer_zoo.runtime import load_model
+
+        return RunResult(out, _read_json(out / "metrics.json") or {}, read_history(out / "history.csv"),
+                         resumed_from=done, already_finished=True, model=load_model(out))
+    try:
+        return _fit(arch, dataset, recipe, options, out, done, state, list(callbacks or []), reporter, started)
+    except FerZooError:
+        if fresh and not (out / "state.json").exists():  # refused before any epoch: leave nothing behind
+            for name in RUN_FILES:
+                (out / name).unlink(missing_ok=True)
+            if out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+        raise
+
+
+class Run:
+    """The state of one training run between Keras' callbacks and the run directory."""
+
+    def __init__(self, out: Path, arch, dataset, recipe: Recipe, options: TrainOptions, done: int, state):
+        self.out, self.arch, self.dataset, self.recipe, self.options = out, arch, dataset, recipe, options
+        self.seed = options.seed
+        self.checkpoint_seconds = options.checkpoint_seconds
+        self.val = dataset.splits["val"]
+        self.test = dataset.splits.get("test")
+        self.completed = self.resumed_from = done
+        self.history = read_history(out / "history.csv")[:done]
+        self.best_val_accuracy = (state or {}).get("best_val_accuracy", -math.inf)
+        self.best_epoch = (state or {}).get("best_epoch", 0)
+        self.best_weights = None
+        self.best_val_probabilities = None
+        self.best_changed = False
+        self.unsaved = False
+        self.time_box = None  # the TimeBox callback, when there is one
+        # set up by _fit
+        self.inference = self.model = self.batches = self.precise_bn = None
+        self.eval_batch = 1
+
+    def validate(self) -> dict[str, float] | None:
+        """Scores on val (batch-norm statistics re-estimated first); None if the outputs are not numbers."""
+        from fer_zoo.pipeline import predict_fixed
+        from fer_zoo.scores import validation_scores
+
+        self.precise_bn()
+        probabilities = predict_fixed(self.inference, self.val.x, self.eval_batch)
+        if not np.all(np.isfinite(probabilities)):
+            return None
+        self.last_val_probabilities = probabilities
+        return validation_scores(probabilities, self.val.y)
+
+    def record(self, row: dict) -> None:
+        self.history.append(row)
+        self.completed = row["epoch"]
+        self.unsaved = True
+        if row["val_accuracy"] > self.best_val_accuracy:
+            self.best_val_accuracy, self.best_epoch = row["val_accuracy"], row["epoch"]
+            self.best_weights = self.inference.get_weights()
+            self.best_val_probabilities = self.last_val_probabilities
+            self.best_changed = True
+
+    def time_box_fired(self) -> bool:
+        return bool(self.time_box and self.time_box.fired)
+
+    def checkpoint(self) -> None:
+        """best.keras (if it changed), last.keras, history.csv, then state.json: a kill anywhere between
+        leaves the state of the previous checkpoint, which resumes to a complete history."""
+        if self.best_changed:
+            self._save_best()
+        atomic.write_with(self.out / "last.keras", self.model.save)
+        write_history(self.out / "history.csv", self.history)
+        atomic.write_json(self.out / "state.json", {"completed_epochs": self.completed,
+                                                    "best_val_accuracy": self.best_val_accuracy,
+                                                    "best_epoch": self.best_epoch, "finished": False})
+        self.unsaved = False
+
+    def _save_best(self) -> None:
+        current = self.inference.get_weights()
+        self.inference.set_weights(self.best_weights)
+        try:
+            atomic.write_with(self.out / "best.keras", self.inference.save)
+        finally:
+            self.inference.set_weights(current)
+        self.best_changed = False
+
+
+def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks: list,
+         reporter, started: float) -> RunResult:
+    import keras
+
+    from fer_zoo import environment, pipeline
+    from fer_zoo.callbacks import EpochEnd
+
+    environment.enable_compile_cache()
+    train_split = dataset.splits["train"]
+    num_classes = len(dataset.class_names)
+    soft = train_split.y.ndim == 2 or bool(recipe.label_smoothing)
+    y_train = _one_hot(train_split.y, num_classes) if soft else train_split.y
+    run = Run(out, arch, dataset, recipe, options, done, state)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(options.precision)
+    try:
+        keras.utils.set_random_seed(options.seed)
+        if done:
+            run.model = keras.saving.load_model(out / "last.keras")
+            run.inference = pipeline.inference_part(run.model, arch.name)
+            if (out / "best.keras").is_file():
+                best = keras.saving.load_model(out / "best.keras", compile=False)
+                run.best_weights = best.get_weights()
+        else:
+            run.inference = pipeline.inference_model(arch, dataset.image_shape, num_classes)
+            if options.init_from:
+                _init_from(run.inference, options.init_from)
+            run.model = pipeline.training_model(run.inference, recipe.augment, options.seed)
+            pipeline.compile_for(run.model, recipe, soft)
+        run.batches = pipeline.Batches(train_split.x, y_train, recipe.batch_size, options.seed,
+                                       _sample_weights(train_split.y, num_classes, options.class_weights))
+        run.eval_batch = min(recipe.batch_size, len(run.val))
+        run.precise_bn = pipeline.PreciseBatchNorm(run.inference, train_split.x,
+                                                   min(recipe.precise_bn, len(train_split)), options.seed)
+        guard = EpochEnd(run, reporter)
+        extra = []
+        if recipe.plateau_factor:
+            extra.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=recipe.plateau_factor,
+                                                           patience=recipe.plateau_patience, mode="max"))
+        if options.early_stopping:
+            extra.append(keras.callbacks.EarlyStopping("val_accuracy", patience=options.early_stopping, mode="max"))
+        too_slow = None
+        if options.time_box:
+            run.time_box = _time_box(run, options.time_box, started)
+            extra.append(run.time_box)
+            if not run.time_box.fits(time.perf_counter()):
+                too_slow = run.time_box
+        try:
+            if done < recipe.epochs and too_slow is None:
+                run.model.fit(run.batches, epochs=recipe.epochs, initial_epoch=done, shuffle=False, verbose=0,
+                              callbacks=[guard, *extra, *callbacks])
+        except KeyboardInterrupt:
+            saved = _read_json(out / "state.json") or {"completed_epochs": 0}
+            raise FerZooError(f"interrupted; {saved['completed_epochs']} completed epoch(s) are saved in {out}: "
+                              f"continue with `fer-zoo train --resume {out}`") from None
+        if guard.bad_loss is not None:
+            kept = (f"keeping the last checkpoint (epoch {json.loads((out / 'state.json').read_text())['completed_epochs']}) "
+                    f"in {out}" if (out / "state.json").is_file() else "no epoch had completed")
+            raise FerZooError(f"loss became {guard.bad_loss} in epoch {run.completed + 1}; stopped, {kept}: "
+                              f"lower --lr and retry")
+        return _finish(run, started, too_slow)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _time_box(run: Run, seconds: float, started: float):
+    """A TimeBox measured on this run: one forward batch, timed after a first call that compiles it (the
+    same compiled function validation uses afterwards)."""
+    from fer_zoo.callbacks import TimeBox
+    from fer_zoo.pipeline import predict_fixed
+
+    probe = run.val.x[: run.eval_batch]
+    predict_fixed(run.inference, probe, run.eval_batch)
+    tick = time.perf_counter()
+    predict_fixed(run.inference, probe, run.eval_batch)
+    forward = time.perf_counter() - tick
+    per_validation = math.ceil(len(run.val) / run.eval_batch)
+    if run.precise_bn.sample is not None:
+        per_validation += len(run.precise_bn.sample) / run.eval_batch
+    scoring = math.ceil(len(run.test) / run.eval_batch) if run.test is not None else 0
+    return TimeBox(seconds, started, forward, per_validation + scoring)
+
+
+def _finish(run: Run, started: float, too_slow=None) -> RunResult:
+    """Score the best epoch's weights on val and test, judge the run, write metrics and curves."""
+    from fer_zoo.figures import curves_png
+    from fer_zoo.pipeline import predict_fixed
+    from fer_zoo.scores import metrics, run_status
+
+    if run.unsaved or not (run.out / "state.json").is_file():
+        if not (run.out / "best.keras").is_file() and run.best_weights is None:
+            run.best_changed, run.best_weights = True, run.inference.get_weights()  # nothing trained: as built
+        run.checkpoint()
+    if run.best_weights is not None:
+        run.inference.set_weights(run.best_weights)
+    names = run.dataset.class_names
+    history = run.history
+    summary: dict[str, Any] = {"best_epoch": run.best_epoch, "epochs": run.completed,
+                               "planned_epochs": run.recipe.epochs, "time_boxed": run.time_box_fired(),
+                               "batch_size": run.batches.batch_size,
+                               "train_accuracy": history[-1].get("accuracy") if history else None}
+    trained = bool(history)
+    val_probabilities = run.best_val_probabilities
+    if trained and val_probabilities is None:  # resumed after its best epoch: score it again
+        val_probabilities = predict_fixed(run.inference, run.val.x, run.eval_batch)
+    for split, probabilities in (("val", val_probabilities),
+                                 ("test", predict_fixed(run.inference, run.test.x, run.eval_batch)
+                                  if trained and run.test is not None and len(run.test) else None)):
+        if probabilities is not None:
+            part = run.val if split == "val" else run.test
+            scores = metrics(part.y, probabilities, names)
+            summary |= {f"{split}_accuracy": scores["accuracy"], f"{split}_top2_accuracy": scores["top2_accuracy"],
+                        f"{split}_macro_f1": scores["macro_f1"]}
+    if too_slow is not None:
+        summary["status"] = "too slow"
+        summary["reason"] = (f"one training step of {run.batches.batch_size} images needs ~{too_slow.next_step():.0f} s "
+                             f"here, and scoring ~{too_slow.owed():.0f} s: more than the {run.options.time_box:g} s "
+                             f"time box; use a longer budget or a GPU")
+    else:
+        summary["status"], summary["reason"] = run_status(
+            history, planned_epochs=run.recipe.epochs, images_per_epoch=len(run.batches) * run.batches.batch_size,
+            val_accuracy=summary.get("val_accuracy"), val_labels=run.val.y, class_names=names,
+            time_boxed=run.time_box_fired(), time_box=run.options.time_box)
+    rates = [r["images_per_second"] for r in history if r.get("images_per_second")]
+    steady = rates[1:] or rates  # the first epoch's rate still carries the data pipeline's warm-up
+    summary["train_images_per_second"] = float(np.median(steady)) if steady else None
+    summary["seconds"] = time.perf_counter() - started
+    summary["train_seconds"] = float(sum(r["epoch_seconds"] for r in history))
+    atomic.write_json(run.out / "metrics.json", summary)
+    if history:
+        title = f"{run.arch.name} on {run.dataset.name}"
+        atomic.write_with(run.out / "curves.png", lambda tmp: curves_png({run.arch.name: history}, tmp, title=title))
+    state = json.loads((run.out / "state.json").read_text())
+    atomic.write_json(run.out / "state.json", {**state, "finished": True})
+    (run.out / "last.keras").unlink(missing_ok=True)  # only an unfinished run needs the optimizer state
+    return RunResult(run.out, summary, history, resumed_from=run.resumed_from, model=run.inference)
+
+
+# --- the run directory -------------------------------------------------------------------------------
+
+
+def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions) -> dict:
+    from fer_zoo import environment
+
+    return {
+        "architecture": arch.name,
+        "plugin": str(arch.plugin) if arch.plugin else None,
+        "data": data_spec,
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "class_names": list(dataset.class_names),
+        "recipe": recipe.as_dict(),
+        "seed": options.seed,
+        "precision": options.precision,
+        "class_weights": options.class_weights,
+        "early_stopping": options.early_stopping,
+        "init_from": options.init_from,
+        "subset": options.subset,
+        "eval_subset": options.eval_subset,
+        "time_box": options.time_box,
+        **environment.describe(),
+    }
+
+
+def _comparable(config: dict) -> dict:
+    """What must match for a directory to be resumed: not versions, the device, or the class names
+    (the dataset fingerprint already fixes them)."""
+    return {k: v for k, v in config.items() if k not in ("versions", "device", "class_names")}
+
+
+def load_config(out: Path) -> dict:
+    path = out / "config.json"
+    if not path.is_file():
+        raise FerZooError(f"--resume {out}: not a run directory (no config.json)")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise FerZooError(f"{path}: unreadable ({exc}); start a new run") from None
+
+
+def options_from_config(config: dict) -> TrainOptions:
+    """The non-recipe options of a saved run; its recipe is rebuilt whole from the config."""
+    return TrainOptions(recipe=config["recipe"]["name"], seed=config["seed"], precision=config["precision"],
+                        class_weights=config["class_weights"], early_stopping=config["early_stopping"],
+                        init_from=config["init_from"], subset=config.get("subset"),
+                        eval_subset=config.get("eval_subset"), time_box=config.get("time_box"))
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k in ("epoch", "images") else float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(f)]
+
+
+def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    from fer_zoo.callbacks import HISTORY_COLUMNS
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in HISTORY_COLUMNS})
+    atomic.write_text(path, buffer.getvalue())
+
+
+def _prepare_dir(out: Path, config: dict, resume: bool, force: bool) -> tuple[int, dict | None]:
+    """Returns (completed epochs, saved state) and leaves ``out`` ready; refuses what it must not touch."""
+    config_path, state_path = out / "config.json", out / "state.json"
+    if out.exists() and not out.is_dir():
+        raise FerZooError(f"--out {out}: exists and is not a directory")
+    existing = _read_json(config_path)
+    state = _read_json(state_path)
+    if resume:
+        if existing is None:
+            raise FerZooError(f"--resume {out}: not a run directory (no config.json)")
+        if state is None:
+            return 0, None
+        if state.get("finished"):
+            return int(state["completed_epochs"]), state
+        if not (out / "last.keras").is_file():
+            return 0, None
+        return int(state["completed_epochs"]), state
+    if out.is_dir() and any(out.iterdir()) and not force:
+        if existing is not None and _comparable(existing) == _comparable(config):
+            if state and state.get("finished"):
+                raise FerZooError(f"--out {out}: this run is already finished; --force starts it again")
+            raise FerZooError(f"--out {out}: holds an unfinished run of this config; continue it with "
+                              f"--resume {out}, or start again with --force")
+        raise FerZooError(f"--out {out}: not empty and not a run of this config; use another --out or --force")
+    if force and out.is_dir():
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic.write_json(config_path, config)
+    except OSError as exc:
+        raise FerZooError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    return 0, None
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise FerZooError(f"{path}: unreadable ({exc}); start again with --force") from None
+    if not isinstance(data, dict):
+        raise FerZooError(f"{path}: not a fer-zoo run file; start again with --force")
+    return data
+
+
+# --- data and weights --------------------------------------------------------------------------------
+
+
+def subset(dataset, n_train: int, seed: int, n_eval: int | None = None):
+    """A seeded random subset: ``n_train`` training images, ``n_eval`` (default a quarter) for val and test."""
+    from fer_zoo.data.dataset import Dataset, Split
+
+    rng = np.random.default_rng(seed)
+    n_eval = n_eval or max(1, n_train // 4)
+    limits = {"train": n_train, "val": n_eval, "test": n_eval}
+    splits = {}
+    for name, part in dataset.splits.items():
+        keep = np.sort(rng.permutation(len(part))[: limits.get(name, len(part))])
+        splits[name] = Split(part.x[keep], part.y[keep])
+    return Dataset(f"{dataset.name} (subset {n_train})", dataset.class_names, splits, dataset.fingerprint,
+                   dataset.notes)
+
+
+def _sample_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
+    """Per-image weights for ``--class-weights balanced`` (scikit-learn's n / (k * count)), else None."""
+    if mode == "none":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = y if y.ndim == 1 else y.argmax(axis=1)
+    present = np.unique(labels)
+    weights = np.zeros(num_classes, np.float32)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    return weights[labels]
+
+
+def _one_hot(y: np.ndarray, k: int) -> np.ndarray:
+    return y.astype("float32") if y.ndim == 2 else np.eye(k, dtype="float32")[y]
+
+
+def _init_from(inference, source: str) -> None:
+    from fer_zoo.runtime import load_model
+
+    donor = load_model(source)
+    try:
+        inference.set_weights(donor.get_weights())
+    except ValueError as exc:
+        raise FerZooError(f"--init-from {source}: its weights do not fit this architecture ({exc})") from None

@@ -1,0 +1,63 @@
+"""A run that did not learn is never "ok": the verdict rules, and the time box's arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fer_zoo.data.dataset import CLASS_NAMES
+from fer_zoo.scores import chance_level, run_status
+
+BALANCED = np.arange(7).repeat(100)  # 700 val labels, 1/7 each
+HAPPY_HEAVY = np.array([3] * 300 + list(range(7)) * 100)  # happy = 400 of 1000
+
+
+def epoch(n, loss=1.2, images=1000):
+    return {"epoch": n, "loss": loss, "images": images}
+
+
+def verdict(history, val_accuracy, labels=BALANCED, planned=3, time_boxed=False):
+    return run_status(history, planned_epochs=planned, images_per_epoch=1000, val_accuracy=val_accuracy,
+                      val_labels=labels, class_names=CLASS_NAMES, time_boxed=time_boxed, time_box=25)
+
+
+def test_a_run_that_learned_is_ok():
+    assert verdict([epoch(1), epoch(2), epoch(3)], 0.62) == ("ok", "")
+
+
+def test_chance_is_the_most_common_class_plus_two_standard_errors():
+    share, top, bar = chance_level(HAPPY_HEAVY, 7)
+    assert (share, CLASS_NAMES[top]) == (0.4, "happy")
+    assert bar == pytest.approx(0.4 + 2 * math.sqrt(0.4 * 0.6 / 1000))
+    status, reason = verdict([epoch(1), epoch(2), epoch(3)], 0.42, labels=HAPPY_HEAVY)
+    assert status == "chance" and "'happy' (40.0% of val)" in reason
+    # 42% would be learning on a balanced split (chance 14.3%)
+    assert verdict([epoch(1), epoch(2), epoch(3)], 0.42)[0] == "ok"
+
+
+def test_a_loss_that_blew_up_is_diverged():
+    status, reason = verdict([epoch(1, loss=13.4), epoch(2, loss=13.8), epoch(3, loss=13.8)], 1 / 7)
+    assert status == "diverged" and "13.8" in reason and "2 ln 7" in reason
+    # blowing up once and settling at the constant-prediction loss is chance, not divergence
+    assert verdict([epoch(1, loss=7091), epoch(2, loss=1.95), epoch(3, loss=1.95)], 1 / 7)[0] == "chance"
+
+
+def test_the_time_box_statuses():
+    status, reason = verdict([epoch(1, images=370)], 0.2, time_boxed=True)
+    assert status == "too slow" and "370 of one epoch's 1,000 images" in reason and "25 s time box" in reason
+    status, reason = verdict([epoch(1), epoch(2, images=500)], 0.6, time_boxed=True)
+    assert status == "time-boxed" and "1 of 3 epochs" in reason
+
+
+def test_the_time_box_starts_a_step_only_if_it_and_the_scoring_still_fit():
+    from fer_zoo.callbacks import TimeBox
+
+    box = TimeBox(seconds=25, started=100.0, forward_seconds=1.0, reserve_batches=4)
+    assert box.owed() == 4.0
+    assert box.next_step() == 3.0  # before a step is measured: three forward passes
+    assert box.fits(100.0 + 18.0) and not box.fits(100.0 + 18.5)  # 18 + 3 + 4 = 25
+    box.step_seconds = [9.0, 2.0, 2.0, 2.5]  # the first step compiled: left out
+    assert box.next_step() == 2.0
+    assert box.fits(100.0 + 19.0) and not box.fits(100.0 + 19.5)
