@@ -5,7 +5,13 @@ The public API. Importing it loads neither TensorFlow nor Keras; building a mode
 
 from __future__ import annotations
 
+import os as _os
 from importlib import metadata as _metadata
+
+# TensorFlow's C++ start-up lines (CUDA probing, "failed call to cuInit" on a machine without a GPU,
+# oneDNN notes) are noise for a zoo's users; real failures still raise Python exceptions. Set before
+# Keras is first imported; a user's own setting wins.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fer_zoo.detectors import FaceDetector
 from fer_zoo.errors import FerZooError
@@ -23,6 +29,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
 
 __all__ = [
     "Architecture",
+    "DatasetSource",
     "FaceDetector",
     "FerZooError",
     "PLUGIN_API_VERSION",
@@ -31,6 +38,14 @@ __all__ = [
     "hookimpl",
     "list_architectures",
 ]
+
+
+def __getattr__(name: str):
+    if name == "DatasetSource":  # what a data-source plugin registers (numpy is imported only when asked)
+        from fer_zoo.data.dataset import DatasetSource
+
+        return DatasetSource
+    raise AttributeError(f"module 'fer_zoo' has no attribute {name!r}")
 
 
 def list_architectures(pattern: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
@@ -55,5 +70,7 @@ def get_architecture(name: str) -> Architecture:
 def create_model(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7):
     """Build the bare network of architecture ``name`` (a ``keras.Model``) at its declared input shape."""
     from fer_zoo.models import create_model as _create
+    from fer_zoo.quiet import import_keras
 
+    import_keras()
     return _create(get_architecture(name), input_shape, num_classes)

@@ -249,7 +249,7 @@ def write_results(result: dict, out: Path) -> list[Path]:
     """results.csv, results.json, results.md, accuracy_vs_params.png, curves.png."""
     from fer_zoo.figures import accuracy_vs_params_png, curves_png
     from fer_zoo.report import bench_markdown, bench_subject
-    from fer_zoo.train import read_history
+    from fer_zoo.rundir import read_history
 
     rows = result["rows"]
     buffer = io.StringIO()

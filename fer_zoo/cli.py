@@ -1,7 +1,8 @@
 """The ``fer-zoo`` command line: parse, call the library, print. No logic of its own.
 
-`--help`, `list` and `plugins` must not import TensorFlow or Keras; commands that build a model
-import them inside the library functions they call.
+Long because it holds one function per command (sixteen of them), each mostly its typed options and
+their help. `--help`, `list` and `plugins` must not import TensorFlow or Keras; commands that build a
+model import them inside the library functions they call.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from fer_zoo import plugins as plugin_loader
 from fer_zoo.errors import FerZooError
+from fer_zoo.quiet import import_keras
 
 
 class _OneLineErrors(TyperGroup):
@@ -30,7 +32,7 @@ class _OneLineErrors(TyperGroup):
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":
+            if isinstance(exc, NoArgsIsHelpError):
                 exc.show()
                 sys.exit(exc.exit_code)
             ctx = getattr(exc, "ctx", None)
@@ -41,6 +43,33 @@ class _OneLineErrors(TyperGroup):
             sys.stderr.write("fer-zoo: aborted\n")
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+try:
+    from typer._click.exceptions import NoArgsIsHelpError
+except ImportError:  # a typer that does not vendor click: no such error to tell apart
+    class NoArgsIsHelpError(Exception):
+        pass
+
+
+class _PlainHelp(TyperCommand):
+    """Help in the familiar shape: `fer-zoo info [OPTIONS] NAME`, `--out OUT`, and flags without a
+    `<bool>` beside them (typer's own style writes `{name}`, `<str>` and `<bool>`)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if param.metavar is not None or param.name is None:
+                continue
+            if isinstance(param, TyperOption):
+                param.metavar = "" if param.is_flag else param.name.upper()
+            elif isinstance(param, TyperArgument):
+                param.metavar = shown = param.name.upper()
+                more = "..." if param.nargs != 1 else ""
+                usage = f"{shown}{more}" if param.required else f"[{shown}{more}]"
+                param._usage_display_name = lambda usage=usage: usage  # noqa: B023
+                param.display_type_rich = lambda ctx: None
+        return params
 
 
 app = typer.Typer(
@@ -79,7 +108,7 @@ def _command(name: str, group: typer.Typer | None = None):
             except FerZooError as exc:
                 raise _fail(str(exc)) from None
 
-        return (group or app).command(name)(wrapper)
+        return (group or app).command(name, cls=_PlainHelp)(wrapper)
 
     return decorate
 
@@ -91,17 +120,6 @@ def _loaded_plugins() -> plugin_loader.PluginSet:
     for warning in loaded.warnings:
         sys.stderr.write(f"fer-zoo: warning: {warning}\n")
     return loaded
-
-
-def _import_keras_quietly() -> None:
-    """Import Keras with stderr muted: TensorFlow's C++ start-up lines (CUDA probing, oneDNN notes)
-    reach file descriptor 2 before any log setting applies. Python errors still propagate."""
-    if "keras" in sys.modules:
-        return
-    from fer_zoo.quiet import muted
-
-    with muted():
-        import keras  # noqa: F401
 
 
 def _print_json(data: Any) -> None:
@@ -158,26 +176,20 @@ def info(
     as_json: JsonFlag = False,
 ) -> None:
     """Build an architecture and show its layers and parameter counts (like the paper's Table 1)."""
-    from fer_zoo.models import create_model, summarize
+    from fer_zoo.models import describe_built
     from fer_zoo.report import layers_table
 
     shape = _parse_shape(input_shape)
     arch = _loaded_plugins().get_architecture(name)
-    shape = shape or arch.input_shape
-    _import_keras_quietly()
-    summary = summarize(create_model(arch, shape, num_classes))
-    if shape == arch.input_shape and num_classes == 7:
-        for attr, built in (("params", summary.total_params), ("macs", summary.macs)):
-            declared = getattr(arch, attr)
-            if declared is not None and declared != built:
-                sys.stderr.write(
-                    f"fer-zoo: warning: {arch.name} ({arch.plugin}) declares {attr}={declared:,} "
-                    f"but the built model has {built:,}\n"
-                )
+    import_keras()
+    info = describe_built(arch, shape, num_classes)
+    for warning in info.pop("warnings"):
+        sys.stderr.write(f"fer-zoo: warning: {warning}\n")
+    summary = info.pop("summary")
     if as_json:
-        _print_json({**arch.describe(), "input_shape": list(shape), "num_classes": num_classes, **summary.as_dict()})
+        _print_json(info)
     else:
-        _out().print(layers_table(arch, summary, shape))
+        _out().print(layers_table(arch, summary, tuple(info["input_shape"])))
 
 
 @_command("plugins")
@@ -228,7 +240,7 @@ def train_command(
                            augment=not no_augment, seed=seed, precision=precision, class_weights=class_weights,
                            label_smoothing=label_smoothing, early_stopping=early_stopping, init_from=init_from)
     _loaded_plugins()
-    _import_keras_quietly()
+    import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
     try:
         result = train(arch or "", data, resume or out or Path("runs") / (arch or ""), options,
@@ -263,7 +275,7 @@ def evaluate_command(
     from fer_zoo.report import evaluation_tables
 
     _loaded_plugins()
-    _import_keras_quietly()
+    import_keras()
     result = evaluate(model, data, split, tta, unsafe, scale, offset, runtime=runtime)
     target = confusion or (Path(model) / f"confusion_{split}.png" if Path(model).is_dir() else None)
     if target is not None:
@@ -296,7 +308,7 @@ def export_command(
     from fer_zoo.export import VerificationFailed, export
 
     _loaded_plugins()
-    _import_keras_quietly()
+    import_keras()
     try:
         report = export(model, fmt, out, quantize, data, force, unsafe, scale, offset)
     except VerificationFailed as exc:
@@ -343,10 +355,8 @@ def predict_command(
 
     Exit status 1 if some inputs could not be read (the rest are still reported).
     """
-    import csv
-
     from fer_zoo.predict import Annotator, PredictOptions, predict
-    from fer_zoo.report import predict_summary, predictions_table
+    from fer_zoo.report import predict_summary, predictions_table, write_predictions_csv
     from fer_zoo.runtime import load_classifier
 
     if as_json and as_csv:
@@ -354,7 +364,7 @@ def predict_command(
     names = [c.strip() for c in classes.split(",")] if classes else None
     annotator = Annotator(annotate, inputs, force) if annotate is not None else None
     _loaded_plugins()
-    _import_keras_quietly()
+    import_keras()
     classifier = load_classifier(model, runtime=runtime, unsafe=unsafe, class_names=names)
     for note in classifier.notes:
         sys.stderr.write(f"fer-zoo: note: {note}\n")
@@ -366,13 +376,7 @@ def predict_command(
     if as_json:
         _print_json([face.as_dict() for face in faces])
     elif as_csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["source", "frame", "x", "y", "w", "h", "label", *classifier.class_names])
-        for face in faces:
-            box = face.box or [""] * 4
-            probs = [f"{face.probabilities[c]:.6f}" for c in classifier.class_names] if face.probabilities else \
-                [""] * classifier.num_classes
-            writer.writerow([face.source, "" if face.frame is None else face.frame, *box, face.label or "", *probs])
+        write_predictions_csv(faces, classifier.class_names, sys.stdout)
     else:
         _out().print(predictions_table(faces))
     line = predict_summary(summary) + (f" · annotated images in {annotate}" if annotator else "")
@@ -412,7 +416,7 @@ def bench_command(
     if not as_json:
         console.print(f"fer-zoo bench: {len(names)} architecture(s) × {seeds} seed(s): {', '.join(names)}; "
                       f"loading {'Keras' if 'keras' not in sys.modules else 'data'}…", markup=False)
-    _import_keras_quietly()
+    import_keras()
     config = BenchConfig(data=data, budget=budget or default_budget(), seeds=seeds, epochs=epochs,
                          batch_size=batch_size, precision=precision or default_precision())
     progress = None if as_json else BenchProgress(console, names, seeds)

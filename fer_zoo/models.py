@@ -34,6 +34,30 @@ def create_model(arch: Architecture, input_shape: tuple[int, int, int] | None = 
     return model
 
 
+def declared_mismatches(arch: Architecture, summary: ModelSummary) -> list[str]:
+    """Where the metadata a plugin declares (params, MACs; for 7 classes at its input shape) differs from
+    the network it builds."""
+    found = []
+    for attr, built in (("params", summary.total_params), ("macs", summary.macs)):
+        declared = getattr(arch, attr)
+        if declared is not None and declared != built:
+            found.append(f"declared {attr}={declared:,} but the built model has {built:,}: set {attr}={built}")
+    return found
+
+
+def describe_built(arch: Architecture, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7) -> dict:
+    """``fer-zoo info``: the architecture's metadata with the built network's measured counts (at the shape and
+    class count asked for), its layer table, and warnings where the declared counts are wrong."""
+    shape = tuple(input_shape) if input_shape is not None else arch.input_shape
+    summary = summarize(create_model(arch, shape, num_classes))
+    warnings = []
+    if shape == arch.input_shape and num_classes == 7:
+        warnings = [f"{arch.name} ({arch.plugin}) {problem}" for problem in declared_mismatches(arch, summary)]
+    return {**arch.describe(), "declared_params": arch.params, "declared_macs": arch.macs,
+            "input_shape": list(shape), "num_classes": num_classes, **summary.as_dict(),
+            "params": summary.total_params, "macs": summary.macs, "summary": summary, "warnings": warnings}
+
+
 def _shape_of(model: Any, which: str):
     try:
         return tuple(getattr(model, f"{which}_shape"))

@@ -203,20 +203,38 @@ def load() -> PluginSet:
                 elif not plugin.hooks:
                     warnings.append(f"{plugin.label}: implements no fer-zoo hook")
 
+    resolved = {}
+    for kind in kinds():
+        claims = _call_register_hook(pm, plugins, kind.hook, kind.item)
+        winners, unavailable, kind_warnings = _resolve(claims, kind.name, kind.plural)
+        resolved[kind.plural] = (winners, unavailable)
+        warnings += kind_warnings
+    # Errors first: they are what a user needs to read.
+    warnings = [f"{p.label}: {p.error}" for p in plugins if p.error] + warnings
+    (archs, unavailable), (datasets, unavailable_datasets), (detectors, _) = (
+        resolved["architectures"], resolved["datasets"], resolved["detectors"])
+    return PluginSet(plugins, Registry(archs), unavailable, [one_line(w) for w in warnings],
+                     {d.name: d for d in datasets}, unavailable_datasets, {d.name: d for d in detectors})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of thing plugins register: its hook, the type ``register()`` takes, and its names."""
+
+    name: str  # "architecture"
+    plural: str  # "architectures": the attribute of Plugin and PluginSet that lists them
+    hook: str
+    item: type
+
+
+def kinds() -> tuple[Kind, ...]:
+    """The table that drives plugin loading for every kind (the types are imported only when loading)."""
     from fer_zoo.data.dataset import DatasetSource
     from fer_zoo.detectors import FaceDetector
 
-    claims = _call_register_hook(pm, plugins, "fer_zoo_register_architectures", Architecture)
-    winners, unavailable, claim_warnings = _resolve(claims, "architecture", "architectures")
-    data_claims = _call_register_hook(pm, plugins, "fer_zoo_register_datasets", DatasetSource)
-    data_winners, data_unavailable, data_warnings = _resolve(data_claims, "dataset", "datasets")
-    detector_claims = _call_register_hook(pm, plugins, "fer_zoo_register_detectors", FaceDetector)
-    detector_winners, _, detector_warnings = _resolve(detector_claims, "detector", "detectors")
-    warnings += claim_warnings + data_warnings + detector_warnings
-    # Errors first: they are what a user needs to read.
-    warnings = [f"{p.label}: {p.error}" for p in plugins if p.error] + warnings
-    return PluginSet(plugins, Registry(winners), unavailable, [one_line(w) for w in warnings],
-                     {d.name: d for d in data_winners}, data_unavailable, {d.name: d for d in detector_winners})
+    return (Kind("architecture", "architectures", "fer_zoo_register_architectures", Architecture),
+            Kind("dataset", "datasets", "fer_zoo_register_datasets", DatasetSource),
+            Kind("detector", "detectors", "fer_zoo_register_detectors", FaceDetector))
 
 
 def _call_register_hook(pm, plugins, hook_name, kind) -> list[tuple[Any, Plugin]]:

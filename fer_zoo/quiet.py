@@ -34,3 +34,12 @@ def muted(stdout: bool = False, stderr: bool = True):
             os.dup2(copy, fd)
             os.close(copy)
         os.close(devnull)
+
+
+def import_keras() -> None:
+    """Import Keras (and its backend) with file descriptor 2 muted: TensorFlow's C++ start-up lines (CUDA
+    probing, oneDNN notes) reach it before any log setting applies. Python errors still propagate."""
+    if "keras" in sys.modules:
+        return
+    with muted():
+        import keras  # noqa: F401

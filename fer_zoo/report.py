@@ -1,5 +1,8 @@
-"""What the CLI prints: rich tables and progress displays built from plain data. Nothing here computes
-results; figures are in fer_zoo.figures."""
+"""What the CLI prints: rich tables, progress displays and CSV built from plain data. Nothing here
+computes results; figures are in fer_zoo.figures.
+
+Long because every command's output is here, one function each, so cli.py stays free of formatting.
+"""
 
 from __future__ import annotations
 
@@ -446,6 +449,18 @@ def predictions_table(faces) -> Table:
         table.add_row(face.source, frame, str(face.box), Text(face.label, style="bold"), f"{ranked[0][1]:.0%}",
                       second)
     return table
+
+
+def write_predictions_csv(faces, class_names, stream) -> None:
+    """One CSV row per face (or faceless frame): source, frame, box, label, one probability per class."""
+    import csv
+
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["source", "frame", "x", "y", "w", "h", "label", *class_names])
+    for face in faces:
+        box = face.box or [""] * 4
+        probs = [f"{face.probabilities[c]:.6f}" for c in class_names] if face.probabilities else [""] * len(class_names)
+        writer.writerow([face.source, "" if face.frame is None else face.frame, *box, face.label or "", *probs])
 
 
 def predict_summary(summary) -> str:

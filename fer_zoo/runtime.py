@@ -7,6 +7,9 @@ ONNX, TFLite or SavedModel artifact, or the name of an architecture whose plugin
 Keras models run either as a compiled function of the active backend (``runtime="keras"``) or, converted
 once and cached, under ONNX Runtime (``runtime="onnx"``) — about 5x faster at batch 1 on a CPU.
 ``runtime="auto"`` picks ONNX Runtime where the conversion is possible and keeps Keras otherwise.
+
+Long because it is the one place that loads models: each format (run directory, Keras file, shipped
+weights, ONNX, TFLite, SavedModel) has its own few lines here rather than a copy elsewhere.
 """
 
 from __future__ import annotations

@@ -67,15 +67,10 @@ def _build(arch, shape, num_classes, problems):
 
 
 def _check_counts(arch, model, num_classes, problems):
-    from fer_zoo.models import summarize
+    from fer_zoo.models import declared_mismatches, summarize
 
-    if num_classes != 7:
-        return  # declared counts are for the 7-class default
-    summary = summarize(model)
-    for attr, measured in (("params", summary.total_params), ("macs", summary.macs)):
-        declared = getattr(arch, attr)
-        if declared is not None and declared != measured:
-            problems.append(f"declared {attr}={declared:,} but the built model has {measured:,}: set {attr}={measured}")
+    if num_classes == 7:  # declared counts are for the 7-class default
+        problems += declared_mismatches(arch, summarize(model))
 
 
 def _check_probabilities(model, x, num_classes, problems):

@@ -1,26 +1,14 @@
 """`fer-zoo train`: one architecture, one data source, one run directory that survives a crash.
 
 source -> arrays (fer_zoo.data) -> model (fer_zoo.pipeline around the architecture's network) ->
-``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory:
-
-| file | written |
-|---|---|
-| ``config.json`` | at the start: architecture, data and fingerprint, recipe, options, environment |
-| ``best.keras`` | at a checkpoint, if val accuracy improved: the inference model of the best epoch |
-| ``last.keras`` | at a checkpoint: the training model with its optimizer (removed once the run finishes) |
-| ``history.csv`` | at a checkpoint: one row per completed epoch |
-| ``state.json`` | at a checkpoint, last: the epochs those files hold (the commit record) |
-| ``metrics.json``, ``curves.png`` | at the end: scores, status, speed |
-
-A checkpoint is taken at most every ``checkpoint_seconds`` and after the last epoch, each file written to
-a temporary name and renamed, ``state.json`` last; a resumed run restarts from the epochs ``state.json``
-names and re-runs the rest with the same draws (randomness is seeded from (seed, epoch)).
+``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory (fer_zoo.rundir).
+A checkpoint is taken at most every ``checkpoint_seconds`` and after the last epoch; a resumed run
+restarts from the epochs ``state.json`` names and re-runs the rest with the same draws (randomness is
+seeded from (seed, epoch)).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import time
@@ -30,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from fer_zoo import atomic
+from fer_zoo import atomic, rundir
 from fer_zoo.errors import FerZooError
 from fer_zoo.recipes import Recipe, resolve
+from fer_zoo.rundir import RUN_FILES
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png")
 
 
 @dataclass
@@ -89,7 +77,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     out = Path(out or f"runs/{arch_name}")
     saved = None
     if resume:
-        saved = load_config(out)
+        saved = rundir.load_config(out)
         arch_name, data = saved["architecture"], saved["data"]
         options = options_from_config(saved)
     arch = fer_zoo.get_architecture(arch_name)
@@ -103,15 +91,15 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         if split not in dataset.splits or len(dataset.splits[split]) == 0:
             raise FerZooError(f"{data}: has no {split} images")
     config = _config(arch, dataset, data, recipe, options)
-    if saved and _comparable(config) != _comparable(saved):
+    if saved and rundir.comparable(config) != rundir.comparable(saved):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
                           f"(dataset fingerprint or options differ); start a new run")
     fresh = not resume and not (out / "config.json").exists()
-    done, state = _prepare_dir(out, config, resume, force)
+    done, state = rundir.prepare(out, config, resume, force)
     if state and state.get("finished"):
         from fer_zoo.runtime import load_model
 
-        return RunResult(out, _read_json(out / "metrics.json") or {}, read_history(out / "history.csv"),
+        return RunResult(out, rundir.read_json(out / "metrics.json") or {}, rundir.read_history(out / "history.csv"),
                          resumed_from=done, already_finished=True, model=load_model(out))
     try:
         return _fit(arch, dataset, recipe, options, out, done, state, list(callbacks or []), reporter, started)
@@ -134,7 +122,7 @@ class Run:
         self.val = dataset.splits["val"]
         self.test = dataset.splits.get("test")
         self.completed = self.resumed_from = done
-        self.history = read_history(out / "history.csv")[:done]
+        self.history = rundir.read_history(out / "history.csv")[:done]
         self.best_val_accuracy = (state or {}).get("best_val_accuracy", -math.inf)
         self.best_epoch = (state or {}).get("best_epoch", 0)
         self.best_weights = None
@@ -177,7 +165,7 @@ class Run:
         if self.best_changed:
             self._save_best()
         atomic.write_with(self.out / "last.keras", self.model.save)
-        write_history(self.out / "history.csv", self.history)
+        rundir.write_history(self.out / "history.csv", self.history)
         atomic.write_json(self.out / "state.json", {"completed_epochs": self.completed,
                                                     "best_val_accuracy": self.best_val_accuracy,
                                                     "best_epoch": self.best_epoch, "finished": False})
@@ -245,7 +233,7 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
                 run.model.fit(run.batches, epochs=recipe.epochs, initial_epoch=done, shuffle=False, verbose=0,
                               callbacks=[guard, *extra, *callbacks])
         except KeyboardInterrupt:
-            saved = _read_json(out / "state.json") or {"completed_epochs": 0}
+            saved = rundir.read_json(out / "state.json") or {"completed_epochs": 0}
             raise FerZooError(f"interrupted; {saved['completed_epochs']} completed epoch(s) are saved in {out}: "
                               f"continue with `fer-zoo train --resume {out}`") from None
         if guard.bad_loss is not None:
@@ -357,94 +345,12 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
     }
 
 
-def _comparable(config: dict) -> dict:
-    """What must match for a directory to be resumed: not versions, the device, or the class names
-    (the dataset fingerprint already fixes them)."""
-    return {k: v for k, v in config.items() if k not in ("versions", "device", "class_names")}
-
-
-def load_config(out: Path) -> dict:
-    path = out / "config.json"
-    if not path.is_file():
-        raise FerZooError(f"--resume {out}: not a run directory (no config.json)")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise FerZooError(f"{path}: unreadable ({exc}); start a new run") from None
-
-
 def options_from_config(config: dict) -> TrainOptions:
     """The non-recipe options of a saved run; its recipe is rebuilt whole from the config."""
     return TrainOptions(recipe=config["recipe"]["name"], seed=config["seed"], precision=config["precision"],
                         class_weights=config["class_weights"], early_stopping=config["early_stopping"],
                         init_from=config["init_from"], subset=config.get("subset"),
                         eval_subset=config.get("eval_subset"), time_box=config.get("time_box"))
-
-
-def read_history(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k in ("epoch", "images") else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
-
-
-def write_history(path: Path, rows: list[dict[str, float]]) -> None:
-    from fer_zoo.callbacks import HISTORY_COLUMNS
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in HISTORY_COLUMNS})
-    atomic.write_text(path, buffer.getvalue())
-
-
-def _prepare_dir(out: Path, config: dict, resume: bool, force: bool) -> tuple[int, dict | None]:
-    """Returns (completed epochs, saved state) and leaves ``out`` ready; refuses what it must not touch."""
-    config_path, state_path = out / "config.json", out / "state.json"
-    if out.exists() and not out.is_dir():
-        raise FerZooError(f"--out {out}: exists and is not a directory")
-    existing = _read_json(config_path)
-    state = _read_json(state_path)
-    if resume:
-        if existing is None:
-            raise FerZooError(f"--resume {out}: not a run directory (no config.json)")
-        if state is None:
-            return 0, None
-        if state.get("finished"):
-            return int(state["completed_epochs"]), state
-        if not (out / "last.keras").is_file():
-            return 0, None
-        return int(state["completed_epochs"]), state
-    if out.is_dir() and any(out.iterdir()) and not force:
-        if existing is not None and _comparable(existing) == _comparable(config):
-            if state and state.get("finished"):
-                raise FerZooError(f"--out {out}: this run is already finished; --force starts it again")
-            raise FerZooError(f"--out {out}: holds an unfinished run of this config; continue it with "
-                              f"--resume {out}, or start again with --force")
-        raise FerZooError(f"--out {out}: not empty and not a run of this config; use another --out or --force")
-    if force and out.is_dir():
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic.write_json(config_path, config)
-    except OSError as exc:
-        raise FerZooError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
-    return 0, None
-
-
-def _read_json(path: Path) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise FerZooError(f"{path}: unreadable ({exc}); start again with --force") from None
-    if not isinstance(data, dict):
-        raise FerZooError(f"{path}: not a fer-zoo run file; start again with --force")
-    return data
 
 
 # --- data and weights --------------------------------------------------------------------------------

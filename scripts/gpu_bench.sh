@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# The quick bench on a GPU machine that has JAX but no TensorFlow and no network.
+# The GPU checks of docs/benchmarks.md, on a machine that has JAX but no TensorFlow and no network
+# (such as the lent H100/H200 machines, whose plain `python3` holds JAX, PyTorch, pluggy, typer, rich,
+# pandas, scikit-learn, matplotlib, pillow and xxhash, but not Keras).
 #
-# Here, with network:   pip download --dest wheels keras pluggy typer rich xxhash pillow pandas \
-#                           scikit-learn matplotlib namex optree ml-dtypes h5py
-# There:                WHEELS=wheels bash scripts/gpu_bench.sh [extra `fer-zoo bench` flags]
+# Here, with network, once:
+#   pip download --dest wheels --only-binary=:all: --python-version 3.12 \
+#       --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --no-deps \
+#       keras namex optree "setuptools>=77"
+# There:
+#   WHEELS=wheels bash scripts/gpu_bench.sh          (results and logs in ${OUT:-gpu-results})
 #
-# Installs fer-zoo without its TensorFlow dependency, runs `fer-zoo bench --all --budget quick` under
-# KERAS_BACKEND=jax with bf16 mixed precision, and leaves the results in ${OUT:-bench-gpu}.
+# Installs into that interpreter directly: a `--system-site-packages` venv made from the base
+# interpreter loses a JAX that lives in another venv. Then, under KERAS_BACKEND=jax:
+#   1. `fer-zoo bench --all` with the GPU defaults (quick budget, mixed_bfloat16), cold compile cache;
+#   2. the same into a fresh --out with the compile cache now warm;
+#   3. scripts/bench_training.py: fer-zoo's epoch against a bare model.fit at FER2013 scale;
+#   4. `fer-zoo train custom` for the paper's 450 epochs at FER2013 scale (wall time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m venv --system-site-packages .venv-gpu   # keeps the machine's JAX
-. .venv-gpu/bin/activate
+PY=${PYTHON:-python3}
+OUT=${OUT:-gpu-results}
+mkdir -p "$OUT"
 if [ -n "${WHEELS:-}" ]; then
-  pip install --no-index --find-links "$WHEELS" keras pluggy typer rich xxhash pillow pandas scikit-learn matplotlib
+  "$PY" -m pip install --no-index --no-deps "$WHEELS"/*.whl
 fi
-pip install --no-deps --no-build-isolation -e .
-python -c "import jax; print('jax', jax.__version__, jax.devices())"
-KERAS_BACKEND=jax fer-zoo bench --all --budget quick --precision mixed_bfloat16 --out "${OUT:-bench-gpu}" "$@"
+"$PY" -m pip install --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception
+export KERAS_BACKEND=jax FER_ZOO_CACHE_DIR="$OUT/cache"
+"$PY" -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
+FER_ZOO=("$PY" -m fer_zoo)
+timed() { local start=$SECONDS; "$@"; echo "wall: $((SECONDS - start)) s for: $*"; }
+timed "${FER_ZOO[@]}" bench --all --out "$OUT/bench-cold" 2>&1 | tee "$OUT/bench-cold.log"
+timed "${FER_ZOO[@]}" bench --all --out "$OUT/bench-warm" 2>&1 | tee "$OUT/bench-warm.log"
+timed "$PY" scripts/bench_training.py --precision mixed_bfloat16 --epochs 4 2>&1 | tee "$OUT/epoch-ratio.log"
+timed "${FER_ZOO[@]}" train custom --data synthetic:size=28709 --epochs 450 --precision mixed_bfloat16 \
+  --out "$OUT/custom-450" --json-log 2>&1 | tail -3 | tee "$OUT/custom-450.log"

@@ -90,6 +90,9 @@ def test_build_at_another_input_shape_and_class_count(cli):
     info = json.loads(result.stdout)
     assert info["input_shape"] == [64, 64, 3] and info["layers"][-1]["output_shape"] == [None, 8]
     assert info["layers"][0]["params"] == 6 * (5 * 5 * 3 + 1)
+    # the counts are the network built here, not the 48x48x1 / 7-class metadata
+    assert info["params"] == info["total_params"] == sum(layer["params"] for layer in info["layers"])
+    assert info["declared_params"] == 168_971 != info["params"]
 
 
 def test_bad_input_shape_flag_is_one_line(cli):

@@ -81,20 +81,21 @@ def test_conformance_rejects_lambda_layers_and_missing_weights(tmp_path):
     assert "no Lambda layers" in text and "shipped weights do not load" in text
 
 
-def test_shipped_weights_load(tmp_path):
-    import keras
+def test_shipped_weights_are_loaded_and_wrong_ones_refused(tmp_path):
+    from dataclasses import replace
 
     from fer_zoo.scaffold import MODULE  # the scaffold's network, shipped with weights
     namespace: dict = {}
     exec(MODULE.format(arch="shipped", ident="shipped", api=fer_zoo.PLUGIN_API_VERSION), namespace)
     arch = namespace["ARCHITECTURE"]
-    model = arch.build(arch.input_shape, 7)
     weights = tmp_path / "shipped.weights.h5"
-    model.save_weights(weights)
-    from dataclasses import replace
-
+    arch.build(arch.input_shape, 7).save_weights(weights)
     check_architecture(replace(arch, weights=lambda: weights))
-    del keras
+    # weights of another network (other class count, so other shapes) are not this architecture's
+    other = tmp_path / "other.weights.h5"
+    arch.build(arch.input_shape, 5).save_weights(other)
+    with pytest.raises(ConformanceError, match="shipped weights do not load"):
+        check_architecture(replace(arch, weights=lambda: other))
 
 
 def test_incompatible_plugin_api_is_shown_with_the_reason(cli, install_plugin, tiny_plugin_source):

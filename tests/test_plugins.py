@@ -47,7 +47,7 @@ def test_list_table_shows_plugin_params_and_reported_accuracy(cli):
     result = cli("list")
     assert result.exit_code == 0
     custom_row = next(line for line in result.stdout.splitlines() if " custom " in line)
-    assert "2,140,231" in custom_row and "67.0%" in custom_row and "fer-zoo 0.1.0" in custom_row
+    assert "2,140,231" in custom_row and "67.0%" in custom_row and f"fer-zoo {fer_zoo.__version__}" in custom_row
 
 
 def test_third_party_plugin_is_listed_with_its_distribution(cli, install_plugin, tiny_plugin_source):
@@ -160,7 +160,7 @@ def test_builtin_keeps_its_name(cli, install_plugin, tiny_plugin_source):
     result = cli("list", "--json")
     assert listed(result)["custom"]["plugin"] == "fer-zoo"
     [warning] = stderr_lines(result)
-    assert "'custom'" in warning and "fer-zoo 0.1.0" in warning and "impostor 1.0" in warning
+    assert "'custom'" in warning and f"fer-zoo {fer_zoo.__version__}" in warning and "impostor 1.0" in warning
 
 
 def test_name_claimed_by_two_third_parties_is_unavailable(cli, install_plugin, tiny_plugin_source):

@@ -36,7 +36,7 @@ BLOCK = 500
 DIFFICULTY = {"easy": 0.2, "medium": 0.5, "hard": 0.8}
 PRESETS = {
     # calibrated in docs/data.md (scripts/calibrate_synthetic.py)
-    "fer2013": {"difficulty": "0.7", "imbalance": "fer2013", "label_noise": "0.1"},
+    "fer2013": {"difficulty": "1", "imbalance": "fer2013", "label_noise": "0.1"},
     "easy": {"difficulty": "medium", "imbalance": "none", "label_noise": "0"},
 }
 # FER2013's training-set class counts (angry, disgust, fear, happy, sad, surprise, neutral)
@@ -279,7 +279,7 @@ def fer_zoo_register_datasets(register):
         options={"preset": "fer2013 (default: FER2013's class proportions and label noise, calibrated difficulty) "
                            "or easy (balanced, clean labels, medium difficulty)",
                  "size": "training images (6000; val and test get size/6 each)",
-                 "difficulty": "easy (0.2), medium (0.5), hard (0.8), or 0-1 (preset fer2013: 0.7)",
+                 "difficulty": "easy (0.2), medium (0.5), hard (0.8), or 0-1 (preset fer2013: 1)",
                  "seed": "generator seed (0)",
                  "imbalance": "none or fer2013 (its class proportions in every split, disgust rare)",
                  "label_noise": "fraction of labels replaced at random, in every split (preset fer2013: 0.1)"},

@@ -53,6 +53,6 @@ def fer_zoo_register_architectures(register):
             macs=504_432_384,
             reference=f"Krizhevsky et al. 2012; modified in {PAPER}, §3.2.1",
             reported={"train": 0.995, "val": 0.612},
-            recipe="seed",
+            recipe="stable",
         )
     )
