@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from fer_zoo import plugins as plugin_loader
-from fer_zoo.errors import FerZooError
+from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import import_keras
 
 
@@ -138,11 +139,24 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     return shape
 
 
+class _OneLineLog(logging.Handler):
+    """The library's notes and warnings (logger ``fer_zoo``) as one line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = "warning" if record.levelno >= logging.WARNING else "note"
+        sys.stderr.write(f"fer-zoo: {kind}: {one_line(record.getMessage())}\n")
+
+
 @app.callback()
 def _main() -> None:
     # TensorFlow's C++ log lines (even "failed call to cuInit" on a machine without a GPU) are noise
     # in a CLI: real failures still raise Python exceptions. A user's own setting wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logger = logging.getLogger("fer_zoo")
+    if not any(isinstance(h, _OneLineLog) for h in logger.handlers):
+        logger.addHandler(_OneLineLog())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 @_command("list")
@@ -269,18 +283,15 @@ def evaluate_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Accuracy, top-2, macro-F1, per-class scores and the confusion matrix of a trained model."""
-    from fer_zoo import atomic
-    from fer_zoo.evaluation import evaluate
-    from fer_zoo.figures import confusion_png
+    from fer_zoo.evaluation import confusion_target, evaluate, write_confusion
     from fer_zoo.report import evaluation_tables
 
     _loaded_plugins()
+    target = confusion_target(model, data, confusion)
     import_keras()
     result = evaluate(model, data, split, tta, unsafe, scale, offset, runtime=runtime)
-    target = confusion or (Path(model) / f"confusion_{split}.png" if Path(model).is_dir() else None)
     if target is not None:
-        atomic.write_with(target, lambda tmp: confusion_png(result["confusion_matrix"], result["classes"], tmp,
-                                                            f"{Path(result['model']).name} on {split}"))
+        target = write_confusion(result, target)
         result["confusion_png"] = str(target)
     if as_json:
         _print_json(result)
@@ -512,7 +523,13 @@ def cache_info(as_json: JsonFlag = False) -> None:
     if as_json:
         _print_json(details)
     else:
-        _out().print(f"{details['path']}: {len(details['entries'])} dataset(s), {details['total_bytes'] / 1e6:.1f} MB")
+        compiled = ", ".join(f"{kind} {c['files']} file(s) {c['bytes'] / 1e6:.1f} MB"
+                             for kind, c in details["compiled"].items())
+        left = details["leftovers"]
+        _out().print(f"{details['path']}: {len(details['entries'])} dataset(s), {details['total_bytes'] / 1e6:.1f} MB"
+                     + (f"; compiled: {compiled}" if compiled else "")
+                     + (f"; {left['files']} leftover(s) of killed writes, {left['bytes'] / 1e6:.1f} MB "
+                        f"(removed by the next write or `cache clear`)" if left["files"] else ""), markup=False)
 
 
 @_command("clear", cache_app)

@@ -1,8 +1,6 @@
 """The one exception type for mistakes a user can make (bad file, bad flag, broken plugin)."""
 
-import re
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+import unicodedata
 
 
 class FerZooError(Exception):
@@ -12,7 +10,19 @@ class FerZooError(Exception):
         super().__init__(one_line(message))
 
 
+def _visible(char: str) -> str:
+    """A control character (an escape sequence's ESC, a bell, a carriage return) as a visible escape, so a
+    file's contents echoed in a message cannot move the cursor, recolour or retitle a terminal."""
+    if char in "\t\n":
+        return " "
+    if unicodedata.category(char) in ("Cc", "Cf") or char in "\u2028\u2029":
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char
+
+
 def one_line(text: object, limit: int = 400) -> str:
-    """Collapse whitespace (a plugin's multi-line traceback text, say) into one bounded line."""
-    line = " ".join(_ANSI.sub("", str(text)).split())
+    """Collapse whitespace (a plugin's multi-line traceback text, say) into one bounded line, with
+    control characters shown escaped."""
+    line = " ".join("".join(_visible(c) for c in str(text)).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"

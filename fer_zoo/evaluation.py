@@ -66,3 +66,39 @@ def evaluate(model: str | Path, data: str = "synthetic", split: str = "test", tt
     return {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": tta,
             "images": len(part), "classes": list(dataset.class_names),
             **metrics(part.y, proba, dataset.class_names)}
+
+
+def confusion_target(model: str | Path, data: str, confusion: str | Path | None = None) -> Path | None:
+    """Where ``evaluate``'s confusion matrix PNG goes: ``confusion`` if given, else into the run directory
+    being evaluated, else nowhere. Checked before any work: never onto an input (the model, the data)."""
+    from fer_zoo.runtime import artifact_kind
+
+    if confusion is None:
+        return Path(model) / "confusion.png" if artifact_kind(Path(model)) == "run" else None
+    target = Path(confusion)
+    for given in (Path(model), Path(data)):
+        if not given.exists():
+            continue
+        inside = given.is_dir() and artifact_kind(given) != "run" and target.resolve().is_relative_to(given.resolve())
+        if target.resolve() == given.resolve() or inside:
+            raise FerZooError(f"--confusion {target}: that is an input of this evaluation; choose another file")
+    if target.is_dir():
+        raise FerZooError(f"--confusion {target}: is a folder; give a .png file name")
+    return target
+
+
+def write_confusion(result: dict, target: Path) -> Path:
+    """The row-normalised confusion matrix of an ``evaluate`` result as a PNG at ``target`` (a run
+    directory's default name gets the split: confusion_test.png)."""
+    from fer_zoo import atomic
+    from fer_zoo.figures import confusion_png
+
+    if target.name == "confusion.png":
+        target = target.with_name(f"confusion_{result['split']}.png")
+    title = f"{Path(result['model']).name} on {result['data']} ({result['split']}, row-normalised)"
+    try:
+        atomic.write_with(target, lambda tmp: confusion_png(result["confusion_matrix"], result["classes"], tmp,
+                                                            title))
+    except OSError as exc:
+        raise FerZooError(f"--confusion {target}: cannot write it ({exc.strerror or exc})") from None
+    return target

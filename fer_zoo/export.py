@@ -10,13 +10,12 @@ The converters themselves need TensorFlow and live in fer_zoo.tf_backend.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fer_zoo import atomic
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import muted
 from fer_zoo.runtime import MAX_ABS_DIFF as FLOAT_TOLERANCE
@@ -79,9 +78,13 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
                           f"architecture with weights), not a {source.runtime} artifact")
     check_x, representative = _images(data, source.input_shape, quantize == "int8")
     reference = source.predict(check_x)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FerZooError(f"--out {out}: cannot create its folder ({exc.strerror or exc})") from None
+    atomic.remove_stale(out.parent)  # what a killed export left beside its --out
     ladder = INT8_LADDER[fmt] if quantize == "int8" else [("keep_float", ())]
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
+    with atomic.scratch_dir(out) as scratch:
         for step, scope in enumerate(ladder):
             artifact = Path(scratch) / f"try{step}" / f"model{FORMATS[fmt]}"
             artifact.parent.mkdir()
@@ -93,7 +96,7 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
             except VerificationFailed:
                 if step == len(ladder) - 1:
                     raise
-        _move_into_place(artifact, out)
+        _move_into_place(artifact, out, Path(scratch))
     report.bytes = _size(out)
     return report
 
@@ -155,7 +158,8 @@ def _verify(artifact: Path, fmt: str, quantize: str, out: Path, reference: np.nd
             data: str, scope=("keep_float", ())) -> ExportReport:
     from fer_zoo.runtime import load_classifier
 
-    loaded = load_classifier(artifact, runtime="keras")
+    # the artifact is the one just written from the model being exported: loading it runs nothing new
+    loaded = load_classifier(artifact, runtime="keras", unsafe=True)
     got = loaded.predict(x)
     if got.shape != reference.shape:
         raise VerificationFailed(f"the {fmt} artifact predicts {got.shape[-1]} classes, the model "
@@ -183,13 +187,12 @@ def describe_scope(scope) -> str:
     return f"all but {', '.join(ops)}" if kind == "keep_float" else f"only {', '.join(ops)}"
 
 
-def _move_into_place(artifact: Path, out: Path) -> None:
-    """The verified artifact replaces ``out`` (file or SavedModel folder) in one rename where it can."""
+def _move_into_place(artifact: Path, out: Path, scratch: Path) -> None:
+    """The verified artifact replaces ``out`` (file or SavedModel folder) in one rename where it can; an
+    old folder is moved into the scratch folder first (removed with it)."""
     if out.is_dir() and not out.is_symlink():
-        old = out.with_name(f".{out.name}.old")
-        os.replace(out, old)
+        os.replace(out, scratch / "replaced")
         os.replace(artifact, out)
-        shutil.rmtree(old)
     else:
         if artifact.is_dir() and out.exists():
             out.unlink()

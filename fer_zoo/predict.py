@@ -5,7 +5,8 @@ decompression bombs, honouring EXIF orientation) -> detect faces (OpenCV Haar ca
 with ``detect=False``) -> crop each face with a margin clipped at the border, squared by repeating the edge
 -> resize and convert to the classifier's input -> classify ``batch_size`` faces at a time. Decoding and
 detection of image files run on worker threads (OpenCV and Pillow release the GIL) while the main thread
-classifies.
+classifies; video frames are decoded on the main thread, in order. At most ``batch_size`` frames wait
+for classification, whether or not they hold faces.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_zoo.data.dataset import image_to_uint8
 from fer_zoo.errors import FerZooError, one_line
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
@@ -107,10 +109,7 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 if width * height > max_pixels:
                     raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
                                       f"(a decompression bomb?); see --max-pixels")
-                img = ImageOps.exif_transpose(img)
-                if img.mode.startswith("I"):  # 16-bit greyscale: scale, where convert() would clip at 255
-                    return (np.asarray(img, dtype=np.float32) / 257.0).clip(0, 255).round().astype(np.uint8)
-                return np.asarray(img if img.mode == "L" else img.convert("RGB"))
+                return image_to_uint8(ImageOps.exif_transpose(img))  # 16-bit greyscale scaled, not clipped
     except FerZooError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -300,7 +299,7 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
         summary.frames += 1
         pending.append(frame)
         pending_faces += len(frame.crops)
-        if pending_faces >= options.batch_size:
+        if pending_faces >= options.batch_size or len(pending) >= options.batch_size:
             flush()
     flush()
     summary.seconds = time.perf_counter() - start
@@ -318,15 +317,28 @@ class Annotator:
         if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())) and not force:
             raise FerZooError(f"--annotate {self.out_dir} exists and is not an empty folder; pass --force to "
                               f"write into it")
+        files = expand_inputs(inputs)
+        home = self.out_dir.resolve()
+        sources = {path.resolve() for path, _ in files if path.exists()}
+        for _, root in files:
+            if root.is_dir() and (home == root.resolve() or home.is_relative_to(root.resolve())):
+                raise FerZooError(f"--annotate {self.out_dir}: is inside the input folder {root}; choose a folder "
+                                  f"outside the inputs")
         self.names: dict[str, Path] = {}
         taken: set[Path] = set()
-        for path, root in expand_inputs(inputs):
-            relative = Path(root.name) / path.relative_to(root) if root != path else Path(path.name)
+        for path, root in files:
+            # a folder is named by what it really is ("..", "." and symlinks resolved); a file by its own name
+            top = (root.resolve().name or "input") if root != path else None
+            relative = Path(top) / path.relative_to(root) if top else Path(path.name or "input")
             name, n = relative.with_suffix(""), 1
             while name in taken:
                 n += 1
                 name = relative.with_name(f"{relative.stem}-{n}")
             taken.add(name)
+            target = (self.out_dir / name.with_suffix(".png")).resolve()
+            if not target.is_relative_to(home) or target in sources:
+                raise FerZooError(f"--annotate {self.out_dir}: the annotated copy of {path} would land on "
+                                  f"{target}, outside the folder or on an input; choose another folder")
             self.names[str(path)] = name
         self.written = 0
 

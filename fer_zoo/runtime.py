@@ -15,6 +15,7 @@ weights, ONNX, TFLite, SavedModel) has its own few lines here rather than a copy
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from fer_zoo.errors import FerZooError, one_line
 RUNTIMES = ("auto", "keras", "onnx")
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 MAX_ABS_DIFF = 1e-4  # a conversion that moves any probability further than this is not used
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -144,6 +146,10 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
     elif kind == "tflite":
         classifier = _from_tflite(path, source)
     elif kind == "savedmodel":
+        if not unsafe:
+            raise FerZooError(f"{source}: a SavedModel is a TensorFlow program and runs whatever code it was saved "
+                              f"with; pass --unsafe only if you trust its author (ONNX, TFLite and .keras files "
+                              f"load without it)")
         from fer_zoo import tf_backend
 
         run, dims, n = tf_backend.saved_model_runner(path)
@@ -230,8 +236,7 @@ def _from_keras(model, source: str, runtime: str, class_names, cache_key: str | 
     notes = []
     if runtime in ("auto", "onnx"):
         try:
-            session_path = _cached_onnx(model, cache_key)
-            onnx = onnx_classifier(session_path, source)
+            onnx = _cached_onnx(model, cache_key, source)
             return Classifier(source, "onnxruntime (converted from keras)", shape, names, onnx.run_batch, model)
         except FerZooError as exc:
             if runtime == "onnx":
@@ -259,8 +264,9 @@ def _compiled(model) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
 
 
-def _cached_onnx(model, cache_key: str | None) -> Path:
-    """The model converted to ONNX (and checked against Keras), kept in the cache for the next run."""
+def _cached_onnx(model, cache_key: str | None, source: str) -> Classifier:
+    """The model converted to ONNX (and checked against Keras), kept in the cache for the next run; a cached
+    file that does not load (truncated by a kill, say) is deleted and converted again."""
     import keras
 
     from fer_zoo import __version__
@@ -276,23 +282,26 @@ def _cached_onnx(model, cache_key: str | None) -> Path:
     directory = cache_dir() / "onnx"
     target = directory / f"{cache_key}-{__version__}-keras{keras.__version__}.onnx" if cache_key else None
     if target is not None and target.is_file():
-        return target
+        try:
+            return onnx_classifier(target, source)
+        except FerZooError as exc:
+            target.unlink(missing_ok=True)
+            log.warning("cached ONNX model %s was unreadable (%s); converting again", target.name, exc)
     path = target or Path(_scratch_dir()) / "model.onnx"
     _convert_to_onnx(model, path)
-    return path
+    return onnx_classifier(path, source)
 
 
 def _convert_to_onnx(model, path: Path) -> None:
     """Convert a Keras model to ONNX at ``path`` (atomically) if it reproduces the model on noise images."""
-    import tempfile
-
-    from fer_zoo import tf_backend
+    from fer_zoo import atomic, tf_backend
     from fer_zoo.quiet import muted
 
     x = np.random.default_rng(0).uniform(0, 255, (32, *model.input_shape[1:])).astype(np.float32)
     reference = tf_backend.compiled_call(model)(x)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+    atomic.remove_stale(path.parent)
+    with atomic.scratch_dir(path) as scratch:
         tmp = Path(scratch) / "model.onnx"
         try:
             with muted(stdout=True):

@@ -38,12 +38,24 @@ def fer_zoo_register_architectures(register):
 '''
 
 
+@pytest.fixture(scope="session")
+def shared_compiled(tmp_path_factory) -> Path:
+    """Converted ONNX models and JAX's compiled programs, kept for the whole session: they are keyed by
+    content, so sharing them is safe, and converting the same model in every test is slow."""
+    return tmp_path_factory.mktemp("compiled")
+
+
 @pytest.fixture(autouse=True)
-def fresh_plugins(monkeypatch, tmp_path):
-    """Every test sees the plugins installed for it, none of another test's, and its own cache."""
+def fresh_plugins(monkeypatch, tmp_path, shared_compiled):
+    """Every test sees the plugins installed for it, none of another test's, and its own dataset cache."""
     for var in (plugins.STRICT_ENV, plugins.DISABLE_ENV):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for kind in ("onnx", "jax"):
+        (shared_compiled / kind).mkdir(exist_ok=True)
+        (cache / kind).symlink_to(shared_compiled / kind)
+    monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(cache))
     plugins.reset()
     yield
     plugins.reset()

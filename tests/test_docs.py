@@ -25,11 +25,12 @@ def seed_architectures() -> list[str]:
 def test_readme_table_matches_metadata():
     rows = table_rows("README.md")
     assert sorted(rows) == seed_architectures()
-    for name, (params, macs, reported) in rows.items():
+    for name, (params, macs, reported, recipe) in rows.items():
         arch = fer_zoo.get_architecture(name)
         assert params == f"{arch.params:,}"
         assert macs == human(arch.macs)
         assert reported == percent((arch.reported or {}).get("val"))
+        assert recipe == f"`{arch.recipe}`"
 
 
 def test_docs_table_matches_metadata():

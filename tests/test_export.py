@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 
+import fer_zoo
+
 from fer_zoo import export as export_module
 from fer_zoo.runtime import load_classifier
 
@@ -30,7 +32,10 @@ def test_every_format_round_trips_within_tolerance(cli, tiny_model_file, tmp_pat
     # the artifact, reloaded on its own, predicts what the Keras model predicts
     x = np.random.default_rng(1).uniform(0, 255, (5, 48, 48, 1)).astype("float32")
     original = load_classifier(tiny_model_file).predict(x)
-    artifact = load_classifier(out)
+    if fmt == "savedmodel":  # a TensorFlow program: loaded only when the user vouches for it
+        with pytest.raises(fer_zoo.FerZooError, match="runs whatever code it was saved with; pass --unsafe"):
+            load_classifier(out)
+    artifact = load_classifier(out, unsafe=fmt == "savedmodel")
     assert np.abs(artifact.predict(x) - original).max() < 1e-4
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left behind
 
@@ -138,12 +143,13 @@ def test_onnx_carries_the_class_names(tmp_path, tiny_model_file):
 
 
 def test_keras_models_run_under_onnx_runtime_from_a_cache(tiny_model_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(tmp_path / "own-cache"))  # not the session's shared one
     x = np.random.default_rng(2).uniform(0, 255, (9, 48, 48, 1)).astype("float32")
     keras_run = load_classifier(tiny_model_file, runtime="keras")
     fast = load_classifier(tiny_model_file, runtime="auto")
     assert fast.runtime.startswith("onnxruntime") and keras_run.runtime == "keras (tensorflow)"
     assert np.abs(fast.predict(x) - keras_run.predict(x)).max() < 1e-4
-    cached = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    cached = list((tmp_path / "own-cache" / "onnx").glob("*.onnx"))
     assert len(cached) == 1
 
     def no_conversion(*args, **kwargs):

@@ -105,6 +105,33 @@ def test_video_frames(cli, tiny_model_file, astronaut, tmp_path):
     assert "3 faces in 3 frames" in result.stderr
 
 
+def test_a_video_without_faces_is_streamed_in_batches_of_frames(tiny_model_file, tmp_path, monkeypatch):
+    import cv2
+
+    from fer_zoo import predict as predict_module
+
+    path = tmp_path / "empty.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    for i in range(9):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))  # no face anywhere
+    writer.release()
+    decoded, handed_over = [], []
+    real_frames = predict_module.video_frames
+
+    def counting(path, every=1):
+        for index, image in real_frames(path, every):
+            decoded.append(index)
+            yield index, image
+
+    monkeypatch.setattr(predict_module, "video_frames", counting)
+    options = predict_module.PredictOptions(batch_size=2, keep_images=True)
+    faces, summary = predict_module.predict(load_classifier(tiny_model_file), [path], options,
+                                            on_frame=lambda frame, found: handed_over.append(len(decoded)))
+    assert summary.frames == summary.frames_without_face == 9 and [f.box for f in faces] == [None] * 9
+    # each frame leaves (with its pixels) once two are waiting: never more than a batch of frames is held
+    assert handed_over == [2, 2, 4, 4, 6, 6, 8, 8, 9]
+
+
 def test_exif_orientation_is_honoured(cli, tiny_model_file, astronaut, tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display": the stored pixels lie on their side

@@ -8,6 +8,7 @@ changed file has a different fingerprint, so it is never served stale.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from fer_zoo.data.dataset import Dataset, Split
 
 FORMAT_VERSION = 1
 CACHE_ENV = "FER_ZOO_CACHE_DIR"
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -45,19 +47,28 @@ def fingerprint(kind: str, parts: list[str], options: dict) -> str:
 
 
 def load(key: str) -> Dataset | None:
+    """The cached dataset, or None: absent, or unreadable (truncated by a crash, corrupted), in which case
+    the entry is deleted, the fact logged, and the caller rebuilds it."""
     path = cache_dir() / f"{key}.npz"
+    if not path.is_file():
+        return None
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             splits = {s: Split(archive[f"x_{s}"], archive[f"y_{s}"]) for s in meta["splits"]}
-    except (OSError, KeyError, ValueError):  # absent, or unreadable: rebuild it
+        return Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError ...
+        path.unlink(missing_ok=True)
+        log.warning("cache entry %s was unreadable (%s: %s); deleted it, rebuilding", path.name,
+                    type(exc).__name__, str(exc)[:80])
         return None
-    return Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
 
 
 def save(dataset: Dataset) -> Path:
-    directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = ensure_dir()
+    removed, freed = atomic.remove_stale(directory)
+    if removed:
+        log.warning("removed %d unfinished cache write(s) left by killed runs (%.1f MB)", removed, freed / 1e6)
     meta = {"name": dataset.name, "class_names": list(dataset.class_names), "notes": dataset.notes,
             "splits": list(dataset.splits)}
     arrays = {"meta": np.array(json.dumps(meta))}
@@ -68,13 +79,34 @@ def save(dataset: Dataset) -> Path:
     return target
 
 
+def ensure_dir() -> Path:
+    """The cache folder, created; a path that cannot be one is a one-line error naming the variable."""
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from fer_zoo.errors import FerZooError
+
+        raise FerZooError(f"{CACHE_ENV}={directory}: cannot use it as the cache folder "
+                          f"({exc.strerror or exc})") from None
+    return directory
+
+
 def info() -> dict:
+    """What the cache holds: datasets, converted models and compiled programs, and leftovers of killed
+    writes (removed by the next write, or by ``cache clear``)."""
     directory = cache_dir()
     entries = _entries(directory)
+    leftovers = atomic.stale(directory) + [p for sub in ("onnx", "jax") for p in atomic.stale(directory / sub)]
+    kinds = {sub: sorted(p for p in (directory / sub).glob("*") if not p.name.startswith("."))
+             for sub in ("onnx", "jax") if (directory / sub).is_dir()}
     return {
         "path": str(directory),
         "entries": [{"file": p.name, "bytes": p.stat().st_size} for p in entries],
         "total_bytes": sum(p.stat().st_size for p in entries),
+        "compiled": {sub: {"files": len(files), "bytes": sum(atomic.size(f) for f in files)}
+                     for sub, files in kinds.items()},
+        "leftovers": {"files": len(leftovers), "bytes": sum(atomic.size(p) for p in leftovers)},
     }
 
 
@@ -85,13 +117,18 @@ def _entries(directory: Path) -> list[Path]:
 
 
 def clear() -> int:
-    """Remove every cached entry; returns how many."""
+    """Remove every cached dataset, converted model and compiled program, and what killed writes left;
+    returns how many datasets."""
     directory = cache_dir()
     if not directory.is_dir():
         return 0
     entries = _entries(directory)
-    for p in entries + list(directory.glob(".*.npz*")):  # and leftovers of interrupted writes
+    for p in entries:
         p.unlink(missing_ok=True)
+    for sub in ("onnx", "jax"):
+        if (directory / sub).is_dir() and not (directory / sub).is_symlink():
+            shutil.rmtree(directory / sub, ignore_errors=True)
+    atomic.remove_stale(directory)
     if not any(directory.iterdir()):
         shutil.rmtree(directory, ignore_errors=True)
     return len(entries)

@@ -151,3 +151,13 @@ def reject_unknown(source: str, options: dict[str, str]) -> None:
     """Call after popping every known option: a typo must not be silently ignored."""
     if options:
         raise FerZooError(f"dataset {source!r}: unknown option(s) {', '.join(sorted(options))}")
+
+
+def image_to_uint8(image) -> np.ndarray:
+    """A Pillow image as uint8 pixels: (H, W) for greyscale modes, else RGB (H, W, 3). 16-bit greyscale
+    (modes I, I;16...) is scaled by 255/65535, where Pillow's convert("L") would clip it at 255 (near white)."""
+    if image.mode.startswith("I"):
+        return (np.asarray(image, dtype=np.float32) / 257.0).clip(0, 255).round().astype(np.uint8)
+    if image.mode in ("L", "LA", "1", "F"):
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)

@@ -15,8 +15,8 @@ import numpy as np
 import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
-    Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, int_option,
-    reject_unknown, split_options, stratified_split,
+    Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, image_to_uint8,
+    int_option, reject_unknown, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
 
@@ -74,21 +74,26 @@ def _target_mode(image) -> str:
 
 def _to_array(images, notes: list[str], root: Path) -> np.ndarray:
     """One size and mode for all: the most common; says so once if anything was converted."""
+    from PIL import Image
+
     modes = Counter(_target_mode(im) for im in images)
     sizes = Counter(im.size for im in images)
     mode, size = modes.most_common(1)[0][0], sizes.most_common(1)[0][0]
-    converted = sum(1 for im in images if im.mode != mode or im.size != size)
+    converted = sum(1 for im in images if _target_mode(im) != mode or im.size != size)
     if converted:
         notes.append(f"{root}: converted {converted} of {len(images)} images to the most common "
                      f"{size[0]}x{size[1]} {'greyscale' if mode == 'L' else 'RGB'}")
     channels = 1 if mode == "L" else 3
     out = np.empty((len(images), size[1], size[0], channels), np.uint8)
     for i, im in enumerate(images):
-        if im.mode != mode:
-            im = im.convert(mode)
-        if im.size != size:
-            im = im.resize(size)
-        out[i] = np.asarray(im, dtype=np.uint8).reshape(size[1], size[0], channels)
+        pixels = image_to_uint8(im)  # 16-bit greyscale scaled, not clipped
+        if pixels.ndim == 2 and channels == 3:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        elif pixels.ndim == 3 and channels == 1:
+            pixels = np.asarray(Image.fromarray(pixels).convert("L"))
+        if pixels.shape[:2] != (size[1], size[0]):
+            pixels = np.asarray(Image.fromarray(pixels).resize(size))
+        out[i] = pixels.reshape(size[1], size[0], channels)
     return out
 
 
