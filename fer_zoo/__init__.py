@@ -12,6 +12,8 @@ from importlib import metadata as _metadata
 # oneDNN notes) are noise for a zoo's users; real failures still raise Python exceptions. Set before
 # Keras is first imported; a user's own setting wins.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# likewise FFmpeg's own lines about a broken video ("moov atom not found"): fer-zoo reports it in one line
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from fer_zoo.detectors import FaceDetector
 from fer_zoo.errors import FerZooError

@@ -98,6 +98,25 @@ def scratch_dir(beside: Path) -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(dir=beside.parent, prefix=scratch_prefix(beside.name))
 
 
+def writable(path: Path, what: str, folder: bool = False) -> Path:
+    """``path`` if a file (or, with ``folder``, a folder) can be written there; else a one-line FerZooError
+    naming ``what`` (the flag or variable) and the reason. Creates nothing."""
+    from fer_zoo.errors import FerZooError
+
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise FerZooError(f"{what} {path}: is a {'file' if folder else 'folder'}; give a "
+                          f"{'folder' if folder else 'file name'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FerZooError(f"{what} {path}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise FerZooError(f"{what} {path}: {parent} is not writable")
+            break
+    return path
+
+
 def write_text(path: Path, text: str) -> None:
     with replacing(path) as tmp:
         tmp.write_text(text)

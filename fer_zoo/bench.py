@@ -127,6 +127,7 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
         raise FerZooError("--seeds must be at least 1")
     emit = on_event or (lambda event: None)
     dataset = load_dataset(config.data)  # parse and cache once, before the workers
+    atomic.writable(out, "--out", folder=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

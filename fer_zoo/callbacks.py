@@ -70,8 +70,14 @@ class EpochEnd(keras.callbacks.Callback):
                               self.run.completed)
 
     def on_epoch_begin(self, epoch, logs=None):
-        keras.utils.set_random_seed(self.run.seed * 100_003 + epoch)  # the same draws after a resume
+        # The same draws after a resume: the global seeds, the batch order, and every layer's own random
+        # stream (augmentation, dropout), whose state a .keras checkpoint does not keep.
+        keras.utils.set_random_seed(self.run.seed * 100_003 + epoch)
         self.run.batches.set_epoch(epoch)
+        streams = [v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+        for index, state in enumerate(streams):
+            seed = (self.run.seed * 1_000_003 + epoch * 10_007 + index) % (2**31 - 1)
+            state.assign(keras.ops.convert_to_tensor([seed, 0], dtype=state.dtype))
         self.started = time.perf_counter()
         self.steady_from = None
         self.steps = 0

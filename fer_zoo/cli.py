@@ -241,6 +241,8 @@ def train_command(
     label_smoothing: Annotated[float | None, typer.Option("--label-smoothing", min=0.0, max=1.0)] = None,
     early_stopping: Annotated[int | None, typer.Option("--early-stopping", min=1, help="Patience in epochs.")] = None,
     init_from: Annotated[str | None, typer.Option("--init-from", help="Start from this model's weights.")] = None,
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
+                                                          "(Lambda layers).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
 ) -> None:
@@ -258,7 +260,7 @@ def train_command(
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
     try:
         result = train(arch or "", data, resume or out or Path("runs") / (arch or ""), options,
-                       resume=resume is not None, force=force, reporter=reporter)
+                       resume=resume is not None, force=force, reporter=reporter, unsafe=unsafe)
     finally:
         if isinstance(reporter, TrainProgress):
             reporter.stop()

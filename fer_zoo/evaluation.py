@@ -82,9 +82,9 @@ def confusion_target(model: str | Path, data: str, confusion: str | Path | None 
         inside = given.is_dir() and artifact_kind(given) != "run" and target.resolve().is_relative_to(given.resolve())
         if target.resolve() == given.resolve() or inside:
             raise FerZooError(f"--confusion {target}: that is an input of this evaluation; choose another file")
-    if target.is_dir():
-        raise FerZooError(f"--confusion {target}: is a folder; give a .png file name")
-    return target
+    from fer_zoo import atomic
+
+    return atomic.writable(target, "--confusion")
 
 
 def write_confusion(result: dict, target: Path) -> Path:

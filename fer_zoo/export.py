@@ -115,6 +115,7 @@ def _check_request(fmt: str, quantize: str, out: Path, force: bool) -> None:
         raise FerZooError(f"--out {out}: a {fmt} file must end in {suffix}")
     if out.exists() and not force:
         raise FerZooError(f"--out {out} exists; pass --force to replace it")
+    atomic.writable(out, "--out", folder=fmt == "savedmodel")
 
 
 def _images(data: str, shape: tuple[int, int, int], representative: bool):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
@@ -23,6 +24,7 @@ from fer_zoo.registry import Architecture, PluginSource, Registry
 ENTRY_POINT_GROUP = "fer_zoo"
 BUILTIN_DISTRIBUTION = "fer-zoo"
 STRICT_ENV = "FER_ZOO_STRICT_PLUGINS"
+SLOW_IMPORT_SECONDS = 1.0  # a plugin slower to import than this slows every command: say so
 DISABLE_ENV = "FER_ZOO_DISABLE_PLUGINS"
 
 
@@ -180,11 +182,18 @@ def load() -> PluginSet:
         if canonical(plugin.distribution) in disabled:
             plugin.disabled = True
             continue
+        started = time.perf_counter()
         try:
             plugin.obj = load_object()
+        except SystemExit as exc:  # a plugin's sys.exit() must not end every command with its status
+            plugin.error = f"import failed: the plugin called sys.exit({exc.code})"
         except Exception as exc:  # a broken plugin must not take the CLI down
             plugin.error = f"import failed: {type(exc).__name__}: {exc}"
         else:
+            seconds = time.perf_counter() - started
+            if seconds > SLOW_IMPORT_SECONDS:
+                warnings.append(f"{plugin.label}: took {seconds:.1f} s to import, which every fer-zoo command pays; "
+                                f"import heavy libraries (tensorflow, keras, torch) inside build()")
             incompatible = api_incompatibility(getattr(plugin.obj, "FER_ZOO_PLUGIN_API", None))
             if incompatible:
                 plugin.error = incompatible
@@ -205,7 +214,7 @@ def load() -> PluginSet:
 
     resolved = {}
     for kind in kinds():
-        claims = _call_register_hook(pm, plugins, kind.hook, kind.item)
+        claims = _call_register_hook(pm, plugins, kind.hook, kind.item, warnings)
         winners, unavailable, kind_warnings = _resolve(claims, kind.name, kind.plural)
         resolved[kind.plural] = (winners, unavailable)
         warnings += kind_warnings
@@ -237,7 +246,7 @@ def kinds() -> tuple[Kind, ...]:
             Kind("detector", "detectors", "fer_zoo_register_detectors", FaceDetector))
 
 
-def _call_register_hook(pm, plugins, hook_name, kind) -> list[tuple[Any, Plugin]]:
+def _call_register_hook(pm, plugins, hook_name, kind, warnings: list[str]) -> list[tuple[Any, Plugin]]:
     """Call each plugin's implementation alone; a plugin that raises contributes nothing."""
     caller = getattr(pm.hook, hook_name)
     claims = []
@@ -256,10 +265,16 @@ def _call_register_hook(pm, plugins, hook_name, kind) -> list[tuple[Any, Plugin]
 
             arguments = {"register": register_one}
             try:
-                impl.function(*(arguments[name] for name in impl.argnames))
+                returned = impl.function(*(arguments[name] for name in impl.argnames))
+            except SystemExit as exc:
+                plugin.error = f"{hook_name} called sys.exit({exc.code})"
+                break
             except Exception as exc:
                 plugin.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
                 break
+            if returned is not None and not got:
+                warnings.append(f"{plugin.label}: {hook_name} returned {type(returned).__name__} instead of calling "
+                                f"register(...) for each item; nothing was registered")
             claims += [(item, plugin) for item in got]
     return claims
 

@@ -89,10 +89,14 @@ def get_recipe(name: str, **overrides) -> Recipe:
 
 def load_recipe_file(path: Path, default_base: str) -> Recipe:
     """A TOML file: ``base = "modern"`` (default: the architecture's recipe), then fields to change."""
+    if not path.is_file():
+        raise FerZooError(f"--recipe {path}: no such file")
     try:
         table = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise FerZooError(f"--recipe {path}: {exc}") from None
+    except OSError as exc:
+        raise FerZooError(f"--recipe {path}: cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise FerZooError(f"--recipe {path}: not TOML ({exc})") from None
     base = table.pop("base", default_base)
     if base not in RECIPES:
         raise FerZooError(f"--recipe {path}: base must be one of {', '.join(RECIPES)}, got {base!r}")

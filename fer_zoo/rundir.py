@@ -4,14 +4,17 @@ may be used for. train.py decides when; this module knows the formats and the ru
 | file | written |
 |---|---|
 | ``config.json`` | at the start: architecture, data and fingerprint, recipe, options, environment |
-| ``best.keras`` | at a checkpoint, if val accuracy improved: the inference model of the best epoch |
-| ``last.keras`` | at a checkpoint: the training model with its optimizer (removed once the run finishes) |
+| ``best-NNNN.keras`` | at a checkpoint, if val accuracy improved: the inference model of epoch NNNN |
+| ``last-NNNN.keras`` | at a checkpoint: the training model of epoch NNNN with its optimizer |
 | ``history.csv`` | at a checkpoint: one row per completed epoch |
-| ``state.json`` | at a checkpoint, last: the epochs those files hold (the commit record) |
-| ``metrics.json``, ``curves.png`` | at the end: scores, status, speed |
+| ``state.json`` | at a checkpoint, last: the epochs done and the two files above that hold them (the commit) |
+| ``best.keras`` | after each commit: the best file under its plain name (a hard link, no copy) |
+| ``metrics.json``, ``curves.png`` | at the end, when the numbered files are removed |
 
-Each file is written to a temporary name and renamed, ``state.json`` last: a kill at any point leaves the
-previous checkpoint whole.
+Each file is written to a temporary name and renamed; a checkpoint's files are new names, and
+``state.json``, written last, is what makes them current. A kill at any point therefore leaves the last
+committed checkpoint whole, and ``--resume`` continues from exactly what ``state.json`` names (files a
+killed checkpoint wrote but never committed are removed).
 """
 
 from __future__ import annotations
@@ -19,12 +22,50 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
 from pathlib import Path
 
 from fer_zoo import atomic
 from fer_zoo.errors import FerZooError
 
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png")
+NUMBERED = ("last-*.keras", "best-*.keras")
+
+
+def numbered(kind: str, epoch: int) -> str:
+    """A checkpoint file's name: ``last-0007.keras`` (training model) or ``best-0005.keras``."""
+    return f"{kind}-{epoch:04d}.keras"
+
+
+def publish_best(out: Path, name: str | None) -> None:
+    """Make ``best.keras`` the committed best file, atomically (a hard link where possible, else a copy)."""
+    if not name or not (out / name).is_file():
+        return
+    target = out / "best.keras"
+    if target.is_file() and os.path.samefile(target, out / name):
+        return  # already (and renaming one hard link onto another of the same file does nothing)
+    with atomic.replacing(target) as tmp:
+        tmp.unlink()
+        try:
+            os.link(out / name, tmp)
+        except OSError:
+            shutil.copyfile(out / name, tmp)
+
+
+def tidy(out: Path, keep: set[str]) -> None:
+    """Remove numbered checkpoint files that the committed state does not name."""
+    for pattern in NUMBERED:
+        for path in out.glob(pattern):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+
+def committed_files(state: dict | None) -> tuple[str | None, str | None]:
+    """(training checkpoint, best file) named by a state.json; runs from before numbered files used fixed names."""
+    if not state:
+        return None, None
+    return state.get("checkpoint", "last.keras"), state.get("best", "best.keras")
 
 
 def comparable(config: dict) -> dict:
@@ -33,14 +74,21 @@ def comparable(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in ("versions", "device", "class_names")}
 
 
+CONFIG_KEYS = ("architecture", "data", "recipe", "seed", "precision", "class_weights", "early_stopping",
+               "init_from")
+
+
 def load_config(out: Path) -> dict:
+    """A run's config.json, checked to be one: a one-line error names the file otherwise."""
     path = out / "config.json"
     if not path.is_file():
         raise FerZooError(f"--resume {out}: not a run directory (no config.json)")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise FerZooError(f"{path}: unreadable ({exc}); start a new run") from None
+    config = read_json(path)
+    missing = [key for key in CONFIG_KEYS if key not in config]
+    if missing or not isinstance(config.get("recipe"), dict):
+        raise FerZooError(f"{path}: not a fer-zoo run config (missing {', '.join(missing) or 'recipe'}); start a "
+                          f"new run")
+    return config
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
@@ -76,7 +124,8 @@ def prepare(out: Path, config: dict, resume: bool, force: bool) -> tuple[int, di
             return 0, None
         if state.get("finished"):
             return int(state["completed_epochs"]), state
-        if not (out / "last.keras").is_file():
+        checkpoint, _ = committed_files(state)
+        if not (out / checkpoint).is_file():
             return 0, None
         return int(state["completed_epochs"]), state
     if out.is_dir() and any(out.iterdir()) and not force:
@@ -89,6 +138,7 @@ def prepare(out: Path, config: dict, resume: bool, force: bool) -> tuple[int, di
     if force and out.is_dir():
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
+        tidy(out, keep=set())
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic.write_json(config_path, config)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,18 +75,23 @@ def resolve_model_path(model: str | Path) -> Path:
     return path
 
 
-def load_model(model: str | Path, unsafe: bool = False, scale: float | None = None, offset: float | None = None):
+def load_model(model: str | Path, unsafe: bool = False, scale: float | None = None, offset: float | None = None,
+               compile: bool = False):
     """A Keras model taking raw 0-255 pixels. Safe mode refuses models that would run arbitrary code.
 
-    ``scale``/``offset`` wrap a bare file (one trained on normalised input, like the seed's ``.h5``).
+    ``scale``/``offset`` wrap a bare file (one trained on normalised input, like the seed's ``.h5``);
+    ``compile`` restores a checkpoint's optimizer state (a run's ``last.keras``).
     """
     import keras
 
     import fer_zoo.pipeline  # noqa: F401  (registers fer-zoo's own layers, which saved models may hold)
 
     path = resolve_model_path(model)
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise FerZooError(f"{path}: not a complete .keras file (a .keras file is a zip archive; this one is "
+                          f"truncated or something else)")
     try:
-        loaded = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+        loaded = keras.saving.load_model(path, compile=compile, safe_mode=not unsafe)
     except Exception as exc:
         text = one_line(exc, 300)
         if "safe_mode" in text or "Lambda" in text or "arbitrary code" in text:

@@ -22,6 +22,7 @@ from fer_zoo import atomic, rundir
 from fer_zoo.errors import FerZooError
 from fer_zoo.recipes import Recipe, resolve
 from fer_zoo.rundir import RUN_FILES
+from fer_zoo.runtime import load_model
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -60,10 +61,11 @@ class RunResult:
 
 def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None,
           options: TrainOptions | None = None, resume: bool = False, force: bool = False,
-          callbacks: list | None = None, reporter=None) -> RunResult:
+          callbacks: list | None = None, reporter=None, unsafe: bool = False) -> RunResult:
     """Train ``arch_name`` on ``data`` into the run directory ``out``; returns plain data.
 
     ``reporter`` (a fer_zoo.callbacks.Reporter) is told about every step and epoch, for a progress display.
+    ``unsafe`` lets ``--init-from`` and ``--resume`` load models that hold code (Lambda layers).
     """
     import fer_zoo
     from fer_zoo.data import load_dataset
@@ -97,12 +99,11 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     fresh = not resume and not (out / "config.json").exists()
     done, state = rundir.prepare(out, config, resume, force)
     if state and state.get("finished"):
-        from fer_zoo.runtime import load_model
-
         return RunResult(out, rundir.read_json(out / "metrics.json") or {}, rundir.read_history(out / "history.csv"),
-                         resumed_from=done, already_finished=True, model=load_model(out))
+                         resumed_from=done, already_finished=True, model=load_model(out, unsafe))
     try:
-        return _fit(arch, dataset, recipe, options, out, done, state, list(callbacks or []), reporter, started)
+        return _fit(arch, dataset, recipe, options, out, done, state, list(callbacks or []), reporter, started,
+                    unsafe)
     except FerZooError:
         if fresh and not (out / "state.json").exists():  # refused before any epoch: leave nothing behind
             for name in RUN_FILES:
@@ -125,6 +126,7 @@ class Run:
         self.history = rundir.read_history(out / "history.csv")[:done]
         self.best_val_accuracy = (state or {}).get("best_val_accuracy", -math.inf)
         self.best_epoch = (state or {}).get("best_epoch", 0)
+        self.checkpoint_file, self.best_file = rundir.committed_files(state)
         self.best_weights = None
         self.best_val_probabilities = None
         self.best_changed = False
@@ -160,29 +162,35 @@ class Run:
         return bool(self.time_box and self.time_box.fired)
 
     def checkpoint(self) -> None:
-        """best.keras (if it changed), last.keras, history.csv, then state.json: a kill anywhere between
-        leaves the state of the previous checkpoint, which resumes to a complete history."""
+        """best-NNNN.keras (if it changed) and last-NNNN.keras under new names, history.csv, then state.json,
+        which commits them; then best.keras is pointed at the committed best and older files go. A kill
+        anywhere leaves the previous commit whole (fer_zoo.rundir)."""
         if self.best_changed:
-            self._save_best()
-        atomic.write_with(self.out / "last.keras", self.model.save)
+            self.best_file = rundir.numbered("best", self.best_epoch)
+            self._save_best(self.out / self.best_file)
+        self.checkpoint_file = rundir.numbered("last", self.completed)
+        atomic.write_with(self.out / self.checkpoint_file, self.model.save)
         rundir.write_history(self.out / "history.csv", self.history)
         atomic.write_json(self.out / "state.json", {"completed_epochs": self.completed,
                                                     "best_val_accuracy": self.best_val_accuracy,
-                                                    "best_epoch": self.best_epoch, "finished": False})
+                                                    "best_epoch": self.best_epoch, "finished": False,
+                                                    "checkpoint": self.checkpoint_file, "best": self.best_file})
+        rundir.publish_best(self.out, self.best_file)
+        rundir.tidy(self.out, keep={self.checkpoint_file, self.best_file})
         self.unsaved = False
 
-    def _save_best(self) -> None:
+    def _save_best(self, path: Path) -> None:
         current = self.inference.get_weights()
         self.inference.set_weights(self.best_weights)
         try:
-            atomic.write_with(self.out / "best.keras", self.inference.save)
+            atomic.write_with(path, self.inference.save)
         finally:
             self.inference.set_weights(current)
         self.best_changed = False
 
 
 def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks: list,
-         reporter, started: float) -> RunResult:
+         reporter, started: float, unsafe: bool) -> RunResult:
     import keras
 
     from fer_zoo import environment, pipeline
@@ -198,16 +206,17 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
     keras.config.set_dtype_policy(options.precision)
     try:
         keras.utils.set_random_seed(options.seed)
-        if done:
-            run.model = keras.saving.load_model(out / "last.keras")
+        if done:  # exactly what state.json committed; files of a checkpoint it never committed go
+            rundir.tidy(out, keep={run.checkpoint_file, run.best_file})
+            run.model = load_model(out / run.checkpoint_file, unsafe, compile=True)
             run.inference = pipeline.inference_part(run.model, arch.name)
-            if (out / "best.keras").is_file():
-                best = keras.saving.load_model(out / "best.keras", compile=False)
-                run.best_weights = best.get_weights()
+            if run.best_file and (out / run.best_file).is_file():
+                run.best_weights = load_model(out / run.best_file, unsafe).get_weights()
+                rundir.publish_best(out, run.best_file)
         else:
             run.inference = pipeline.inference_model(arch, dataset.image_shape, num_classes)
             if options.init_from:
-                _init_from(run.inference, options.init_from)
+                _init_from(run.inference, options.init_from, unsafe)
             run.model = pipeline.training_model(run.inference, recipe.augment, options.seed)
             pipeline.compile_for(run.model, recipe, soft)
         run.batches = pipeline.Batches(train_split.x, y_train, recipe.batch_size, options.seed,
@@ -271,8 +280,8 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     from fer_zoo.scores import metrics, run_status
 
     if run.unsaved or not (run.out / "state.json").is_file():
-        if not (run.out / "best.keras").is_file() and run.best_weights is None:
-            run.best_changed, run.best_weights = True, run.inference.get_weights()  # nothing trained: as built
+        if run.best_weights is None:  # nothing trained (too slow for the time box): the model as built
+            run.best_changed, run.best_weights = True, run.inference.get_weights()
         run.checkpoint()
     if run.best_weights is not None:
         run.inference.set_weights(run.best_weights)
@@ -314,8 +323,9 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
         title = f"{run.arch.name} on {run.dataset.name}"
         atomic.write_with(run.out / "curves.png", lambda tmp: curves_png({run.arch.name: history}, tmp, title=title))
     state = json.loads((run.out / "state.json").read_text())
-    atomic.write_json(run.out / "state.json", {**state, "finished": True})
-    (run.out / "last.keras").unlink(missing_ok=True)  # only an unfinished run needs the optimizer state
+    atomic.write_json(run.out / "state.json", {**{k: v for k, v in state.items() if k not in ("checkpoint", "best")},
+                                               "finished": True})
+    rundir.tidy(run.out, keep=set())  # best.keras stays; only an unfinished run needs the rest
     return RunResult(run.out, summary, history, resumed_from=run.resumed_from, model=run.inference)
 
 
@@ -388,10 +398,8 @@ def _one_hot(y: np.ndarray, k: int) -> np.ndarray:
     return y.astype("float32") if y.ndim == 2 else np.eye(k, dtype="float32")[y]
 
 
-def _init_from(inference, source: str) -> None:
-    from fer_zoo.runtime import load_model
-
-    donor = load_model(source)
+def _init_from(inference, source: str, unsafe: bool) -> None:
+    donor = load_model(source, unsafe)
     try:
         inference.set_weights(donor.get_weights())
     except ValueError as exc:

@@ -33,7 +33,8 @@ def read_header(path: Path) -> list[str]:
         raise FerZooError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not first.strip():
         raise FerZooError(f"{path}: empty file")
-    return [c.strip().strip('"') for c in first.decode("utf-8", "replace").strip().split(",")]
+    # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name
+    return [c.strip().strip('"') for c in first.decode("utf-8-sig", "replace").strip().split(",")]
 
 
 def parse_csv(path: Path, skip_bad_rows: bool = False):
@@ -215,7 +216,7 @@ def _parse_checked(path: Path, header: list[str], skip_bad_rows: bool):
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
+        frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # pandas' tokenizer names the line
         raise FerZooError(f"{path}: {exc}") from None
     frame.columns = [c.strip() for c in frame.columns]
@@ -224,18 +225,17 @@ def _parse_checked(path: Path, header: list[str], skip_bad_rows: bool):
     for i, row in enumerate(frame.itertuples(index=False)):
         record = row._asdict() if hasattr(row, "_asdict") else dict(zip(frame.columns, row))
         problem = None
-        try:
-            label = int(record["emotion"])
-        except ValueError:
+        emotion = str(record["emotion"]).strip()
+        label = int(emotion) if emotion.isascii() and emotion.isdigit() else None  # int() takes "٣" too
+        if label is None:
             problem = "non-numeric emotion"
-        else:
-            if not 0 <= label < len(CLASS_NAMES):
-                problem = f"emotion {label} out of range 0-{len(CLASS_NAMES) - 1}"
+        elif not 0 <= label < len(CLASS_NAMES):
+            problem = f"emotion {label} out of range 0-{len(CLASS_NAMES) - 1}"
         if problem is None:
             values = record["pixels"].split()
             if len(values) != PIXELS:
                 problem = f"{len(values)} pixel values, expected {PIXELS}"
-            elif not all(v.isdigit() for v in values):
+            elif not all(v.isascii() and v.isdigit() for v in values):  # "²" is a Unicode digit int() refuses
                 problem = "non-numeric pixel value"
             else:
                 pixels = np.array(values, dtype=np.int64)

@@ -50,16 +50,20 @@ def _layout(root: Path) -> dict[str, dict[str, list[Path]]]:
 
 
 def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
+    import warnings
+
     from PIL import Image
 
     images, kept = [], []
     for path in paths:
         try:
-            with Image.open(path) as im:
-                im.load()
-                images.append(im.copy())
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)  # a face is not 90 MP
+                with Image.open(path) as im:
+                    im.load()
+                    images.append(im.copy())
             kept.append(True)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             if not skip_bad:
                 raise FerZooError(f"{path}: unreadable image ({type(exc).__name__}: {exc}) "
                                   f"(--skip-bad-rows loads the rest)") from None

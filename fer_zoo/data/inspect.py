@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
+from fer_zoo import atomic
 from fer_zoo.data.dataset import Dataset
+from fer_zoo.errors import FerZooError
 
 
 def summary(dataset: Dataset) -> dict:
@@ -62,8 +64,9 @@ def sample_grid(dataset: Dataset, path: Path, per_class: int = 8, seed: int = 0,
             image = Image.fromarray(split.x[index].squeeze(-1) if split.x.shape[-1] == 1 else split.x[index])
             image = image.convert("L").resize((cell_w, cell_h), Image.NEAREST)
             grid.paste(image, (label_width + col * (cell_w + 2), row * (cell_h + 2)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    grid.save(tmp, format="PNG")
-    tmp.replace(path)
+    atomic.writable(path, "--grid")
+    try:
+        atomic.write_with(path, lambda tmp: grid.save(tmp, format="PNG"))
+    except OSError as exc:
+        raise FerZooError(f"--grid {path}: cannot write it ({exc.strerror or exc})") from None
     return path

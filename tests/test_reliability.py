@@ -1,0 +1,241 @@
+"""Nothing is lost and nothing runs that should not: a crash at every write of an epoch resumes to the
+complete history; broken cache entries and converted models are rebuilt; leftovers of killed writers are
+cleaned and counted; annotated copies never land on an input; plugins that exit or misbehave are contained."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_zoo import atomic
+
+TINY_DATA = "synthetic:size=64,seed=4,preset=easy"
+
+
+class Crash(Exception):
+    """Stands for a kill: raised as a write begins, so every earlier write is on disk and this one is not."""
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+ORIGINAL_REPLACING = atomic.replacing
+
+
+def crash_at(monkeypatch, index: int | None, seen: list[str]):
+    """Make the ``index``-th write through fer_zoo.atomic raise Crash (None: count the writes only)."""
+
+    def replacing(path, suffix=None):
+        seen.append(Path(path).name)
+        if index is not None and len(seen) == index:
+            raise Crash(f"killed before writing {Path(path).name}")
+        return ORIGINAL_REPLACING(path, suffix)
+
+    monkeypatch.setattr(atomic, "replacing", replacing)
+
+
+def history_rows(run: Path) -> list[dict]:
+    import csv
+
+    with open(run / "history.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in ("epoch_seconds", "images_per_second")}
+                for row in csv.DictReader(f)]
+
+
+def test_a_crash_at_any_write_after_the_first_epoch_resumes_to_the_complete_history(tmp_path, monkeypatch,
+                                                                                   install_plugin,
+                                                                                   tiny_plugin_source):
+    from fer_zoo.data import load_dataset
+    from fer_zoo.runtime import load_model
+    from fer_zoo.train import TrainOptions, train
+
+    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    load_dataset(TINY_DATA)  # cached now: the runs below write the same files in the same order
+    options = TrainOptions(epochs=2, batch_size=16, checkpoint_seconds=0)
+    writes: list[str] = []
+    crash_at(monkeypatch, None, writes)
+    train("tiny", TINY_DATA, tmp_path / "clean", options)
+    reference = history_rows(tmp_path / "clean")
+    best_weights = load_model(tmp_path / "clean").get_weights()
+    first_epoch_done = writes.index("state.json") + 1  # config, then epoch 1's checkpoint ends with state.json
+    later = list(range(first_epoch_done + 1, len(writes) + 1))
+    assert [writes[i - 1] for i in later][-3:] == ["metrics.json", "curves.png", "state.json"]
+    assert {"last-0002.keras", "history.csv", "best.keras"} <= {writes[i - 1] for i in later}
+    for index in later:  # every write of epoch 2's checkpoint and of the finish
+        run = tmp_path / f"crash{index}"
+        crash_at(monkeypatch, index, [])
+        with pytest.raises(Crash):
+            train("tiny", TINY_DATA, run, options)
+        monkeypatch.setattr(atomic, "replacing", ORIGINAL_REPLACING)
+        resumed = train("tiny", TINY_DATA, run, options, resume=True)
+        state = json.loads((run / "state.json").read_text())
+        assert state["finished"] and state["completed_epochs"] == 2, (index, writes[index - 1])
+        assert history_rows(run) == reference, (index, writes[index - 1])
+        assert json.loads((run / "metrics.json").read_text())["epochs"] == 2 == resumed.metrics["epochs"]
+        assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in (tmp_path / "clean").iterdir())
+        assert all(np.array_equal(a, b) for a, b in zip(load_model(run).get_weights(), best_weights))
+
+
+def test_a_truncated_cache_entry_is_a_miss_deleted_and_rebuilt(caplog):
+    from fer_zoo.data import cache, load_dataset
+
+    first = load_dataset(TINY_DATA)
+    [entry] = [Path(cache.info()["path"]) / e["file"] for e in cache.info()["entries"]]
+    entry.write_bytes(entry.read_bytes()[:200])
+    with caplog.at_level(logging.WARNING, logger="fer_zoo"):
+        again = load_dataset(TINY_DATA)
+    assert np.array_equal(again.splits["train"].x, first.splits["train"].x)
+    assert any("was unreadable" in r.getMessage() and entry.name in r.getMessage() for r in caplog.records)
+    assert load_dataset(TINY_DATA).fingerprint == first.fingerprint  # rebuilt whole: read back fine
+
+
+def test_leftovers_of_killed_writers_are_counted_then_removed(cli):
+    from fer_zoo.data import cache, load_dataset
+
+    folder = cache.ensure_dir()
+    pid = dead_pid()
+    leftover = folder / f".synthetic-abc.npz.{pid}.a1b2c3d4.npz"
+    leftover.write_bytes(b"x" * 5000)
+    mine = folder / atomic.scratch_prefix("live.npz")
+    mine = mine.with_name(mine.name + "zz9zz9zz.npz")
+    mine.write_bytes(b"y")  # this process is alive: not a leftover
+    assert cache.info()["leftovers"] == {"files": 1, "bytes": 5000}
+    assert "1 leftover(s)" in cli("cache", "info").stdout
+    load_dataset(TINY_DATA)  # the next write to the folder cleans up
+    assert not leftover.exists() and mine.exists()
+    assert cache.info()["leftovers"]["files"] == 0
+
+
+def test_a_garbage_cached_onnx_model_is_converted_again(tiny_model_file, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(tmp_path / "own-cache"))
+    from fer_zoo.runtime import load_classifier
+
+    x = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 1)).astype("float32")
+    good = load_classifier(tiny_model_file, runtime="onnx").predict(x)
+    [cached] = list((tmp_path / "own-cache" / "onnx").glob("*.onnx"))
+    cached.write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING, logger="fer_zoo"):
+        again = load_classifier(tiny_model_file, runtime="onnx")
+    assert again.runtime.startswith("onnxruntime") and np.allclose(again.predict(x), good, atol=1e-5)
+    assert any("cached ONNX model" in r.getMessage() for r in caplog.records)
+    assert cached.stat().st_size > 1000
+
+
+def test_an_interrupted_export_keeps_the_old_artifact_and_cleans_up(tiny_model_file, tmp_path, monkeypatch):
+    from fer_zoo import export as export_module
+
+    out = tmp_path / "m.onnx"
+    export_module.export(tiny_model_file, "onnx", out, data=TINY_DATA)
+    before = out.read_bytes()
+    stale = tmp_path / f".m.onnx.{dead_pid()}.q1w2e3r4"
+    stale.mkdir()
+    (stale / "model.onnx").write_bytes(b"half")
+
+    def killed(*args, **kwargs):
+        raise Crash("killed while moving into place")
+
+    monkeypatch.setattr(export_module, "_move_into_place", killed)
+    with pytest.raises(Crash):
+        export_module.export(tiny_model_file, "onnx", out, data=TINY_DATA, force=True)
+    assert out.read_bytes() == before  # whole, the previous one
+    assert not stale.exists()  # the leftover of the earlier killed export went at this export's start
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_16_bit_image_folders_are_scaled_not_clipped(tmp_path):
+    from fer_zoo.data import load_dataset
+
+    root = tmp_path / "faces"
+    values = {}
+    for split in ("train", "test"):
+        for cls in ("happy", "sad"):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(2):
+                deep = np.full((48, 48), 20000 * (i + 1), np.uint16)
+                Image.fromarray(deep).save(root / split / cls / f"{i}.png")
+                values[i] = deep[0, 0]
+    dataset = load_dataset(str(root))
+    seen = sorted({int(v) for v in np.unique(dataset.splits["test"].x)})
+    assert seen == [round(20000 / 257), round(40000 / 257)]  # 78 and 156, not both 255
+
+
+def test_a_utf8_byte_order_mark_is_not_a_missing_column(tmp_path):
+    from fer_zoo.data import load_dataset
+    from fer_zoo.data.fer2013 import write_csv
+
+    x = np.random.default_rng(1).integers(0, 256, (14, 48, 48, 1), dtype=np.uint8)
+    plain, marked = tmp_path / "plain.csv", tmp_path / "bom.csv"
+    write_csv(plain, x, np.arange(14) % 7, usage=["Training"] * 8 + ["PublicTest"] * 3 + ["PrivateTest"] * 3)
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    a, b = load_dataset(str(plain)), load_dataset(str(marked))
+    assert np.array_equal(a.splits["train"].x, b.splits["train"].x)
+
+
+@pytest.mark.parametrize("layout", ["parent", "dot", "symlink", "same-names"])
+def test_annotated_copies_land_inside_the_folder_never_on_an_input(cli, tiny_model_file, tmp_path, monkeypatch,
+                                                                   layout):
+    photos = tmp_path / "photos"
+    other = tmp_path / "other"
+    for folder in (photos, other):
+        folder.mkdir()
+        Image.new("RGB", (64, 64), (90, 90, 90)).save(folder / "face.png")
+    originals = {p: p.read_bytes() for p in tmp_path.rglob("*.png")}
+    out = tmp_path / "annotated"
+    if layout == "parent":  # cd photos && fer-zoo predict RUN .. --annotate ../annotated
+        monkeypatch.chdir(photos)
+        args = [".."]
+        annotate = "../annotated"
+    elif layout == "dot":
+        monkeypatch.chdir(photos)
+        args = ["."]
+        annotate = str(out)
+    elif layout == "symlink":
+        (tmp_path / "link").symlink_to(photos)
+        args = [str(tmp_path / "link")]
+        annotate = str(out)
+    else:
+        args = [str(photos / "face.png"), str(other / "face.png")]
+        annotate = str(out)
+    result = cli("predict", str(tiny_model_file), *args, "--annotate", annotate, "--no-detect", "--json")
+    if layout == "parent":  # the inputs hold the --annotate folder itself: refused, nothing written
+        assert result.exit_code == 2 and "inside the input folder" in result.stderr
+        assert not out.exists()
+    else:
+        assert result.exit_code == 0, result.output
+        written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+        assert len(written) == len(json.loads(result.stdout))
+        assert all((out / w).resolve().is_relative_to(out.resolve()) for w in written)
+    assert {p: p.read_bytes() for p in originals} == originals  # no input overwritten
+
+
+def test_plugins_that_exit_or_return_instead_of_registering_are_contained(cli, install_plugin, monkeypatch,
+                                                                           tiny_plugin_source):
+    from fer_zoo import plugins
+
+    install_plugin("exits-fer", "import sys\nsys.exit(0)\n")
+    install_plugin("returns-fer", """
+import fer_zoo
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    return [fer_zoo.Architecture(name="lost", build=lambda s, n: None, input_shape=(48, 48, 1), description="x")]
+""")
+    monkeypatch.setattr(plugins, "SLOW_IMPORT_SECONDS", -1.0)  # every import counts as slow here
+    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    result = cli("list", "--json")
+    assert result.exit_code == 0
+    names = {r["name"] for r in json.loads(result.stdout)}
+    assert "tiny" in names and "lost" not in names and "custom" in names
+    warnings = result.stderr
+    assert "exits-fer" in warnings and "called sys.exit(0)" in warnings
+    assert "returns-fer" in warnings and "returned list instead of calling register" in warnings
+    assert "acme-fer" in warnings and "s to import" in warnings
