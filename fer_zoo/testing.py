@@ -7,10 +7,14 @@
 
 It builds the network, runs it, trains one step, saves and reloads it, and loads shipped weights.
 Every problem found is one line saying what to fix; they are raised together as one AssertionError.
+The training step runs in a child process (``isolate=True``, the default), so a native crash in the
+backend (a segmentation fault in a convolution kernel, say) is one failing check that names the signal,
+not a dead test run.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -27,7 +31,7 @@ class ConformanceError(AssertionError):
         super().__init__(f"architecture {name!r} does not conform:\n" + "\n".join(f"- {p}" for p in problems))
 
 
-def check_architecture(arch: Architecture | str, num_classes: int = 7) -> None:
+def check_architecture(arch: Architecture | str, num_classes: int = 7, isolate: bool = True) -> None:
     """Raise ConformanceError listing every way ``arch`` breaks the plugin contract; None if it keeps it."""
     import fer_zoo
 
@@ -47,7 +51,10 @@ def check_architecture(arch: Architecture | str, num_classes: int = 7) -> None:
     _check_counts(arch, model, num_classes, problems)
     x = np.random.default_rng(0).uniform(0, 1, (4, *arch.input_shape)).astype("float32")
     _check_probabilities(model, x, num_classes, problems)
-    _check_train_step(arch, x, num_classes, problems)
+    if isolate:
+        _check_train_step_isolated(arch, x, num_classes, problems)
+    else:
+        problems += train_step_problems(arch, x, num_classes)
     _check_round_trip(model, x, problems)
     _check_weights(arch, num_classes, x, problems)
     if problems:
@@ -84,7 +91,8 @@ def _check_probabilities(model, x, num_classes, problems):
                         "keeps the softmax sound")
 
 
-def _check_train_step(arch, x, num_classes, problems):
+def train_step_problems(arch, x, num_classes) -> list[str]:
+    """One training step from a fresh build: what went wrong, if anything."""
     import keras
 
     from fer_zoo.models import create_model
@@ -95,10 +103,50 @@ def _check_train_step(arch, x, num_classes, problems):
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
         loss = float(np.asarray(model.train_on_batch(x, np.arange(len(x)) % num_classes)).reshape(-1)[0])
     except Exception as exc:
-        problems.append(f"one training step failed: {one_line(exc, 200)}")
-        return
+        return [f"one training step failed: {one_line(exc, 200)}"]
     if not math.isfinite(loss) or not all(np.all(np.isfinite(np.asarray(w))) for w in model.get_weights()):
-        problems.append("one training step produced NaN or inf: check initialisers, divisions and logs in the network")
+        return ["one training step produced NaN or inf: check initialisers, divisions and logs in the network"]
+    return []
+
+
+_CHILD = """
+import json, sys
+import cloudpickle
+from fer_zoo.testing import train_step_problems
+arch, x, num_classes = cloudpickle.loads(sys.stdin.buffer.read())
+sys.stdout.write("FER_ZOO_PROBLEMS " + json.dumps(train_step_problems(arch, x, num_classes)) + "\\n")
+"""
+
+
+def _check_train_step_isolated(arch, x, num_classes, problems):
+    """The training step in a child process: a native crash there is a problem here, named by its signal."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    try:
+        import cloudpickle  # carries build functions by value (lambdas, closures), where pickle cannot
+        payload = cloudpickle.dumps((arch, x, num_classes))
+    except Exception:  # cannot be sent to a child (no cloudpickle, an unpicklable build): check here
+        problems += train_step_problems(arch, x, num_classes)
+        return
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    done = subprocess.run([sys.executable, "-c", _CHILD], input=payload, capture_output=True, env=env, timeout=900)
+    out = done.stdout.decode("utf-8", "replace")
+    for line in out.splitlines():
+        if line.startswith("FER_ZOO_PROBLEMS "):
+            problems += json.loads(line.removeprefix("FER_ZOO_PROBLEMS "))
+            return
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        problems.append(f"one training step crashed the process with {name} (a native crash in the "
+                        f"{os.environ.get('KERAS_BACKEND', 'tensorflow')} backend's kernels; seen: TensorFlow's oneDNN "
+                        f"on a 1x1 stride-2 convolution): rewrite that layer or report it upstream")
+    else:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        tail = one_line(lines[-1] if lines else "no output", 200)
+        problems.append(f"one training step ended its process with status {done.returncode}: {tail}")
 
 
 def _check_round_trip(model, x, problems):

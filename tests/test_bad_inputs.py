@@ -276,6 +276,10 @@ CASES = [
                                           c.p("x.tflite")], "cannot load ONNX model"),
     Case("export-lambda", lambda c: ["export", c.model("lambda"), "--format", "onnx", "--out", c.p("x.onnx")],
          "--unsafe"),
+    Case("predict-lambda", lambda c: ["predict", c.model("lambda"), c.file("a.png")], "--unsafe"),
+    Case("h5-lambda", lambda c: ["evaluate", c.model("lambda_h5"), "--data", DATA], "--unsafe"),
+    Case("init-from-lambda", lambda c: ["train", "lenet", "--data", DATA, "--init-from", c.model("lambda"),
+                                        "--out", c.p("o")], "--unsafe"),
     # --- run directories -----------------------------------------------------------------------------
     Case("resume-corrupt-config", lambda c: ["train", "--resume", str(_broken_run(c, "config.json", "{oops"))],
          "config.json: unreadable"),
@@ -409,7 +413,10 @@ def shared(tmp_path_factory):
     tiny_classifier(num_classes=8).save(made["eight"])
     inputs = keras.Input((48, 48, 1))
     x = keras.layers.Lambda(lambda t: t / 255.0)(inputs)
-    keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(x))).save(made["lambda"])
+    lambda_model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(x)))
+    lambda_model.save(made["lambda"])
+    made["lambda_h5"] = root / "lambda.h5"
+    lambda_model.save(made["lambda_h5"])  # Keras 3's legacy HDF5 (the tf-keras one: tests/test_training.py)
     os.environ.setdefault("FER_ZOO_CACHE_DIR", str(root / "cache"))
     train("lenet", DATA, root / "run", TrainOptions(epochs=1, batch_size=32))
     made["run"] = root / "run"

@@ -53,11 +53,39 @@ def build_without_softmax(input_shape, num_classes):
     return keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(), keras.layers.Dense(num_classes)])
 
 
+CRASH_ON_TRAINING = '''
+import os, signal
+
+def build(input_shape, num_classes):
+    import keras
+
+    class Crashes(keras.layers.Layer):
+        def call(self, x, training=None):
+            if training:  # a stand-in for a kernel that corrupts the heap: the process dies by a signal
+                os.kill(os.getpid(), signal.SIGSEGV)
+            return x
+
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Flatten()(Crashes()(inputs))
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax", dtype="float32")(x))
+'''
+
+
+def test_a_native_crash_in_the_training_step_is_one_named_problem():
+    namespace: dict = {}
+    exec(CRASH_ON_TRAINING, namespace)
+    arch = Architecture(name="crashy", build=namespace["build"], input_shape=(8, 8, 1), description="x")
+    with pytest.raises(ConformanceError) as excinfo:
+        check_architecture(arch)  # this test process survives: the step ran in a child
+    [problem] = [p for p in excinfo.value.problems if "training step" in p]
+    assert "crashed the process with SIGSEGV" in problem
+
+
 def test_conformance_names_each_problem_and_its_fix():
     arch = Architecture(name="sloppy", build=build_without_softmax, input_shape=(8, 8, 1), description="x",
                         params=5, macs=448)
     with pytest.raises(ConformanceError) as excinfo:
-        check_architecture(arch)
+        check_architecture(arch, isolate=False)  # the child-process step has its own test above
     problems = excinfo.value.problems
     assert any("declared params=5 but the built model has 455: set params=455" in p for p in problems)
     assert any("end with a softmax" in p for p in problems)
@@ -76,7 +104,7 @@ def test_conformance_rejects_lambda_layers_and_missing_weights(tmp_path):
     arch = Architecture(name="lambda-net", build=build, input_shape=(8, 8, 1), description="x",
                         weights=tmp_path / "missing.weights.h5")
     with pytest.raises(ConformanceError) as excinfo:
-        check_architecture(arch)
+        check_architecture(arch, isolate=False)
     text = str(excinfo.value)
     assert "no Lambda layers" in text and "shipped weights do not load" in text
 
@@ -90,12 +118,12 @@ def test_shipped_weights_are_loaded_and_wrong_ones_refused(tmp_path):
     arch = namespace["ARCHITECTURE"]
     weights = tmp_path / "shipped.weights.h5"
     arch.build(arch.input_shape, 7).save_weights(weights)
-    check_architecture(replace(arch, weights=lambda: weights))
+    check_architecture(replace(arch, weights=lambda: weights), isolate=False)
     # weights of another network (other class count, so other shapes) are not this architecture's
     other = tmp_path / "other.weights.h5"
     arch.build(arch.input_shape, 5).save_weights(other)
     with pytest.raises(ConformanceError, match="shipped weights do not load"):
-        check_architecture(replace(arch, weights=lambda: other))
+        check_architecture(replace(arch, weights=lambda: other), isolate=False)
 
 
 def test_incompatible_plugin_api_is_shown_with_the_reason(cli, install_plugin, tiny_plugin_source):
