@@ -233,6 +233,9 @@ CASES = [
                                         *([] if c.file("faces/train/happy/0.png") is None else [])], "unreadable image"),
     Case("folder-no-classes-in-split", lambda c: ["data", "inspect", str(Path(c.file("f/train/.keep")).parents[1])],
          "no class folders"),
+    Case("folder-bomb", lambda c: ["data", "inspect", str(c.folder()),
+                                   *([] if c.file("faces/test/sad/0.png", _png_claiming(10_000, 10_000)) else [])],
+         "DecompressionBombWarning"),
     Case("folder-option", lambda c: ["data", "inspect", f"folder:path={c.folder()},colour=1"], "unknown option(s)"),
     Case("folder-path-is-file", lambda c: ["data", "inspect", f"folder:path={c.csv()}"], "no such folder"),
     # --- photos and videos (predict --strict stops at the first bad input) --------------------------
@@ -355,6 +358,19 @@ def _plugin(c: Ctx, source: str) -> list[str]:
 
 def _recipe(c: Ctx, text: str) -> list[str]:
     return ["train", "lenet", "--data", DATA, "--recipe", c.file("mine.toml", text.encode()), "--out", c.p("o")]
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (100 MP here: over Pillow's 89 MP warning, under its error)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")
 
 
 def _big_png(c: Ctx) -> str:

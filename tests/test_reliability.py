@@ -239,3 +239,33 @@ def fer_zoo_register_architectures(register):
     assert "exits-fer" in warnings and "called sys.exit(0)" in warnings
     assert "returns-fer" in warnings and "returned list instead of calling register" in warnings
     assert "acme-fer" in warnings and "s to import" in warnings
+
+
+def test_savedmodel_exports_replace_cleanly_and_are_evaluated_without_writing_into_them(cli, tiny_model_file,
+                                                                                         tmp_path):
+    out = tmp_path / "sm"
+    (tmp_path / ".sm.old").mkdir()  # what an earlier fer-zoo's interrupted replace could leave
+    for attempt in range(2):  # the second replaces the first folder
+        result = cli("export", str(tiny_model_file), "--format", "savedmodel", "--out", str(out), "--force",
+                     "--data", TINY_DATA)
+        assert result.exit_code == 0, result.output
+    inside = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    result = cli("evaluate", str(out), "--unsafe", "--data", TINY_DATA, "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == inside  # nothing written into it
+    assert "confusion_png" not in json.loads(result.stdout)
+
+
+def test_an_unsafe_export_of_a_model_with_code_verifies_its_own_file(cli, tmp_path):
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Lambda(lambda t: t / 255.0)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(x)))
+    model.save(tmp_path / "lambda.keras")
+    refused = cli("export", str(tmp_path / "lambda.keras"), "--format", "keras", "--out", str(tmp_path / "o.keras"))
+    assert refused.exit_code == 2 and "--unsafe" in refused.stderr
+    result = cli("export", str(tmp_path / "lambda.keras"), "--format", "keras", "--out", str(tmp_path / "o.keras"),
+                 "--unsafe", "--data", TINY_DATA)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o.keras").is_file() and "verified" in result.stdout
