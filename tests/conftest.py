@@ -24,7 +24,7 @@ def build_tiny(input_shape, num_classes):
     from keras import layers
     return keras.Sequential([
         keras.Input(shape=input_shape),
-        layers.Conv2D(4, 3, strides=2),
+        layers.Conv2D(4, 3, strides=2),{batch_norm}
         layers.GlobalAveragePooling2D(),
         layers.Dense(num_classes, activation="softmax", dtype="float32"),
     ])
@@ -33,7 +33,7 @@ def build_tiny(input_shape, num_classes):
 def fer_zoo_register_architectures(register):
     register(fer_zoo.Architecture(
         name={name!r}, build=build_tiny, input_shape=(48, 48, 1), description="a tiny test net",
-        params=75, macs=19_072,
+        params={params}, macs=19_072,
     ))
 '''
 
@@ -94,7 +94,24 @@ def install_plugin(tmp_path, monkeypatch):
 
 @pytest.fixture
 def tiny_plugin_source():
-    return lambda name="tiny": TINY_PLUGIN.format(name=name)
+    """A plugin module registering a tiny network (with ``batch_norm``, one batch-norm layer after the conv)."""
+    def source(name: str = "tiny", batch_norm: bool = False) -> str:
+        return TINY_PLUGIN.format(name=name, batch_norm="\n        layers.BatchNormalization()," if batch_norm else "",
+                                  params=75 + 16 * batch_norm)
+    return source
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height: what a decompression bomb's header looks like."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")
 
 
 @pytest.fixture

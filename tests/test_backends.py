@@ -12,31 +12,12 @@ from collections import Counter
 
 import pytest
 
-BN_PLUGIN = '''
-import fer_zoo
-
-def build(input_shape, num_classes):
-    import keras
-    from keras import layers
-    return keras.Sequential([
-        keras.Input(shape=input_shape),
-        layers.Conv2D(4, 3, strides=2),
-        layers.BatchNormalization(),
-        layers.GlobalAveragePooling2D(),
-        layers.Dense(num_classes, activation="softmax", dtype="float32"),
-    ])
-
-@fer_zoo.hookimpl
-def fer_zoo_register_architectures(register):
-    register(fer_zoo.Architecture(name="tiny_bn", build=build, input_shape=(48, 48, 1), description="tiny, BN"))
-'''
-
 PROBE = """
 import json, sys
 from fer_zoo.train import train, TrainOptions
 from fer_zoo.evaluation import evaluate
 data = "synthetic:size=70,seed=2,preset=easy"
-result = train("tiny_bn", data, sys.argv[1], TrainOptions(epochs=2, batch_size=32, checkpoint_seconds=0))
+result = train("tiny", data, sys.argv[1], TrainOptions(epochs=2, batch_size=32, checkpoint_seconds=0))
 if sys.argv[3] == "full":
     report = evaluate(sys.argv[1], data, "val", tta="tencrop")
     from fer_zoo.predict import PredictOptions, predict
@@ -63,9 +44,9 @@ def run_probe(tmp_path, install_plugin, name: str, mode: str) -> subprocess.Comp
     return done
 
 
-def test_train_evaluate_predict_under_jax_compile_once_then_from_cache(tmp_path, install_plugin):
+def test_train_evaluate_predict_under_jax_compile_once_then_from_cache(tmp_path, install_plugin, tiny_plugin_source):
     pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[dev]' brings it)")
-    install_plugin("tiny-bn", BN_PLUGIN)
+    install_plugin("tiny-bn", tiny_plugin_source("tiny", batch_norm=True))
     # 70 images in batches of 32 (the ragged 6 sit out), validation and scoring on 11 images in one padded
     # batch, precise BN on the 70 training images in one pass: each compiled once, and no test step at all
     first = run_probe(tmp_path, install_plugin, "run", "train")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from PIL import Image
 
 from fer_zoo.data.fer2013 import write_csv
+from tests.conftest import png_claiming
 
 DATA = "synthetic:size=84,seed=1,preset=easy"
 USAGE = ["Training"] * 8 + ["PublicTest"] * 3 + ["PrivateTest"] * 3
@@ -234,7 +234,7 @@ CASES = [
     Case("folder-no-classes-in-split", lambda c: ["data", "inspect", str(Path(c.file("f/train/.keep")).parents[1])],
          "no class folders"),
     Case("folder-bomb", lambda c: ["data", "inspect", str(c.folder()),
-                                   *([] if c.file("faces/test/sad/0.png", _png_claiming(10_000, 10_000)) else [])],
+                                   *([] if c.file("faces/test/sad/0.png", png_claiming(10_000, 10_000)) else [])],
          "DecompressionBombWarning"),
     Case("folder-option", lambda c: ["data", "inspect", f"folder:path={c.folder()},colour=1"], "unknown option(s)"),
     Case("folder-path-is-file", lambda c: ["data", "inspect", f"folder:path={c.csv()}"], "no such folder"),
@@ -358,19 +358,6 @@ def _plugin(c: Ctx, source: str) -> list[str]:
 
 def _recipe(c: Ctx, text: str) -> list[str]:
     return ["train", "lenet", "--data", DATA, "--recipe", c.file("mine.toml", text.encode()), "--out", c.p("o")]
-
-
-def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height (100 MP here: over Pillow's 89 MP warning, under its error)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
 
 
 def _big_png(c: Ctx) -> str:

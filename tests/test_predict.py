@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from PIL import Image
 
 from fer_zoo.predict import crop_face
 from fer_zoo.runtime import fit_image, load_classifier
+from tests.conftest import png_claiming
 
 ASTRONAUT_FACE = (177, 66, 95, 95)  # where OpenCV's cascade puts the one face in skimage's astronaut
 
@@ -193,23 +192,13 @@ def test_unreadable_inputs_do_not_stop_the_rest(cli, tiny_model_file, tmp_path):
     assert strict.exit_code == 2 and strict.stdout == "" and "b_broken.jpg" in strict.stderr
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims to be width x height: what a decompression bomb's header looks like."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
-
-
 def test_decompression_bomb_is_refused_before_decoding(cli, tiny_model_file, tmp_path):
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(_png_header_only(100_000, 100_000))
+    bomb.write_bytes(png_claiming(100_000, 100_000))
     result = cli("predict", str(tiny_model_file), str(bomb), "--json")
     assert result.exit_code == 1 and "bomb.png: refused, a possible decompression bomb" in result.stderr
     moderate = tmp_path / "moderate.png"
-    moderate.write_bytes(_png_header_only(10_000, 8_000))  # under Pillow's own limit, over ours
+    moderate.write_bytes(png_claiming(10_000, 8_000))  # under Pillow's own limit, over ours
     result = cli("predict", str(tiny_model_file), str(moderate), "--json")
     assert result.exit_code == 1 and "10000x8000 pixels is over the limit of 64,000,000" in result.stderr
     small = _save(np.zeros((100, 100, 3), np.uint8), tmp_path / "small.png")
