@@ -69,10 +69,12 @@ def get_architecture(name: str) -> Architecture:
     return loaded.get_architecture(name)
 
 
-def create_model(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7):
-    """Build the bare network of architecture ``name`` (a ``keras.Model``) at its declared input shape."""
+def create_model(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7,
+                 pretrained: bool = False):
+    """Build the bare network of architecture ``name`` (a ``keras.Model``) at its declared input shape;
+    ``pretrained=True`` loads the weights its plugin ships (a FerZooError if it ships none)."""
     from fer_zoo.models import create_model as _create
     from fer_zoo.quiet import import_keras
 
     import_keras()
-    return _create(get_architecture(name), input_shape, num_classes)
+    return _create(get_architecture(name), input_shape, num_classes, pretrained)

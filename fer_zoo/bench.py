@@ -52,6 +52,7 @@ NUMERIC = ["param_count", "macs", "train_acc", "val_acc", "test_acc", "top2_val"
 CSV_COLUMNS = ["model", "plugin", *NUMERIC[:2], "infer_batch_size", *NUMERIC[2:], "reported_val_acc", "status",
                "seeds", "error"]
 GOOD = ("ok", "time-boxed")
+BROKEN = ("failed", "out of memory")  # rows that did not run, as opposed to rows that ran and did not learn
 
 
 @dataclass
@@ -244,6 +245,13 @@ def aggregate(name: str, seed_rows: list[dict]) -> dict:
     reasons = [r.get("error") or r.get("reason") for r in seed_rows if r.get("error") or r.get("reason")]
     row["error"] = reasons[0] if reasons else None
     return row
+
+
+def exit_status(rows: list[dict], strict: bool = False) -> int:
+    """1 when every row failed to run, or (``strict``) when any row is not ok or time-boxed; else 0."""
+    if all(r["status"] in BROKEN for r in rows) or (strict and any(r["status"] not in GOOD for r in rows)):
+        return 1
+    return 0
 
 
 def write_results(result: dict, out: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-# the rest of fer-zoo asks for these by name
+# history.csv's columns, in order
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
                    "learning_rate", "images", "epoch_seconds", "images_per_second"]
 TRAIN_TO_FORWARD = 3.0  # a training step costs about three forward passes (forward, and backward at twice)
@@ -65,7 +65,6 @@ class EpochEnd(keras.callbacks.Callback):
         self.last_checkpoint = time.perf_counter()
 
     def on_train_begin(self, logs=None):
-        self.train_started = time.perf_counter()
         self.reporter.started(self.run.recipe.epochs, len(self.run.batches), self.run.batches.batch_size,
                               self.run.completed)
 

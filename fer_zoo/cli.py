@@ -420,7 +420,8 @@ def bench_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
-    from fer_zoo.bench import GOOD, BenchConfig, default_budget, default_precision, run_bench, select, write_results
+    from fer_zoo.bench import (BenchConfig, default_budget, default_precision, exit_status, run_bench, select,
+                               write_results)
     from fer_zoo.report import BenchProgress, bench_table
 
     _loaded_plugins()
@@ -444,8 +445,7 @@ def bench_command(
     else:
         console.print(bench_table(result["rows"], result["environment"], wide=wide, reused=progress.reused))
         console.print("wrote " + ", ".join(str(f) for f in files), markup=False)
-    broken = [r for r in result["rows"] if r["status"] in ("failed", "out of memory")]
-    if len(broken) == len(result["rows"]) or (strict and any(r["status"] not in GOOD for r in result["rows"])):
+    if exit_status(result["rows"], strict):
         raise typer.Exit(1)
 
 

@@ -13,8 +13,13 @@ from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.registry import Architecture
 
 
-def create_model(arch: Architecture, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7):
-    """Build the bare network and check it keeps the contract: ``(None, num_classes)`` output."""
+def create_model(arch: Architecture, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7,
+                 pretrained: bool = False):
+    """Build the bare network and check it keeps the contract: ``(None, num_classes)`` output.
+
+    ``pretrained`` loads the weights the architecture's plugin ships (the one place fer-zoo does): a
+    one-line error names the plugin and the file when there are none, or they do not fit.
+    """
     shape = tuple(input_shape) if input_shape is not None else arch.input_shape
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise FerZooError(f"num_classes must be an int >= 2, got {num_classes!r}")
@@ -31,6 +36,16 @@ def create_model(arch: Architecture, input_shape: tuple[int, int, int] | None = 
         raise FerZooError(f"{where}: build returned output shape {output_shape}, expected (None, {num_classes})")
     if input_shape_built != (None, *shape):
         raise FerZooError(f"{where}: build returned input shape {input_shape_built}, expected (None, {', '.join(map(str, shape))})")
+    if pretrained:
+        weights = arch.weights_path()
+        if weights is None:
+            raise FerZooError(f"architecture {arch.name!r} ships no weights: train it ('fer-zoo train {arch.name}') "
+                              f"and use the run directory instead")
+        try:
+            model.load_weights(weights)
+        except Exception as exc:  # a plugin's file that does not fit its own build()
+            raise FerZooError(f"{where}: shipped weights {weights} do not load into build{shape} with "
+                              f"{num_classes} classes: {one_line(exc, 200)}") from None
     return model
 
 

@@ -217,18 +217,9 @@ def _from_architecture(name: str, runtime: str) -> Classifier:
     from fer_zoo.pipeline import inference_model
 
     arch = get_architecture(name)
-    weights = arch.weights_path()
-    if weights is None:
-        raise FerZooError(f"architecture {name!r} ships no weights: train it ('fer-zoo train {name}') and pass "
-                          f"the run directory instead")
-    bare = create_model(arch, arch.input_shape, 7)
-    try:
-        bare.load_weights(weights)
-    except Exception as exc:  # a plugin's file that does not fit its own build()
-        raise FerZooError(f"architecture {name!r}: shipped weights {weights} do not load: {one_line(exc, 200)}") \
-            from None
+    bare = create_model(arch, arch.input_shape, 7, pretrained=True)
     model = inference_model(arch, arch.input_shape, 7, bare=bare)
-    return _from_keras(model, name, runtime, None, cache_key=f"{name}-{_file_key(weights)}")
+    return _from_keras(model, name, runtime, None, cache_key=f"{name}-{_file_key(arch.weights_path())}")
 
 
 def _from_keras(model, source: str, runtime: str, class_names, cache_key: str | None) -> Classifier:

@@ -173,12 +173,10 @@ def _check_weights(arch, num_classes, x, problems):
     if arch.weights is None:
         return
     try:
-        path = arch.weights_path()
-        model = create_model(arch, arch.input_shape, num_classes)
-        model.load_weights(path)
-    except Exception as exc:
-        problems.append(f"shipped weights do not load ({one_line(exc, 200)}): ship a .weights.h5 saved from "
-                        f"build(input_shape, num_classes) and point weights= at it inside the package")
+        model = create_model(arch, arch.input_shape, num_classes, pretrained=True)
+    except FerZooError as exc:
+        problems.append(f"{exc}: ship a .weights.h5 saved from build(input_shape, num_classes) and point weights= "
+                        f"at it inside the package")
         return
     if not np.all(np.isfinite(model.predict(x, verbose=0))):
         problems.append("the shipped weights give NaN predictions")

@@ -128,7 +128,7 @@ class Run:
         self.best_epoch = (state or {}).get("best_epoch", 0)
         self.checkpoint_file, self.best_file = rundir.committed_files(state)
         self.best_weights = None
-        self.best_val_probabilities = None
+        self.best_val_probabilities = self.last_val_probabilities = None
         self.best_changed = False
         self.unsaved = False
         self.time_box = None  # the TimeBox callback, when there is one

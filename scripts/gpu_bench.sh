@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of docs/benchmarks.md, on a machine that has JAX but no TensorFlow and no network
 # (such as the lent H100/H200 machines, whose plain `python3` holds JAX, PyTorch, pluggy, typer, rich,
-# pandas, scikit-learn, matplotlib, pillow and xxhash, but not Keras).
+# pandas, scikit-learn, matplotlib, pillow, opencv and xxhash, but not Keras).
 #
 # Here, with network, once:
 #   pip download --dest wheels --only-binary=:all: --python-version 3.12 \
@@ -9,13 +9,15 @@
 #       keras namex optree "setuptools>=77"
 # There:
 #   WHEELS=wheels bash scripts/gpu_bench.sh          (results and logs in ${OUT:-gpu-results})
+# A rehearsal on any CPU (small sizes, same steps):  REHEARSAL=1 PYTHON=/path/to/python bash scripts/gpu_bench.sh
 #
 # Installs into that interpreter directly: a `--system-site-packages` venv made from the base
 # interpreter loses a JAX that lives in another venv. Then, under KERAS_BACKEND=jax:
 #   1. `fer-zoo bench --all` with the GPU defaults (quick budget, mixed_bfloat16), cold compile cache;
 #   2. the same into a fresh --out with the compile cache now warm;
 #   3. scripts/bench_training.py: fer-zoo's epoch against a bare model.fit at FER2013 scale;
-#   4. `fer-zoo train custom` for the paper's 450 epochs at FER2013 scale (wall time).
+#   4. `fer-zoo train custom` for the paper's 450 epochs at FER2013 scale (wall time);
+#   5. scripts/check_precision.py: a few epochs of every architecture in mixed_bfloat16, NaN or not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -24,13 +26,19 @@ mkdir -p "$OUT"
 if [ -n "${WHEELS:-}" ]; then
   "$PY" -m pip install --no-index --no-deps "$WHEELS"/*.whl
 fi
-"$PY" -m pip install --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception
+"$PY" -m pip install -q --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception
 export KERAS_BACKEND=jax FER_ZOO_CACHE_DIR="$OUT/cache"
 "$PY" -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
-FER_ZOO=("$PY" -m fer_zoo)
+if [ -n "${REHEARSAL:-}" ]; then
+  BENCH=(lenet --budget smoke); IMAGES=512; EPOCHS=3; SIZE=512; LONG=2; PRECISION=(lenet --images 256 --epochs 2)
+else
+  BENCH=(--all); IMAGES=28709; EPOCHS=4; SIZE=28709; LONG=450; PRECISION=(--images 2048 --epochs 3)
+fi
 timed() { local start=$SECONDS; "$@"; echo "wall: $((SECONDS - start)) s for: $*"; }
-timed "${FER_ZOO[@]}" bench --all --out "$OUT/bench-cold" 2>&1 | tee "$OUT/bench-cold.log"
-timed "${FER_ZOO[@]}" bench --all --out "$OUT/bench-warm" 2>&1 | tee "$OUT/bench-warm.log"
-timed "$PY" scripts/bench_training.py --precision mixed_bfloat16 --epochs 4 2>&1 | tee "$OUT/epoch-ratio.log"
-timed "${FER_ZOO[@]}" train custom --data synthetic:size=28709 --epochs 450 --precision mixed_bfloat16 \
-  --out "$OUT/custom-450" --json-log 2>&1 | tail -3 | tee "$OUT/custom-450.log"
+timed "$PY" -m fer_zoo bench "${BENCH[@]}" --out "$OUT/bench-cold" 2>&1 | tee "$OUT/bench-cold.log"
+timed "$PY" -m fer_zoo bench "${BENCH[@]}" --out "$OUT/bench-warm" 2>&1 | tee "$OUT/bench-warm.log"
+timed "$PY" scripts/bench_training.py --images "$IMAGES" --epochs "$EPOCHS" --rounds 1 --precision mixed_bfloat16 \
+  2>&1 | tee "$OUT/epoch-ratio.log"
+timed "$PY" -m fer_zoo train custom --data "synthetic:size=$SIZE" --epochs "$LONG" --precision mixed_bfloat16 \
+  --out "$OUT/custom-long" --json-log 2>&1 | tail -2 | tee "$OUT/custom-long.log"
+timed "$PY" scripts/check_precision.py "${PRECISION[@]}" 2>&1 | tee "$OUT/precision.log"

@@ -106,7 +106,7 @@ def test_conformance_rejects_lambda_layers_and_missing_weights(tmp_path):
     with pytest.raises(ConformanceError) as excinfo:
         check_architecture(arch, isolate=False)
     text = str(excinfo.value)
-    assert "no Lambda layers" in text and "shipped weights do not load" in text
+    assert "no Lambda layers" in text and "missing.weights.h5 does not exist: ship a .weights.h5" in text
 
 
 def test_shipped_weights_are_loaded_and_wrong_ones_refused(tmp_path):
@@ -122,7 +122,7 @@ def test_shipped_weights_are_loaded_and_wrong_ones_refused(tmp_path):
     # weights of another network (other class count, so other shapes) are not this architecture's
     other = tmp_path / "other.weights.h5"
     arch.build(arch.input_shape, 5).save_weights(other)
-    with pytest.raises(ConformanceError, match="shipped weights do not load"):
+    with pytest.raises(ConformanceError, match="shipped weights .*other.weights.h5 do not load"):
         check_architecture(replace(arch, weights=lambda: other), isolate=False)
 
 
