@@ -35,6 +35,7 @@ __all__ = [
     "FaceDetector",
     "FerZooError",
     "PLUGIN_API_VERSION",
+    "Predictor",
     "create_model",
     "get_architecture",
     "hookimpl",
@@ -43,10 +44,15 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name == "DatasetSource":  # what a data-source plugin registers (numpy is imported only when asked)
+    # imported when asked, so `import fer_zoo` (and `fer-zoo list`) stays light
+    if name == "DatasetSource":  # what a data-source plugin registers
         from fer_zoo.data.dataset import DatasetSource
 
         return DatasetSource
+    if name == "Predictor":  # faces and expressions from Python
+        from fer_zoo.predictor import Predictor
+
+        return Predictor
     raise AttributeError(f"module 'fer_zoo' has no attribute {name!r}")
 
 

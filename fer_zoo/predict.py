@@ -190,6 +190,47 @@ def crop_face(image: np.ndarray, box: list[int], margin: float = DEFAULT_MARGIN)
 # --- the pipeline -----------------------------------------------------------------------------------
 
 
+class FaceFinder:
+    """Faces of one image, ready for the classifier: detected (or the whole image), cropped with a margin,
+    resized and converted to ``shape``. The detector is built once per calling thread."""
+
+    def __init__(self, shape: tuple[int, int, int], detector: str | None = "haar", margin: float = DEFAULT_MARGIN,
+                 keep_images: bool = False):
+        self.shape, self.detector_name, self.margin, self.keep_images = shape, detector, margin, keep_images
+        self.detect = _detector(detector) if detector else None
+
+    def frame(self, source: str, index: int | None, image: np.ndarray) -> _Frame:
+        from fer_zoo.runtime import fit_image
+
+        height, width = image.shape[:2]
+        boxes = self.detect(image) if self.detect is not None else [[0, 0, width, height]]
+        for box in boxes:
+            if (len(box) != 4 or box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height
+                    or box[0] + box[2] <= 0 or box[1] + box[3] <= 0):
+                raise FerZooError(f"detector {self.detector_name!r} returned the box {list(box)}, which is not "
+                                  f"[x, y, w, h] inside the {width}x{height} image {source}")
+        crops = [fit_image(crop_face(image, box, self.margin) if self.detect is not None else image, self.shape)
+                 for box in boxes]
+        return _Frame(source, index, image if self.keep_images else None, boxes, crops)
+
+
+def classify_frames(classifier, frames: list[_Frame], batch_size: int) -> list[list[Face]]:
+    """Each frame's faces, classified ``batch_size`` at a time across frames; a frame without a face is one
+    Face with ``box`` None."""
+    crops = [crop for frame in frames for crop in frame.crops]
+    proba = classifier.predict(np.stack(crops), batch_size) if crops else np.zeros((0, 0))
+    names, row, out = classifier.class_names, 0, []
+    for frame in frames:
+        faces = []
+        for box in frame.boxes:
+            p = proba[row]
+            row += 1
+            faces.append(Face(frame.source, frame.frame, box, names[int(p.argmax())],
+                              {name: float(v) for name, v in zip(names, p)}))
+        out.append(faces or [Face(frame.source, frame.frame, None)])
+    return out
+
+
 @dataclass
 class PredictOptions:
     detect: bool = True
@@ -214,7 +255,6 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
     options = options or PredictOptions()
     if options.batch_size < 1 or options.every < 1 or options.margin < 0:
         raise FerZooError("--batch-size and --every must be at least 1, --margin not negative")
-    detector = _detector(options.detector) if options.detect else None
     files = expand_inputs(inputs)
     summary = Summary(batch_size=options.batch_size, runtime=classifier.runtime)
     results: list[Face] = []
@@ -224,41 +264,21 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
 
     def flush():
         nonlocal pending, pending_faces
-        crops = [crop for frame in pending for crop in frame.crops]
         t0 = time.perf_counter()
-        proba = classifier.predict(np.stack(crops), options.batch_size) if crops else np.zeros((0, 0))
+        per_frame = classify_frames(classifier, pending, options.batch_size)
         summary.classify_seconds += time.perf_counter() - t0
-        row = 0
-        for frame in pending:
-            faces = []
-            for box in frame.boxes:
-                p = proba[row]
-                row += 1
-                faces.append(Face(frame.source, frame.frame, box, classifier.class_names[int(p.argmax())],
-                                  {name: float(v) for name, v in zip(classifier.class_names, p)}))
-            if not faces:
+        for frame, faces in zip(pending, per_frame):
+            if faces[0].box is None:
                 summary.frames_without_face += 1
-                faces = [Face(frame.source, frame.frame, None)]
+            else:
+                summary.faces += len(faces)
             results.extend(faces)
             if on_frame is not None:
                 on_frame(frame, faces)
-        summary.faces += row
         pending, pending_faces = [], 0
 
-    def prepare(source: str, index: int | None, image: np.ndarray) -> _Frame:
-        boxes = detector(image) if detector is not None else [[0, 0, image.shape[1], image.shape[0]]]
-        height, width = image.shape[:2]
-        for box in boxes:
-            if (len(box) != 4 or box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height
-                    or box[0] + box[2] <= 0 or box[1] + box[3] <= 0):
-                raise FerZooError(f"detector {options.detector!r} returned the box {list(box)}, which is not "
-                                  f"[x, y, w, h] inside the {width}x{height} image {source}")
-        shape = classifier.input_shape
-        from fer_zoo.runtime import fit_image
-
-        crops = [fit_image(crop_face(image, box, options.margin) if detector is not None else image, shape)
-                 for box in boxes]
-        return _Frame(source, index, image if options.keep_images else None, boxes, crops)
+    prepare = FaceFinder(classifier.input_shape, options.detector if options.detect else None, options.margin,
+                         options.keep_images).frame
 
     def load_image(path: Path) -> _Frame:
         try:

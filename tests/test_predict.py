@@ -334,3 +334,39 @@ def test_a_detector_box_outside_the_image_is_named(cli, install_plugin, tiny_mod
     image = _save(np.zeros((50, 50), np.uint8), tmp_path / "x.png")
     result = cli("predict", str(tiny_model_file), str(image), "--detector", "centre", "--json")
     assert result.exit_code == 1 and "detector 'centre' returned the box [55, 0, 10, 10]" in result.stderr
+
+
+def test_the_python_predictor_answers_like_the_cli(cli, tiny_model_file, astronaut, tmp_path):
+    import fer_zoo
+
+    photo = _save(astronaut, tmp_path / "astronaut.png")
+    blank = np.full((64, 64, 3), 128, np.uint8)
+    predictor = fer_zoo.Predictor(str(tiny_model_file), runtime="keras")
+    [face] = predictor(photo)
+    assert _iou(face.box, ASTRONAUT_FACE) > 0.7 and set(face.probabilities) == set(predictor.class_names)
+    [cli_face] = json.loads(cli("predict", str(tiny_model_file), str(photo), "--json", "--runtime", "keras").stdout)
+    assert face.as_dict()["box"] == cli_face["box"] and face.label == cli_face["label"]
+    assert all(abs(face.probabilities[k] - v) < 1e-5 for k, v in cli_face["probabilities"].items())
+    # many images at once, arrays or paths, in order; a faceless one is one Face without a box
+    many = predictor.predict([photo, astronaut, blank])
+    assert [len(f) for f in many] == [1, 1, 1] and many[2][0].box is None
+    assert many[1][0].box == face.box and many[1][0].source == "<image 1>"
+    # the fer package's shape of answer
+    [found] = predictor.detect_emotions(astronaut)
+    assert found["box"] == face.box and found["emotions"] == pytest.approx(face.probabilities, abs=1e-5)
+    assert predictor.detect_emotions(blank) == []
+    # whole images as faces, as FER2013 crops are
+    crops = fer_zoo.Predictor(str(tiny_model_file), detector=None, runtime="keras")
+    assert crops(blank)[0].box == [0, 0, 64, 64]
+
+
+def test_the_python_predictor_refuses_what_is_not_an_image(tiny_model_file):
+    import fer_zoo
+
+    predictor = fer_zoo.Predictor(str(tiny_model_file), runtime="keras")
+    with pytest.raises(fer_zoo.FerZooError, match="expected uint8 pixels"):
+        predictor(np.full((8, 8), 300.0))
+    with pytest.raises(fer_zoo.FerZooError, match=r"got shape \(8, 8, 4\)"):
+        predictor(np.zeros((8, 8, 4), np.uint8))
+    with pytest.raises(fer_zoo.FerZooError, match="no such file"):
+        predictor("missing.png")
