@@ -12,11 +12,26 @@ from fer_zoo.scores import metrics
 TTA_MODES = ("none", "flip", "tencrop")
 
 
-def check_shapes(model_input, model_classes: int, image_shape, num_classes: int, where: str) -> None:
-    if tuple(model_input) != tuple(image_shape):
-        raise FerZooError(f"{where}: the model takes images {tuple(model_input)}, the data has {tuple(image_shape)}")
-    if model_classes != num_classes:
-        raise FerZooError(f"{where}: the model predicts {model_classes} classes, the data has {num_classes}")
+def class_columns(model_classes, data_classes, where: str) -> np.ndarray | None:
+    """Which of the model's outputs answer for each of the data's classes, matched by name: None when they
+    are the same classes in the same order; a FER+ model's eight on FER2013's seven drops contempt. A data
+    class the model does not predict is a one-line error."""
+    model_classes, data_classes = tuple(model_classes), tuple(data_classes)
+    if model_classes == data_classes:
+        return None
+    missing = [c for c in data_classes if c not in model_classes]
+    if missing:
+        raise FerZooError(f"{where}: the model predicts {len(model_classes)} classes ({', '.join(model_classes)}); "
+                          f"the data also has {', '.join(missing)}, which it cannot answer")
+    return np.array([model_classes.index(c) for c in data_classes])
+
+
+def on_data_classes(proba: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
+    """The model's probabilities over the data's classes only, renormalised to sum to 1."""
+    if columns is None:
+        return proba
+    kept = proba[:, columns]
+    return kept / np.clip(kept.sum(axis=1, keepdims=True), 1e-12, None)
 
 
 def _crops(x: np.ndarray) -> list[np.ndarray]:
@@ -60,12 +75,13 @@ def evaluate(model: str | Path, data: str = "synthetic", split: str = "test", tt
     if split not in dataset.splits:
         raise FerZooError(f"{data}: has no {split} split")
     part = dataset.splits[split]
-    check_shapes(classifier.input_shape, classifier.num_classes, dataset.image_shape, len(dataset.class_names),
-                 str(model))
-    proba = predict_proba(classifier, part.x, batch_size, tta)
+    columns = class_columns(classifier.class_names, dataset.class_names, str(model))
+    # a model of another input size gets the images resized and channel-converted (Classifier.predict)
+    proba = on_data_classes(predict_proba(classifier, part.x, batch_size, tta), columns)
     return {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": tta,
             "images": len(part), "classes": list(dataset.class_names),
-            **metrics(part.y, proba, dataset.class_names)}
+            "model_input": list(classifier.input_shape), "data_input": list(dataset.image_shape),
+            "model_classes": list(classifier.class_names), **metrics(part.y, proba, dataset.class_names)}
 
 
 def confusion_target(model: str | Path, data: str, confusion: str | Path | None = None) -> Path | None:

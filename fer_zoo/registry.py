@@ -17,6 +17,8 @@ from fer_zoo.errors import FerZooError
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 REPORTED_KEYS = ("train", "val", "test", "top2_train", "top2_val", "top2_test")
 DEFAULT_NORMALIZATION = (1 / 255, 0.0)
+# FER2013's classes in its label order: what a network predicts unless its plugin says otherwise
+FER2013_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Architecture:
     normalization: tuple[float, float] = DEFAULT_NORMALIZATION
     weights: str | os.PathLike | Callable[[], str | os.PathLike] | None = None
     flexible_input: bool = False  # build() works at other sizes and channel counts than input_shape
+    # The classes the shipped weights predict, in output order (FER+ adds contempt; AffectNet orders its own).
+    class_names: tuple[str, ...] = FER2013_CLASSES
     # Filled in by the registry from the entry point; whatever a plugin passes here is replaced.
     plugin: PluginSource | None = field(default=None, compare=False)
 
@@ -79,6 +83,10 @@ class Architecture:
         set_(self, "normalization", _normalization(self.normalization, where))
         if self.weights is not None and not (callable(self.weights) or isinstance(self.weights, (str, os.PathLike))):
             raise FerZooError(f"{where}: weights must be None, a file path or a callable returning one")
+        names = tuple(self.class_names) if not isinstance(self.class_names, str) else ()
+        if len(names) < 2 or len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+            raise FerZooError(f"{where}: class_names must be two or more distinct names, got {self.class_names!r}")
+        set_(self, "class_names", names)
 
     def weights_path(self) -> Path | None:
         """The local file of shipped weights, or None; a plugin never downloads them."""
@@ -105,6 +113,7 @@ class Architecture:
             "recipe": self.recipe,
             "normalization": list(self.normalization),
             "has_weights": self.weights is not None,
+            "class_names": list(self.class_names),
             "flexible_input": self.flexible_input,
         }
 

@@ -50,10 +50,14 @@ class Classifier:
         return len(self.class_names)
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Probabilities for ``x`` (N, H, W, C) of raw 0-255 pixels, ``batch_size`` images at a time."""
-        x = np.asarray(x, dtype=np.float32)
+        """Probabilities for ``x`` (N, H, W, C) of raw 0-255 pixels, ``batch_size`` images at a time; images
+        of another size or channel count are resized and converted to the model's input first."""
+        x = np.asarray(x)
+        if x.ndim != 4:
+            raise FerZooError(f"{self.source}: expected images (N, H, W, C), got shape {x.shape}")
         if tuple(x.shape[1:]) != self.input_shape:
-            raise FerZooError(f"{self.source}: takes images {self.input_shape}, got {tuple(x.shape[1:])}")
+            x = fit_images(x, self.input_shape)
+        x = x.astype(np.float32, copy=False)
         if len(x) == 0:
             return np.zeros((0, self.num_classes), np.float32)
         parts = [np.asarray(self.run_batch(x[i:i + batch_size]), dtype=np.float32)
@@ -217,9 +221,10 @@ def _from_architecture(name: str, runtime: str) -> Classifier:
     from fer_zoo.pipeline import inference_model
 
     arch = get_architecture(name)
-    bare = create_model(arch, arch.input_shape, 7, pretrained=True)
-    model = inference_model(arch, arch.input_shape, 7, bare=bare)
-    return _from_keras(model, name, runtime, None, cache_key=f"{name}-{_file_key(arch.weights_path())}")
+    classes = len(arch.class_names)
+    bare = create_model(arch, arch.input_shape, classes, pretrained=True)
+    model = inference_model(arch, arch.input_shape, classes, bare=bare)
+    return _from_keras(model, name, runtime, arch.class_names, cache_key=f"{name}-{_file_key(arch.weights_path())}")
 
 
 def _from_keras(model, source: str, runtime: str, class_names, cache_key: str | None) -> Classifier:

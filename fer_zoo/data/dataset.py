@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.registry import NAME_PATTERN, PluginSource
+from fer_zoo.registry import FER2013_CLASSES, NAME_PATTERN, PluginSource
 
 # FER2013's canonical order; sources with more classes append theirs (FER+ contempt = 7).
-CLASS_NAMES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+CLASS_NAMES = FER2013_CLASSES
 EXTRA_CLASSES = ("contempt",)
 SPLITS = ("train", "val", "test")
 

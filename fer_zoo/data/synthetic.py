@@ -30,7 +30,7 @@ from fer_zoo.data.dataset import (
 )
 from fer_zoo.errors import FerZooError
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 SIDE = 48
 BLOCK = 500
 DIFFICULTY = {"easy": 0.2, "medium": 0.5, "hard": 0.8}

