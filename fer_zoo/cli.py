@@ -127,6 +127,15 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def _parse_freeze(text: str | None) -> int | str | None:
+    if text is None or text == "backbone":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise FerZooError(f"--freeze: expected a number of layers or 'backbone', got {text!r}") from None
+
+
 def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     if text is None:
         return None
@@ -165,6 +174,7 @@ def list_command(
         list[str] | None, typer.Argument(help="fnmatch filters such as 'vgg*'; all architectures when none.")
     ] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", "-x", help="fnmatch filter to leave out.")] = None,
+    pretrained: Annotated[bool, typer.Option("--pretrained", help="Only architectures that ship weights.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """List the available architectures, built-in and from plugins."""
@@ -172,6 +182,7 @@ def list_command(
 
     loaded = _loaded_plugins()
     archs = [loaded.get_architecture(n) for n in loaded.architectures.names(patterns or [], exclude or [])]
+    archs = [a for a in archs if a.weights is not None or not pretrained]
     if as_json:
         _print_json([a.describe() for a in archs])
     elif archs:
@@ -240,7 +251,13 @@ def train_command(
     class_weights: Annotated[str, typer.Option("--class-weights", help="none or balanced.")] = "none",
     label_smoothing: Annotated[float | None, typer.Option("--label-smoothing", min=0.0, max=1.0)] = None,
     early_stopping: Annotated[int | None, typer.Option("--early-stopping", min=1, help="Patience in epochs.")] = None,
-    init_from: Annotated[str | None, typer.Option("--init-from", help="Start from this model's weights.")] = None,
+    init_from: Annotated[str | None, typer.Option("--init-from", help="Start from this model's weights: a run, a "
+                                                                      ".keras/.h5 file, or an architecture that "
+                                                                      "ships weights.")] = None,
+    pretrained: Annotated[bool, typer.Option("--pretrained", help="Fine-tune the weights the architecture ships "
+                                                                  "(--init-from ARCH).")] = False,
+    freeze: Annotated[str | None, typer.Option("--freeze", help="Keep the first N layers with weights fixed, or "
+                                                                "'backbone': all but the head.")] = None,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
                                                           "(Lambda layers).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -252,9 +269,13 @@ def train_command(
 
     if arch is None and resume is None:
         raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
+    if pretrained and init_from:
+        raise FerZooError("--pretrained and --init-from: choose one (--pretrained is --init-from ARCH)")
     options = TrainOptions(recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                            augment=not no_augment, seed=seed, precision=precision, class_weights=class_weights,
-                           label_smoothing=label_smoothing, early_stopping=early_stopping, init_from=init_from)
+                           label_smoothing=label_smoothing, early_stopping=early_stopping,
+                           init_from=arch if pretrained and not init_from else init_from,
+                           freeze=_parse_freeze(freeze))
     _loaded_plugins()
     import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))

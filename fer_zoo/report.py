@@ -37,27 +37,46 @@ def percent(fraction: float | None) -> str:
     return DASH if fraction is None else f"{100 * fraction:.1f}%"
 
 
+def normalization_text(normalization: tuple[float, float]) -> str:
+    """(1/255, 0) -> 'x/255'; (2/255, -1) -> '2x/255-1': what the network sees of a 0-255 pixel x."""
+    scale, offset = normalization
+    per = 255 * scale
+    head = "x/255" if abs(per - 1) < 1e-9 else (f"{per:g}x/255" if abs(per - round(per)) < 1e-9 else f"{scale:.4g}x")
+    return head if offset == 0 else f"{head}{offset:+g}"
+
+
 def architectures_table(archs: list[Architecture]) -> Table:
-    table = Table(title="fer-zoo architectures", title_justify="left")
+    """One row per architecture, 80 columns wide (the plugin's version is in --json and `fer-zoo plugins`)."""
+    from rich import box
+
+    table = Table(title="fer-zoo architectures", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0),
+                  pad_edge=False, show_edge=False)
     table.add_column("name", style="bold cyan", no_wrap=True)
-    table.add_column("plugin")
-    table.add_column("params", justify="right")
-    table.add_column("MACs/image", justify="right")
-    table.add_column("input", justify="right")
-    table.add_column("reported val", justify="right")
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("MACs", justify="right", no_wrap=True)
+    table.add_column("input", justify="right", no_wrap=True)
+    table.add_column("pixels", justify="right", no_wrap=True)
+    table.add_column("wts", justify="center", no_wrap=True)
+    table.add_column("paper val", justify="right", no_wrap=True)
     for arch in archs:
         reported = (arch.reported or {}).get("val")
         table.add_row(
             arch.name,
-            str(arch.plugin) if arch.plugin else DASH,
-            f"{arch.params:,}" if arch.params is not None else DASH,
-            human(arch.macs),
+            arch.plugin.distribution if arch.plugin else DASH,
+            human(arch.params).replace(" ", ""),
+            human(arch.macs).replace(" ", ""),
             shape_text(arch.input_shape),
+            normalization_text(arch.normalization),
+            "✓" if arch.weights is not None else DASH,
             percent(reported),
         )
+    notes = ["pixels: what the network sees of a 0-255 pixel x (normalised inside every model)",
+             "wts: ✓ ships pretrained weights: create_model(name, pretrained=True)"]
     if any(a.reported for a in archs):
-        table.caption = "reported val: as the architecture's paper reported it (split not always named)"
-        table.caption_justify = "left"
+        notes.append("paper val: as the architecture's paper reported it (split not always named)")
+    table.caption = "\n".join(notes)
+    table.caption_justify = "left"
     return table
 
 
@@ -66,6 +85,8 @@ def layers_table(arch: Architecture, summary: ModelSummary, input_shape) -> Tabl
         title=f"{arch.name}: {arch.description}",
         title_justify="left",
         caption=(
+            f"Pixels: {normalization_text(arch.normalization)} · shipped weights: "
+            f"{'yes, predicting ' + ', '.join(arch.class_names) if arch.weights is not None else 'none'}\n"
             f"Total params: {summary.total_params:,}\n"
             f"Trainable params: {summary.trainable_params:,}\n"
             f"Non-trainable params: {summary.non_trainable_params:,}\n"

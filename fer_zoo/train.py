@@ -42,7 +42,8 @@ class TrainOptions:
     class_weights: str = "none"
     label_smoothing: float | None = None
     early_stopping: int | None = None
-    init_from: str | None = None
+    init_from: str | None = None  # a model file, a run directory, or an architecture that ships weights
+    freeze: int | str | None = None  # the first N layers of the network, or "backbone" (all but the head)
     subset: int | None = None  # a seeded random subset of this many training images
     eval_subset: int | None = None  # ... and of this many val and test images (default: a quarter of subset)
     time_box: float | None = None  # seconds for the whole run; training stops so that the box holds
@@ -216,7 +217,9 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
         else:
             run.inference = pipeline.inference_model(arch, dataset.image_shape, num_classes)
             if options.init_from:
-                _init_from(run.inference, options.init_from, unsafe)
+                _init_from(run.inference, options.init_from, unsafe, arch, dataset)
+            if options.freeze is not None:
+                _freeze(run.inference.get_layer(_bare_name(run.inference, arch)), options.freeze)
             run.model = pipeline.training_model(run.inference, recipe.augment, options.seed)
             pipeline.compile_for(run.model, recipe, soft)
         run.batches = pipeline.Batches(train_split.x, y_train, recipe.batch_size, options.seed,
@@ -348,6 +351,7 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
         "class_weights": options.class_weights,
         "early_stopping": options.early_stopping,
         "init_from": options.init_from,
+        "freeze": options.freeze,
         "subset": options.subset,
         "eval_subset": options.eval_subset,
         "time_box": options.time_box,
@@ -359,7 +363,7 @@ def options_from_config(config: dict) -> TrainOptions:
     """The non-recipe options of a saved run; its recipe is rebuilt whole from the config."""
     return TrainOptions(recipe=config["recipe"]["name"], seed=config["seed"], precision=config["precision"],
                         class_weights=config["class_weights"], early_stopping=config["early_stopping"],
-                        init_from=config["init_from"], subset=config.get("subset"),
+                        init_from=config["init_from"], freeze=config.get("freeze"), subset=config.get("subset"),
                         eval_subset=config.get("eval_subset"), time_box=config.get("time_box"))
 
 
@@ -398,9 +402,47 @@ def _one_hot(y: np.ndarray, k: int) -> np.ndarray:
     return y.astype("float32") if y.ndim == 2 else np.eye(k, dtype="float32")[y]
 
 
-def _init_from(inference, source: str, unsafe: bool) -> None:
-    donor = load_model(source, unsafe)
+def _init_from(inference, source: str, unsafe: bool, arch, dataset) -> None:
+    """Start from another model's weights: a file, a run directory, or an architecture's shipped weights."""
+    import fer_zoo
+    from fer_zoo import plugins
+    from fer_zoo.models import create_model
+    from fer_zoo.pipeline import inference_model
+
+    if not Path(source).exists() and source in plugins.current().architectures:
+        donor_arch = fer_zoo.get_architecture(source)
+        data_classes = tuple(dataset.class_names)
+        if tuple(donor_arch.class_names) != data_classes:
+            raise FerZooError(f"--init-from {source}: its weights predict {', '.join(donor_arch.class_names)}; the data "
+                              f"has {', '.join(data_classes)} (same classes, same order needed to fine-tune)")
+        bare = create_model(donor_arch, donor_arch.input_shape, len(data_classes), pretrained=True)
+        donor = inference_model(donor_arch, dataset.image_shape, len(data_classes), bare=bare)
+    else:
+        donor = load_model(source, unsafe)
     try:
         inference.set_weights(donor.get_weights())
     except ValueError as exc:
         raise FerZooError(f"--init-from {source}: its weights do not fit this architecture ({exc})") from None
+
+
+def _bare_name(inference, arch) -> str:
+    """The bare network's layer inside the inference model (the one nested model)."""
+    import keras
+
+    nested = [layer.name for layer in inference.layers if isinstance(layer, keras.Model)]
+    if len(nested) != 1:
+        raise FerZooError(f"architecture {arch.name!r}: cannot tell its network apart inside the model to freeze it")
+    return nested[0]
+
+
+def _freeze(network, freeze: int | str) -> None:
+    """Freeze the first ``freeze`` layers of ``network`` that have weights, or with "backbone" all of them
+    but the last (the classifier head). Frozen batch-norm layers keep their statistics (Keras runs them in
+    inference mode)."""
+    weighted = [layer for layer in network.layers if layer.weights]
+    count = len(weighted) - 1 if freeze == "backbone" else freeze
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < len(weighted):
+        raise FerZooError(f"--freeze must be between 0 and {len(weighted) - 1} (the network has {len(weighted)} layers "
+                          f"with weights) or 'backbone', got {freeze!r}")
+    for layer in weighted[:count]:
+        layer.trainable = False

@@ -43,11 +43,19 @@ def test_list_filters_like_timm(cli):
     assert fer_zoo.list_architectures(exclude=["*48", "mini*"]) == ["custom", "lenet"]
 
 
-def test_list_table_shows_plugin_params_and_reported_accuracy(cli):
+def test_list_table_shows_plugin_params_weights_pixels_and_reported_accuracy(cli):
     result = cli("list")
     assert result.exit_code == 0
-    custom_row = next(line for line in result.stdout.splitlines() if " custom " in line)
-    assert "2,140,231" in custom_row and "67.0%" in custom_row and f"fer-zoo {fer_zoo.__version__}" in custom_row
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    custom_row = next(line for line in lines if line.startswith("custom "))
+    assert custom_row.split() == ["custom", "fer-zoo", "2.14M", "52.5M", "48×48×1", "x/255", "—", "67.0%"]
+    if "mini_xception" in fer_zoo.list_architectures():  # the example plugin ships weights and normalises to ±1
+        mini = next(line for line in lines if line.startswith("mini_xception "))
+        assert mini.split()[5:7] == ["2x/255-1", "✓"]
+    shipping = json.loads(cli("list", "--pretrained", "--json").stdout)
+    assert all(row["has_weights"] for row in shipping)
+    assert "custom" not in {row["name"] for row in shipping}
 
 
 def test_third_party_plugin_is_listed_with_its_distribution(cli, install_plugin, tiny_plugin_source):

@@ -248,3 +248,28 @@ def test_class_weights_label_smoothing_and_init_from(cli, trained_run, tmp_path)
     odd = cli("train", "lenet", "--class-weights", "odd", "--out", str(tmp_path / "odd"))
     assert odd.exit_code == 2 and "--class-weights must be none or balanced" in odd.stderr
     assert not (tmp_path / "odd").exists()  # nothing half-written
+
+
+def test_fine_tuning_shipped_weights_with_a_frozen_backbone(cli, tmp_path):
+    import fer_zoo
+
+    if "mini_xception" not in fer_zoo.list_architectures():
+        pytest.skip("the example plugin fer-zoo-mini-xception is not installed")
+    import keras
+
+    out = tmp_path / "tuned"
+    result = cli("train", "mini_xception", "--pretrained", "--freeze", "backbone", "--data", TINY_DATA, "--epochs",
+                 "1", "--batch-size", "32", "--lr", "0.01", "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["init_from"] == "mini_xception" and config["freeze"] == "backbone"
+    shipped = fer_zoo.create_model("mini_xception", pretrained=True)
+    tuned = keras.saving.load_model(out / "best.keras").get_layer("mini_xception")
+    weighted = [layer.name for layer in shipped.layers if layer.weights]
+    for name in weighted[:-1]:  # the backbone: exactly the shipped weights (batch-norm statistics too)
+        assert all(np.array_equal(a, b) for a, b in zip(shipped.get_layer(name).get_weights(),
+                                                        tuned.get_layer(name).get_weights())), name
+    head = weighted[-1]
+    assert not np.allclose(shipped.get_layer(head).get_weights()[0], tuned.get_layer(head).get_weights()[0])
+    bad = cli("train", "mini_xception", "--freeze", "many", "--data", TINY_DATA, "--out", str(tmp_path / "b"))
+    assert bad.exit_code == 2 and "--freeze: expected a number of layers or 'backbone'" in bad.stderr
