@@ -49,8 +49,8 @@ BUDGETS = {
 }
 NUMERIC = ["param_count", "macs", "train_acc", "val_acc", "test_acc", "top2_val", "macro_f1_test", "epochs",
            "train_samples_per_sec", "infer_samples_per_sec", "latency_ms", "seconds_per_epoch", "total_seconds"]
-CSV_COLUMNS = ["model", "plugin", *NUMERIC[:2], "infer_batch_size", *NUMERIC[2:], "reported_val_acc", "status",
-               "seeds", "error"]
+CSV_COLUMNS = ["model", "architecture", "kind", "plugin", *NUMERIC[:2], "infer_batch_size", *NUMERIC[2:],
+               "reported_val_acc", "status", "seeds", "error"]
 GOOD = ("ok", "time-boxed")
 BROKEN = ("failed", "out of memory")  # rows that did not run, as opposed to rows that ran and did not learn
 
@@ -63,9 +63,44 @@ class BenchConfig:
     epochs: int | None
     batch_size: int | None
     precision: str
+    pretrained: bool = False  # add a row scoring each architecture's shipped weights as they are
+    fine_tune: bool = False  # ... and one fine-tuning them under the budget
 
     def comparable(self) -> dict:
         return asdict(self)
+
+
+# The kinds of row: trained from scratch, shipped weights scored as they are, shipped weights fine-tuned.
+KINDS = {"train": "", "pretrained": "/pretrained", "fine-tune": "/fine-tuned"}
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    arch: str
+    kind: str = "train"
+
+    @property
+    def label(self) -> str:
+        return self.arch + KINDS[self.kind]
+
+    @property
+    def folder(self) -> str:
+        return self.arch if self.kind == "train" else f"{self.arch}-{self.kind}"
+
+
+def row_specs(names: list[str], config: BenchConfig) -> list[RowSpec]:
+    """Every row of the comparison: each architecture trained, and with --pretrained (--fine-tune) its
+    shipped weights scored (fine-tuned) where it ships any."""
+    import fer_zoo
+
+    specs = []
+    for name in names:
+        specs.append(RowSpec(name))
+        if config.pretrained and fer_zoo.get_architecture(name).weights is not None:
+            specs.append(RowSpec(name, "pretrained"))
+            if config.fine_tune:
+                specs.append(RowSpec(name, "fine-tune"))
+    return specs
 
 
 def default_budget() -> str:
@@ -133,22 +168,28 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FerZooError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
+    if config.fine_tune and not config.pretrained:
+        raise FerZooError("--fine-tune adds to --pretrained: pass both")
+    specs = row_specs(names, config)
+    if config.pretrained and not any(spec.kind == "pretrained" for spec in specs):
+        raise FerZooError(f"--pretrained: none of {', '.join(names)} ships weights (`fer-zoo list --pretrained`)")
     _prepare(out, config, force)
     runs: dict[str, list[dict]] = {}
-    for name in names:
-        runs[name] = []
-        for seed in range(config.seeds):
-            row_path = out / name / f"seed{seed}" / "row.json"
+    for spec in specs:
+        label = spec.label
+        runs[label] = []
+        for seed in range(1 if spec.kind == "pretrained" else config.seeds):  # scoring is deterministic
+            row_path = out / spec.folder / f"seed{seed}" / "row.json"
             if row_path.is_file():  # finished by an earlier invocation
                 row = json.loads(row_path.read_text())
-                emit({"event": "row", "model": name, "seed": seed, "state": "reused", "row": row,
+                emit({"event": "row", "model": label, "seed": seed, "state": "reused", "row": row,
                       "path": str(row_path.parent)})
             else:
-                emit({"event": "row", "model": name, "seed": seed, "state": "started"})
-                row = _run_one(name, seed, config, budget, out, emit)
-                emit({"event": "row", "model": name, "seed": seed, "state": "finished", "row": row})
-            runs[name].append(row)
-    rows = [aggregate(name, seed_rows) for name, seed_rows in runs.items()]
+                emit({"event": "row", "model": label, "seed": seed, "state": "started"})
+                row = _run_one(spec, seed, config, budget, out, emit)
+                emit({"event": "row", "model": label, "seed": seed, "state": "finished", "row": row})
+            runs[label].append(row)
+    rows = [aggregate(spec, runs[spec.label]) for spec in specs]
     info = environment.describe()
     env = {
         "device": info["device"], "cpu": environment.cpu_name(), "backend": info["backend"],
@@ -159,25 +200,27 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     return {"rows": rows, "runs": runs, "environment": env}
 
 
-def _job(name: str, seed: int, config: BenchConfig, budget: Budget, run_dir: Path, batch_size: int | None) -> dict:
-    return {"arch": name, "data": config.data, "run_dir": str(run_dir), "seed": seed,
+def _job(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, run_dir: Path, batch_size: int | None) -> dict:
+    return {"arch": spec.arch, "kind": spec.kind, "label": spec.label, "data": config.data, "run_dir": str(run_dir),
+            "seed": seed,
             "epochs": config.epochs or budget.epochs, "batch_size": batch_size, "precision": config.precision,
             "subset": budget.subset, "eval_subset": budget.eval_subset, "time_box": budget.time_box,
             "infer_repeats": budget.infer_repeats, "latency_repeats": budget.latency_repeats}
 
 
-def _run_one(name: str, seed: int, config: BenchConfig, budget: Budget, out: Path, emit) -> dict:
-    run_dir = out / name / f"seed{seed}"
+def _run_one(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, out: Path, emit) -> dict:
+    run_dir = out / spec.folder / f"seed{seed}"
     row_path = run_dir / "row.json"
     batch_size = config.batch_size
+    name = spec.label
     for attempt in (1, 2):
-        code, stderr = _worker(_job(name, seed, config, budget, run_dir, batch_size), emit)
+        code, stderr = _worker(_job(spec, seed, config, budget, run_dir, batch_size), emit)
         if code == 0 and row_path.is_file():
             return json.loads(row_path.read_text())
         error = _last_error(stderr) or f"worker exited with status {code}"
         out_of_memory = code in (-9, 137) or "out of memory" in error.lower() or "ResourceExhausted" in error
         if attempt == 1 and out_of_memory:
-            current = batch_size or _recipe_batch_size(name)
+            current = batch_size or _recipe_batch_size(spec.arch)
             batch_size = max(1, current // 2)  # once, at half the batch
             emit({"event": "row", "model": name, "seed": seed, "state": "retrying",
                   "reason": f"out of memory; retrying at batch {batch_size}"})
@@ -210,7 +253,7 @@ def _worker(job: dict, emit) -> tuple[int, str]:
                 event = json.loads(line)
             except ValueError:
                 continue
-            emit({**event, "model": job["arch"], "seed": job["seed"]})
+            emit({**event, "model": job["label"], "seed": job["seed"]})
     code = process.wait()
     drain.join()
     return code, "".join(errors)
@@ -225,14 +268,15 @@ def _last_error(stderr: str) -> str:
     return one_line(lines[-1], 300) if lines else ""
 
 
-def aggregate(name: str, seed_rows: list[dict]) -> dict:
-    """One row per architecture: values of the seeds that trained, as mean and std."""
+def aggregate(spec: RowSpec, seed_rows: list[dict]) -> dict:
+    """One row per architecture (and kind): values of the seeds that trained, as mean and std."""
     import fer_zoo
 
-    arch = fer_zoo.get_architecture(name)
+    arch = fer_zoo.get_architecture(spec.arch)
     good = [r for r in seed_rows if r.get("status") in GOOD]
     measured = [r for r in seed_rows if r.get("param_count") is not None]
-    row: dict[str, Any] = {"model": name, "plugin": str(arch.plugin) if arch.plugin else None,
+    row: dict[str, Any] = {"model": spec.label, "architecture": spec.arch, "kind": spec.kind,
+                           "plugin": str(arch.plugin) if arch.plugin else None,
                            "reported_val_acc": (arch.reported or {}).get("val"), "seeds": len(seed_rows),
                            "infer_batch_size": 256}
     for key in NUMERIC:
@@ -271,7 +315,8 @@ def write_results(result: dict, out: Path) -> list[Path]:
     subject = bench_subject(result["environment"])
     atomic.write_with(out / "accuracy_vs_params.png",
                       lambda tmp: accuracy_vs_params_png(rows, tmp, f"accuracy vs parameters · {subject}"))
-    histories = {name: read_history(out / name / "seed0" / "history.csv") for name in result["runs"]}
+    histories = {row["model"]: read_history(out / RowSpec(row["architecture"], row["kind"]).folder / "seed0" /
+                                            "history.csv") for row in rows}
     atomic.write_with(out / "curves.png", lambda tmp: curves_png({k: v for k, v in histories.items() if v}, tmp,
                                                                  f"validation curves · {subject}", val_only=True))
     return [out / f for f in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png")]

@@ -31,11 +31,14 @@ def run(job: dict) -> dict:
     from fer_zoo.report import JsonLines
     from fer_zoo.train import TrainOptions, train
 
+    if job.get("kind") == "pretrained":
+        return score_pretrained(job)
     run_dir = Path(job["run_dir"])
     arch = fer_zoo.get_architecture(job["arch"])
     options = TrainOptions(epochs=job["epochs"], batch_size=job["batch_size"], seed=job["seed"],
                            precision=job["precision"], subset=job["subset"], eval_subset=job["eval_subset"],
-                           time_box=job["time_box"])
+                           time_box=job["time_box"],
+                           init_from=arch.name if job.get("kind") == "fine-tune" else None)
     state = run_dir / "state.json"
     resumable = state.is_file() and not json.loads(state.read_text()).get("finished")
     result = train(arch.name, job["data"], run_dir, options, resume=resumable, force=not resumable,
@@ -46,7 +49,8 @@ def run(job: dict) -> dict:
     latency = time_inference(model, 1, job["latency_repeats"])
     history = result.history
     return {
-        "model": arch.name, "seed": job["seed"], "status": metrics["status"], "reason": metrics.get("reason"),
+        "model": job.get("label", arch.name), "seed": job["seed"], "status": metrics["status"],
+        "reason": metrics.get("reason"),
         "param_count": int(model.count_params()), "macs": arch.macs,
         "train_acc": metrics.get("train_accuracy"), "val_acc": metrics.get("val_accuracy"),
         "test_acc": metrics.get("test_accuracy"), "top2_val": metrics.get("val_top2_accuracy"),
@@ -56,6 +60,40 @@ def run(job: dict) -> dict:
         "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history) if history else None,
         "total_seconds": metrics.get("seconds"), "batch_size": metrics.get("batch_size"), "error": None,
     }
+
+
+def score_pretrained(job: dict) -> dict:
+    """A row for shipped weights as they are: scored on the budget's val and test images, timed; no training."""
+    import fer_zoo
+    from fer_zoo.data import load_dataset
+    from fer_zoo.evaluation import class_columns, on_data_classes
+    from fer_zoo.runtime import load_classifier
+    from fer_zoo.scores import metrics
+    from fer_zoo.train import subset
+
+    arch = fer_zoo.get_architecture(job["arch"])
+    dataset = load_dataset(job["data"])
+    if job["subset"]:
+        dataset = subset(dataset, job["subset"], job["seed"], job["eval_subset"])
+    classifier = load_classifier(arch.name, runtime="keras")
+    columns = class_columns(classifier.class_names, dataset.class_names, arch.name)
+    row = {"model": job["label"], "seed": job["seed"], "status": "ok", "reason": None, "epochs": 0,
+           "param_count": int(classifier.keras_model.count_params()), "macs": arch.macs, "error": None}
+    for split, key in (("val", "val_acc"), ("test", "test_acc")):
+        if split in dataset.splits and len(dataset.splits[split]):
+            part = dataset.splits[split]
+            scores = metrics(part.y, on_data_classes(classifier.predict(part.x), columns), dataset.class_names)
+            row[key] = scores["accuracy"]
+            if split == "val":
+                row["top2_val"] = scores["top2_accuracy"]
+            else:
+                row["macro_f1_test"] = scores["macro_f1"]
+    model = classifier.keras_model
+    row["infer_samples_per_sec"] = 256 / time_inference(model, 256, job["infer_repeats"])
+    row["latency_ms"] = 1000 * time_inference(model, 1, job["latency_repeats"])
+    run_dir = Path(job["run_dir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return row
 
 
 def main() -> None:

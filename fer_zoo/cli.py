@@ -438,6 +438,10 @@ def bench_command(
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Every column (two tables), not the 80-column summary.")] = False,
+    pretrained: Annotated[bool, typer.Option("--pretrained", help="Add a row scoring each architecture's shipped "
+                                                                  "weights as they are.")] = False,
+    fine_tune: Annotated[bool, typer.Option("--fine-tune", help="With --pretrained: add a row fine-tuning them under "
+                                                                "the budget.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
@@ -453,7 +457,8 @@ def bench_command(
                       f"loading {'Keras' if 'keras' not in sys.modules else 'data'}…", markup=False)
     import_keras()
     config = BenchConfig(data=data, budget=budget or default_budget(), seeds=seeds, epochs=epochs,
-                         batch_size=batch_size, precision=precision or default_precision())
+                         batch_size=batch_size, precision=precision or default_precision(), pretrained=pretrained,
+                         fine_tune=fine_tune)
     progress = None if as_json else BenchProgress(console, names, seeds)
     try:
         result = run_bench(names, config, out, force=force, on_event=progress)
