@@ -33,7 +33,7 @@ def build_tiny(input_shape, num_classes):
 def fer_zoo_register_architectures(register):
     register(fer_zoo.Architecture(
         name={name!r}, build=build_tiny, input_shape=(48, 48, 1), description="a tiny test net",
-        params={params}, macs=19_072,
+        params={params}, macs=19_072, weights={weights!r},
     ))
 '''
 
@@ -95,9 +95,10 @@ def install_plugin(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_plugin_source():
     """A plugin module registering a tiny network (with ``batch_norm``, one batch-norm layer after the conv)."""
-    def source(name: str = "tiny", batch_norm: bool = False) -> str:
+    def source(name: str = "tiny", batch_norm: bool = False, weights: str | None = None) -> str:
+        """``weights``: a .weights.h5 file the plugin ships (``tiny_weights`` writes one)."""
         return TINY_PLUGIN.format(name=name, batch_norm="\n        layers.BatchNormalization()," if batch_norm else "",
-                                  params=75 + 16 * batch_norm)
+                                  params=75 + 16 * batch_norm, weights=weights)
     return source
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from fer_zoo.bench import CSV_COLUMNS
 from fer_zoo.scores import STATUSES
 
@@ -21,11 +23,26 @@ def fer_zoo_register_architectures(register):
 """
 
 
+def shipped_weights(tmp_path, tiny_plugin_source, install_plugin) -> str:
+    """The tiny plugin, shipping weights: those of a tiny network built once with a fixed seed."""
+    import keras
+
+    install_plugin("maker-fer", tiny_plugin_source("maker"))
+    import fer_zoo
+
+    keras.utils.set_random_seed(5)
+    path = tmp_path / "tiny.weights.h5"
+    fer_zoo.create_model("maker").save_weights(path)
+    return str(path)
+
+
 def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_plugin, tiny_plugin_source):
-    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    install_plugin("acme-fer", tiny_plugin_source("tiny", weights=shipped_weights(tmp_path, tiny_plugin_source,
+                                                                                    install_plugin)))
     install_plugin("broken-fer", BROKEN)
     out = tmp_path / "bench"
-    args = ["bench", "lenet", "tiny", "broken", "--data", DATA, "--epochs", "1", "--batch-size", "35", "--out", str(out)]
+    args = ["bench", "lenet", "tiny", "broken", "--data", DATA, "--epochs", "1", "--batch-size", "35", "--out", str(out),
+            "--pretrained", "--fine-tune"]
     result = cli(*args)
     assert result.exit_code == 0, result.output  # one failed row does not fail the bench
     for name in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png", "bench.json"):
@@ -43,6 +60,16 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
         assert row["infer_batch_size"] == "256" and row["epochs"] == "1"
         assert (out / name / "seed0" / "best.keras").is_file()  # the training issue's run layout
     assert rows["tiny"]["param_count"] == "75" and rows["tiny"]["plugin"] == "acme-fer 1.0"
+    # the shipped weights, scored as they are (no training, so no training columns) and fine-tuned
+    scored, tuned = rows["tiny/pretrained"], rows["tiny/fine-tuned"]
+    assert (scored["kind"], scored["epochs"], scored["train_samples_per_sec"]) == ("pretrained", "0", "")
+    from fer_zoo.evaluation import evaluate
+
+    as_shipped = evaluate("tiny", DATA, "test", runtime="keras")
+    assert float(scored["test_acc"]) == pytest.approx(as_shipped["accuracy"])
+    assert tuned["kind"] == "fine-tune" and tuned["epochs"] == "1"
+    assert json.loads((out / "tiny-fine-tune" / "seed0" / "config.json").read_text())["init_from"] == "tiny"
+    assert "lenet/pretrained" not in rows  # lenet ships no weights
     # an out-of-memory row is retried once at half the batch, then ends as its own row only
     assert rows["broken"]["status"] == "out of memory"
     assert "pretend the device ran out" in rows["broken"]["error"] and "half the batch, 17" in rows["broken"]["error"]
@@ -61,7 +88,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert "lenet: reused from" in again.stdout and "reused from an earlier run in this --out: lenet, tiny" in again.stdout
     # a different config in the same --out is refused
     other = cli("bench", "lenet", "--data", DATA, "--epochs", "2", "--batch-size", "35", "--out", str(out))
-    assert other.exit_code == 2 and "different config (epochs)" in other.stderr
+    assert other.exit_code == 2 and "different config (epochs, pretrained, fine_tune)" in other.stderr
 
 
 def test_bench_needs_architectures(cli):
