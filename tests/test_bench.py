@@ -41,7 +41,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
                                                                                     install_plugin)))
     install_plugin("broken-fer", BROKEN)
     out = tmp_path / "bench"
-    args = ["bench", "lenet", "tiny", "broken", "--data", DATA, "--epochs", "1", "--batch-size", "35", "--out", str(out),
+    args = ["bench", "tiny", "broken", "--data", DATA, "--epochs", "1", "--batch-size", "35", "--out", str(out),
             "--pretrained", "--fine-tune"]
     result = cli(*args)
     assert result.exit_code == 0, result.output  # one failed row does not fail the bench
@@ -50,7 +50,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     with open(out / "results.csv", newline="") as f:
         rows = {r["model"]: r for r in csv.DictReader(f)}
     assert list(next(iter(rows.values()))) == CSV_COLUMNS
-    for name in ("lenet", "tiny"):
+    for name in ("tiny",):
         row = rows[name]
         assert row["status"] in STATUSES and row["plugin"]
         assert (row["status"] == "ok") == (row["error"] == "")  # a row that is not ok says why
@@ -69,25 +69,26 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert float(scored["test_acc"]) == pytest.approx(as_shipped["accuracy"])
     assert tuned["kind"] == "fine-tune" and tuned["epochs"] == "1"
     assert json.loads((out / "tiny-fine-tune" / "seed0" / "config.json").read_text())["init_from"] == "tiny"
-    assert "lenet/pretrained" not in rows  # lenet ships no weights
+    assert "broken/pretrained" not in rows  # broken ships no weights
     # an out-of-memory row is retried once at half the batch, then ends as its own row only
     assert rows["broken"]["status"] == "out of memory"
     assert "pretend the device ran out" in rows["broken"]["error"] and "half the batch, 17" in rows["broken"]["error"]
     table = result.stdout
-    assert "lenet" in table and "budget smoke" in table and "train img/s" in table
-    assert "lenet: starting" in table and "lenet: epoch 1/1" in table  # progress, one line per event (no tty)
+    assert "tiny/fine-tuned" in table and "budget smoke" in table and "train img/s" in table
+    assert "tiny: starting" in table and "tiny: epoch 1/1" in table  # progress, one line per event (no tty)
     report = json.loads((out / "results.json").read_text())
     assert report["environment"]["data_fingerprint"].startswith("synthetic-")
     assert {"device", "backend", "versions", "budget"} <= set(report["environment"])
 
     # rerunning the same command skips the finished rows (their run directories stay untouched)
-    before = (out / "lenet" / "seed0" / "best.keras").stat().st_mtime_ns
+    before = (out / "tiny" / "seed0" / "best.keras").stat().st_mtime_ns
     again = cli(*args)
     assert again.exit_code == 0
-    assert (out / "lenet" / "seed0" / "best.keras").stat().st_mtime_ns == before
-    assert "lenet: reused from" in again.stdout and "reused from an earlier run in this --out: lenet, tiny" in again.stdout
+    assert (out / "tiny" / "seed0" / "best.keras").stat().st_mtime_ns == before
+    assert "tiny: reused from" in again.stdout
+    assert "reused from an earlier run in this --out: tiny, tiny/pretrained, tiny/fine-tuned" in again.stdout
     # a different config in the same --out is refused
-    other = cli("bench", "lenet", "--data", DATA, "--epochs", "2", "--batch-size", "35", "--out", str(out))
+    other = cli("bench", "tiny", "--data", DATA, "--epochs", "2", "--batch-size", "35", "--out", str(out))
     assert other.exit_code == 2 and "different config (epochs, pretrained, fine_tune)" in other.stderr
 
 

