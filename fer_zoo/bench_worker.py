@@ -69,12 +69,11 @@ def score_pretrained(job: dict) -> dict:
     from fer_zoo.evaluation import class_columns, on_data_classes
     from fer_zoo.runtime import load_classifier
     from fer_zoo.scores import metrics
-    from fer_zoo.train import subset
 
     arch = fer_zoo.get_architecture(job["arch"])
     dataset = load_dataset(job["data"])
     if job["subset"]:
-        dataset = subset(dataset, job["subset"], job["seed"], job["eval_subset"])
+        dataset = dataset.subset(job["subset"], job["seed"], job["eval_subset"])
     classifier = load_classifier(arch.name, runtime="keras")
     columns = class_columns(classifier.class_names, dataset.class_names, arch.name)
     row = {"model": job["label"], "seed": job["seed"], "status": "ok", "reason": None, "epochs": 0,

@@ -89,7 +89,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         optimizer=options.optimizer, label_smoothing=options.label_smoothing, augment=options.augment)
     dataset = load_dataset(data)
     if options.subset:
-        dataset = subset(dataset, options.subset, options.seed, options.eval_subset)
+        dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     for split in ("train", "val"):
         if split not in dataset.splits or len(dataset.splits[split]) == 0:
             raise FerZooError(f"{data}: has no {split} images")
@@ -194,7 +194,7 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
          reporter, started: float, unsafe: bool) -> RunResult:
     import keras
 
-    from fer_zoo import environment, pipeline
+    from fer_zoo import environment, pipeline, transfer
     from fer_zoo.callbacks import EpochEnd
 
     environment.enable_compile_cache()
@@ -217,9 +217,9 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
         else:
             run.inference = pipeline.inference_model(arch, dataset.image_shape, num_classes)
             if options.init_from:
-                _init_from(run.inference, options.init_from, unsafe, arch, dataset)
+                transfer.init_from(run.inference, options.init_from, unsafe, dataset)
             if options.freeze is not None:
-                _freeze(run.inference.get_layer(_bare_name(run.inference, arch)), options.freeze)
+                transfer.freeze(transfer.network_of(run.inference, arch), options.freeze)
             run.model = pipeline.training_model(run.inference, recipe.augment, options.seed)
             pipeline.compile_for(run.model, recipe, soft)
         run.batches = pipeline.Batches(train_split.x, y_train, recipe.batch_size, options.seed,
@@ -371,21 +371,6 @@ def options_from_config(config: dict) -> TrainOptions:
 # --- data and weights --------------------------------------------------------------------------------
 
 
-def subset(dataset, n_train: int, seed: int, n_eval: int | None = None):
-    """A seeded random subset: ``n_train`` training images, ``n_eval`` (default a quarter) for val and test."""
-    from fer_zoo.data.dataset import Dataset, Split
-
-    rng = np.random.default_rng(seed)
-    n_eval = n_eval or max(1, n_train // 4)
-    limits = {"train": n_train, "val": n_eval, "test": n_eval}
-    splits = {}
-    for name, part in dataset.splits.items():
-        keep = np.sort(rng.permutation(len(part))[: limits.get(name, len(part))])
-        splits[name] = Split(part.x[keep], part.y[keep])
-    return Dataset(f"{dataset.name} (subset {n_train})", dataset.class_names, splits, dataset.fingerprint,
-                   dataset.notes)
-
-
 def _sample_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
     """Per-image weights for ``--class-weights balanced`` (scikit-learn's n / (k * count)), else None."""
     if mode == "none":
@@ -401,49 +386,3 @@ def _sample_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | 
 
 def _one_hot(y: np.ndarray, k: int) -> np.ndarray:
     return y.astype("float32") if y.ndim == 2 else np.eye(k, dtype="float32")[y]
-
-
-def _init_from(inference, source: str, unsafe: bool, arch, dataset) -> None:
-    """Start from another model's weights: a file, a run directory, or an architecture's shipped weights."""
-    import fer_zoo
-    from fer_zoo import plugins
-    from fer_zoo.models import create_model
-    from fer_zoo.pipeline import inference_model
-
-    if not Path(source).exists() and source in plugins.current().architectures:
-        donor_arch = fer_zoo.get_architecture(source)
-        data_classes = tuple(dataset.class_names)
-        if tuple(donor_arch.class_names) != data_classes:
-            raise FerZooError(f"--init-from {source}: its weights predict {', '.join(donor_arch.class_names)}; the data "
-                              f"has {', '.join(data_classes)} (same classes, same order needed to fine-tune)")
-        bare = create_model(donor_arch, donor_arch.input_shape, len(data_classes), pretrained=True)
-        donor = inference_model(donor_arch, dataset.image_shape, len(data_classes), bare=bare)
-    else:
-        donor = load_model(source, unsafe)
-    try:
-        inference.set_weights(donor.get_weights())
-    except ValueError as exc:
-        raise FerZooError(f"--init-from {source}: its weights do not fit this architecture ({exc})") from None
-
-
-def _bare_name(inference, arch) -> str:
-    """The bare network's layer inside the inference model (the one nested model)."""
-    import keras
-
-    nested = [layer.name for layer in inference.layers if isinstance(layer, keras.Model)]
-    if len(nested) != 1:
-        raise FerZooError(f"architecture {arch.name!r}: cannot tell its network apart inside the model to freeze it")
-    return nested[0]
-
-
-def _freeze(network, freeze: int | str) -> None:
-    """Freeze the first ``freeze`` layers of ``network`` that have weights, or with "backbone" all of them
-    but the last (the classifier head). Frozen batch-norm layers keep their statistics (Keras runs them in
-    inference mode)."""
-    weighted = [layer for layer in network.layers if layer.weights]
-    count = len(weighted) - 1 if freeze == "backbone" else freeze
-    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < len(weighted):
-        raise FerZooError(f"--freeze must be between 0 and {len(weighted) - 1} (the network has {len(weighted)} layers "
-                          f"with weights) or 'backbone', got {freeze!r}")
-    for layer in weighted[:count]:
-        layer.trainable = False

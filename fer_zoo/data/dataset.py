@@ -56,6 +56,17 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(next(iter(self.splits.values())).x.shape[1:])
 
+    def subset(self, n_train: int, seed: int, n_eval: int | None = None) -> Dataset:
+        """A seeded random subset: ``n_train`` training images, ``n_eval`` (default a quarter) for val and test."""
+        rng = np.random.default_rng(seed)
+        n_eval = n_eval or max(1, n_train // 4)
+        limits = {"train": n_train, "val": n_eval, "test": n_eval}
+        splits = {}
+        for name, part in self.splits.items():
+            keep = np.sort(rng.permutation(len(part))[: limits.get(name, len(part))])
+            splits[name] = Split(part.x[keep], part.y[keep])
+        return Dataset(f"{self.name} (subset {n_train})", self.class_names, splits, self.fingerprint, self.notes)
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Images per split and class, every class listed."""
         out = {}
