@@ -260,6 +260,10 @@ def train_command(
                                                                 "'backbone': all but the head.")] = None,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
                                                           "(Lambda layers).")] = False,
+    subset: Annotated[int | None, typer.Option("--subset", min=1, help="Train on a seeded subset of N images (val "
+                                                                       "and test N/4 each).")] = None,
+    time_box: Annotated[float | None, typer.Option("--time-box", min=1.0, help="Seconds for the whole run; "
+                                                                              "training stops so it holds.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
 ) -> None:
@@ -275,7 +279,7 @@ def train_command(
                            augment=not no_augment, seed=seed, precision=precision, class_weights=class_weights,
                            label_smoothing=label_smoothing, early_stopping=early_stopping,
                            init_from=arch if pretrained and not init_from else init_from,
-                           freeze=_parse_freeze(freeze))
+                           freeze=_parse_freeze(freeze), subset=subset, time_box=time_box)
     _loaded_plugins()
     import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))

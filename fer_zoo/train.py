@@ -279,6 +279,7 @@ def _time_box(run: Run, seconds: float, started: float):
 
 def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     """Score the best epoch's weights on val and test, judge the run, write metrics and curves."""
+    from fer_zoo import model_card
     from fer_zoo.figures import curves_png
     from fer_zoo.pipeline import predict_fixed
     from fer_zoo.scores import metrics, run_status
@@ -307,6 +308,8 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
             scores = metrics(part.y, probabilities, names)
             summary |= {f"{split}_accuracy": scores["accuracy"], f"{split}_top2_accuracy": scores["top2_accuracy"],
                         f"{split}_macro_f1": scores["macro_f1"]}
+            if split == "test":
+                summary |= {"test_per_class": scores["per_class"], "test_confusion_matrix": scores["confusion_matrix"]}
     if too_slow is not None:
         summary["status"] = "too slow"
         summary["reason"] = (f"one training step of {run.batches.batch_size} images needs ~{too_slow.next_step():.0f} s "
@@ -326,6 +329,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     if history:
         title = f"{run.arch.name} on {run.dataset.name}"
         atomic.write_with(run.out / "curves.png", lambda tmp: curves_png({run.arch.name: history}, tmp, title=title))
+    atomic.write_text(run.out / "MODEL_CARD.md", model_card.render(rundir.read_json(run.out / "config.json"), summary))
     state = json.loads((run.out / "state.json").read_text())
     atomic.write_json(run.out / "state.json", {**{k: v for k, v in state.items() if k not in ("checkpoint", "best")},
                                                "finished": True})

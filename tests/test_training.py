@@ -38,7 +38,8 @@ def trained_run(tmp_path_factory):
 
 def test_run_directory_layout(trained_run):
     run, result = trained_run
-    for name in ("config.json", "history.csv", "best.keras", "state.json", "metrics.json", "curves.png"):
+    for name in ("config.json", "history.csv", "best.keras", "state.json", "metrics.json", "curves.png",
+                 "MODEL_CARD.md"):
         assert (run / name).is_file(), name
     assert not (run / "last.keras").exists()  # the optimizer state goes once the run has finished
     rows = history(run)
@@ -50,6 +51,30 @@ def test_run_directory_layout(trained_run):
     assert metrics["best_epoch"] in (1, 2) and 0 <= metrics["test_accuracy"] <= 1
     best_val = max(float(r["val_accuracy"]) for r in rows)
     assert abs(metrics["val_accuracy"] - best_val) < 0.02  # best.keras is the best val epoch, re-scored
+
+
+def test_the_model_card_says_what_was_trained_how_and_how_well(cli, trained_run, tmp_path):
+    import shlex
+
+    run, result = trained_run
+    card = (run / "MODEL_CARD.md").read_text()
+    metrics = json.loads((run / "metrics.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert card.startswith("---\nlibrary_name: fer-zoo") and "## Bias, risks and limitations" in card
+    assert f"value: {metrics['test_accuracy']:.4f}" in card  # the model index carries the measured number
+    for name, row in metrics["test_per_class"].items():  # every class's scores, as measured
+        assert f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |" in card
+    assert config["dataset_fingerprint"] in card and "selected on **val**" in card
+    # the command it gives trains the same run
+    command = card.split("## How to reproduce")[1].split("```")[1].strip()
+    args = shlex.split(command)[1:]
+    assert args[:2] == ["train", "lenet"] and ["--seed", "0"] == args[args.index("--seed"):args.index("--seed") + 2]
+    assert args[args.index("--batch-size") + 1] == "32" and args[args.index("--epochs") + 1] == "2"
+    again = cli(*args, "--out", str(tmp_path / "again"), "--quiet")
+    assert again.exit_code == 0, again.output
+    drop = TIMING | {"epoch_seconds"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in history(tmp_path / "again")] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in history(run)]
 
 
 def test_best_model_is_the_inference_model(trained_run):
