@@ -65,6 +65,7 @@ class BenchConfig:
     precision: str
     pretrained: bool = False  # add a row scoring each architecture's shipped weights as they are
     fine_tune: bool = False  # ... and one fine-tuning them under the budget
+    ensemble: bool = False  # add a row averaging the trained rows' probabilities
 
     def comparable(self) -> dict:
         return asdict(self)
@@ -190,6 +191,8 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
                 emit({"event": "row", "model": label, "seed": seed, "state": "finished", "row": row})
             runs[label].append(row)
     rows = [aggregate(spec, runs[spec.label]) for spec in specs]
+    if config.ensemble:
+        rows.append(ensemble_row(rows, out, dataset, budget))
     info = environment.describe()
     env = {
         "device": info["device"], "cpu": environment.cpu_name(), "backend": info["backend"],
@@ -291,6 +294,39 @@ def aggregate(spec: RowSpec, seed_rows: list[dict]) -> dict:
     return row
 
 
+def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
+    """A row for the mean of the trained rows' probabilities (seed 0 of each; a row without predictions, one
+    that failed, is left out), scored on the same val and test images."""
+    import numpy as np
+
+    from fer_zoo.scores import metrics
+
+    members, probabilities = [], {"val": [], "test": []}
+    for row in rows:
+        path = out / RowSpec(row["architecture"], row["kind"]).folder / "seed0" / "predictions.npz"
+        if row["kind"] == "pretrained" or not path.is_file():
+            continue
+        with np.load(path) as saved:
+            if not all(split in saved for split in probabilities):
+                continue
+            for split in probabilities:
+                probabilities[split].append(saved[split])
+        members.append(row)
+    entry: dict[str, Any] = {"model": "ensemble", "architecture": None, "kind": "ensemble", "plugin": None,
+                             "seeds": 1, "reported_val_acc": None, "infer_batch_size": 256}
+    if len(members) < 2:
+        return {**entry, "status": "failed", "error": "an ensemble needs two trained rows with predictions"}
+    if budget.subset:
+        dataset = dataset.subset(budget.subset, 0, budget.eval_subset)
+    scores = {split: metrics(dataset.splits[split].y, np.mean(probabilities[split], axis=0), dataset.class_names)
+              for split in probabilities}
+    return {**entry, "status": "ok", "param_count": sum(m.get("param_count") or 0 for m in members),
+            "macs": sum(m.get("macs") or 0 for m in members),
+            "val_acc": scores["val"]["accuracy"], "top2_val": scores["val"]["top2_accuracy"],
+            "test_acc": scores["test"]["accuracy"], "macro_f1_test": scores["test"]["macro_f1"],
+            "error": "the mean of " + ", ".join(m["model"] for m in members) + " (seed 0 each)"}
+
+
 def exit_status(rows: list[dict], strict: bool = False) -> int:
     """1 when every row failed to run, or (``strict``) when any row is not ok or time-boxed; else 0."""
     if all(r["status"] in BROKEN for r in rows) or (strict and any(r["status"] not in GOOD for r in rows)):
@@ -316,7 +352,7 @@ def write_results(result: dict, out: Path) -> list[Path]:
     atomic.write_with(out / "accuracy_vs_params.png",
                       lambda tmp: accuracy_vs_params_png(rows, tmp, f"accuracy vs parameters · {subject}"))
     histories = {row["model"]: read_history(out / RowSpec(row["architecture"], row["kind"]).folder / "seed0" /
-                                            "history.csv") for row in rows}
+                                            "history.csv") for row in rows if row["kind"] in KINDS}
     atomic.write_with(out / "curves.png", lambda tmp: curves_png({k: v for k, v in histories.items() if v}, tmp,
                                                                  f"validation curves · {subject}", val_only=True))
     return [out / f for f in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png")]

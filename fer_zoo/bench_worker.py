@@ -66,9 +66,8 @@ def score_pretrained(job: dict) -> dict:
     """A row for shipped weights as they are: scored on the budget's val and test images, timed; no training."""
     import fer_zoo
     from fer_zoo.data import load_dataset
-    from fer_zoo.evaluation import class_columns, on_data_classes
     from fer_zoo.runtime import load_classifier
-    from fer_zoo.scores import metrics
+    from fer_zoo.scores import class_columns, metrics, on_data_classes
 
     arch = fer_zoo.get_architecture(job["arch"])
     dataset = load_dataset(job["data"])

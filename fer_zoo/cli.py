@@ -127,6 +127,15 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def _parse_weights(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise FerZooError(f"--weights: expected comma-separated numbers such as 2,1,1, got {text!r}") from None
+
+
 def _parse_freeze(text: str | None) -> int | str | None:
     if text is None or text == "backbone":
         return text
@@ -297,10 +306,13 @@ def train_command(
 
 @_command("evaluate")
 def evaluate_command(
-    model: Annotated[str, typer.Argument(help="A run directory, a .keras or Keras-2 .h5 classifier, or an "
-                                               "exported .onnx/.tflite file or SavedModel folder.")],
+    models: Annotated[list[str], typer.Argument(help="A run directory, a .keras or Keras-2 .h5 classifier, an "
+                                                      "exported .onnx/.tflite file or SavedModel folder, or an "
+                                                      "architecture that ships weights; several: their ensemble.")],
     data: DataOption = "synthetic",
     split: Annotated[str, typer.Option("--split", help="val or test (train also accepted).")] = "test",
+    weights: Annotated[str | None, typer.Option("--weights", help="An ensemble's member weights, comma-separated "
+                                                                  "(default: equal).")] = None,
     tta: Annotated[str, typer.Option("--tta", help="none, flip or tencrop.")] = "none",
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
     scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
@@ -309,14 +321,16 @@ def evaluate_command(
     runtime: RuntimeOption = "keras",
     as_json: JsonFlag = False,
 ) -> None:
-    """Accuracy, top-2, macro-F1, per-class scores and the confusion matrix of a trained model."""
+    """Accuracy, top-2, macro-F1, per-class scores and the confusion matrix of a trained model, or of an
+    ensemble of several (their probabilities averaged) with each member's scores."""
     from fer_zoo.evaluation import confusion_target, evaluate, write_confusion
     from fer_zoo.report import evaluation_tables
 
     _loaded_plugins()
-    target = confusion_target(model, data, confusion)
+    target = confusion_target(models, data, confusion)
     import_keras()
-    result = evaluate(model, data, split, tta, unsafe, scale, offset, runtime=runtime)
+    result = evaluate(models, data, split, tta, unsafe, scale, offset, runtime=runtime,
+                      weights=_parse_weights(weights))
     if target is not None:
         target = write_confusion(result, target)
         result["confusion_png"] = str(target)
@@ -367,8 +381,10 @@ def export_command(
 @_command("predict")
 def predict_command(
     model: Annotated[str, typer.Argument(help="A run directory, a .keras/.h5/.onnx/.tflite file, or an architecture "
-                                               "that ships weights.")],
+                                               "that ships weights; more models after it make an ensemble.")],
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) and videos.")],
+    weights: Annotated[str | None, typer.Option("--weights", help="An ensemble's member weights, comma-separated "
+                                                                  "(default: equal).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per face.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per face.")] = False,
     annotate: Annotated[Path | None, typer.Option("--annotate", help="Write each image with boxes and labels "
@@ -393,17 +409,20 @@ def predict_command(
 
     Exit status 1 if some inputs could not be read (the rest are still reported).
     """
+    from fer_zoo.ensemble import load_ensemble, split_models
     from fer_zoo.predict import Annotator, PredictOptions, predict
     from fer_zoo.report import predict_summary, predictions_table, write_predictions_csv
-    from fer_zoo.runtime import load_classifier
 
     if as_json and as_csv:
         raise FerZooError("--json and --csv: choose one")
     names = [c.strip() for c in classes.split(",")] if classes else None
-    annotator = Annotator(annotate, inputs, force) if annotate is not None else None
     _loaded_plugins()
+    models, inputs = split_models(model, list(inputs))
+    if not inputs:
+        raise FerZooError(f"no inputs: {' '.join(models)} are all models; name images, folders or videos after them")
+    annotator = Annotator(annotate, inputs, force) if annotate is not None else None
     import_keras()
-    classifier = load_classifier(model, runtime=runtime, unsafe=unsafe, class_names=names)
+    classifier = load_ensemble(models, _parse_weights(weights), runtime=runtime, unsafe=unsafe, class_names=names)
     for note in classifier.notes:
         sys.stderr.write(f"fer-zoo: note: {note}\n")
     options = PredictOptions(detect=not no_detect, detector=detector, batch_size=batch_size, every=every,
@@ -446,6 +465,8 @@ def bench_command(
                                                                   "weights as they are.")] = False,
     fine_tune: Annotated[bool, typer.Option("--fine-tune", help="With --pretrained: add a row fine-tuning them under "
                                                                 "the budget.")] = False,
+    ensemble: Annotated[bool, typer.Option("--ensemble", help="Add a row for the mean of the trained rows' "
+                                                              "probabilities.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
@@ -462,7 +483,7 @@ def bench_command(
     import_keras()
     config = BenchConfig(data=data, budget=budget or default_budget(), seeds=seeds, epochs=epochs,
                          batch_size=batch_size, precision=precision or default_precision(), pretrained=pretrained,
-                         fine_tune=fine_tune)
+                         fine_tune=fine_tune, ensemble=ensemble)
     progress = None if as_json else BenchProgress(console, names, seeds)
     try:
         result = run_bench(names, config, out, force=force, on_event=progress)

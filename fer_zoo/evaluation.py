@@ -7,31 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.scores import metrics
+from fer_zoo.scores import class_columns, metrics, on_data_classes
 
 TTA_MODES = ("none", "flip", "tencrop")
-
-
-def class_columns(model_classes, data_classes, where: str) -> np.ndarray | None:
-    """Which of the model's outputs answer for each of the data's classes, matched by name: None when they
-    are the same classes in the same order; a FER+ model's eight on FER2013's seven drops contempt. A data
-    class the model does not predict is a one-line error."""
-    model_classes, data_classes = tuple(model_classes), tuple(data_classes)
-    if model_classes == data_classes:
-        return None
-    missing = [c for c in data_classes if c not in model_classes]
-    if missing:
-        raise FerZooError(f"{where}: the model predicts {len(model_classes)} classes ({', '.join(model_classes)}); "
-                          f"the data also has {', '.join(missing)}, which it cannot answer")
-    return np.array([model_classes.index(c) for c in data_classes])
-
-
-def on_data_classes(proba: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
-    """The model's probabilities over the data's classes only, renormalised to sum to 1."""
-    if columns is None:
-        return proba
-    kept = proba[:, columns]
-    return kept / np.clip(kept.sum(axis=1, keepdims=True), 1e-12, None)
 
 
 def _crops(x: np.ndarray) -> list[np.ndarray]:
@@ -59,40 +37,56 @@ def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none"
     return np.mean([model.predict(v.astype("float32"), batch_size=batch_size, verbose=0) for v in views], axis=0)
 
 
-def evaluate(model: str | Path, data: str = "synthetic", split: str = "test", tta: str = "none",
+def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "test", tta: str = "none",
              unsafe: bool = False, scale: float | None = None, offset: float | None = None,
-             batch_size: int = 256, runtime: str = "keras") -> dict:
-    """Metrics of a trained model (Keras, or an exported ONNX/TFLite/SavedModel artifact) on one split."""
+             batch_size: int = 256, runtime: str = "keras", weights: list[float] | None = None) -> dict:
+    """Metrics of a trained model (Keras, or an exported ONNX/TFLite/SavedModel artifact) on one split; of
+    several, the metrics of their ensemble (probabilities averaged, ``weights`` optional) and of each member."""
     from fer_zoo.data import load_dataset
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.ensemble import Ensemble, load_ensemble
 
     if split not in ("train", "val", "test"):
         raise FerZooError(f"--split must be train, val or test, got {split!r}")
     if tta not in TTA_MODES:
         raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
-    classifier = load_classifier(model, runtime=runtime, unsafe=unsafe, scale=scale, offset=offset)
+    models = [str(m) for m in model] if isinstance(model, (list, tuple)) else [str(model)]
+    classifier = load_ensemble(models, weights, runtime=runtime, unsafe=unsafe, scale=scale, offset=offset)
+    model = " + ".join(models)
     dataset = load_dataset(data)
     if split not in dataset.splits:
         raise FerZooError(f"{data}: has no {split} split")
     part = dataset.splits[split]
-    columns = class_columns(classifier.class_names, dataset.class_names, str(model))
-    # a model of another input size gets the images resized and channel-converted (Classifier.predict)
-    proba = on_data_classes(predict_proba(classifier, part.x, batch_size, tta), columns)
-    return {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": tta,
-            "images": len(part), "classes": list(dataset.class_names),
-            "model_input": list(classifier.input_shape), "data_input": list(dataset.image_shape),
-            "model_classes": list(classifier.class_names), **metrics(part.y, proba, dataset.class_names)}
+    members = classifier.members if isinstance(classifier, Ensemble) else [classifier]
+    # each member's probabilities over the data's classes (matched by name); a model of another input size
+    # gets the images resized and channel-converted (Classifier.predict)
+    member_proba = [on_data_classes(predict_proba(m, part.x, batch_size, tta),
+                                    class_columns(m.class_names, dataset.class_names, m.source)) for m in members]
+    weights = classifier.weights if isinstance(classifier, Ensemble) else [1.0]
+    proba = sum(w * p for w, p in zip(weights, member_proba))
+    result = {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": tta,
+              "images": len(part), "classes": list(dataset.class_names),
+              "model_input": list(classifier.input_shape), "data_input": list(dataset.image_shape),
+              "model_classes": list(classifier.class_names), **metrics(part.y, proba, dataset.class_names)}
+    if isinstance(classifier, Ensemble):
+        result["weights"] = weights
+        result["members"] = []
+        for member, probabilities in zip(members, member_proba):
+            scores = metrics(part.y, probabilities, dataset.class_names)
+            result["members"].append({"model": member.source, "runtime": member.runtime,
+                                      **{k: scores[k] for k in ("accuracy", "top2_accuracy", "macro_f1")}})
+    return result
 
 
-def confusion_target(model: str | Path, data: str, confusion: str | Path | None = None) -> Path | None:
+def confusion_target(model: str | Path | list, data: str, confusion: str | Path | None = None) -> Path | None:
     """Where ``evaluate``'s confusion matrix PNG goes: ``confusion`` if given, else into the run directory
-    being evaluated, else nowhere. Checked before any work: never onto an input (the model, the data)."""
+    being evaluated (one model), else nowhere. Checked before any work: never onto an input (a model, the data)."""
     from fer_zoo.runtime import artifact_kind
 
+    models = [Path(m) for m in model] if isinstance(model, (list, tuple)) else [Path(model)]
     if confusion is None:
-        return Path(model) / "confusion.png" if artifact_kind(Path(model)) == "run" else None
+        return models[0] / "confusion.png" if len(models) == 1 and artifact_kind(models[0]) == "run" else None
     target = Path(confusion)
-    for given in (Path(model), Path(data)):
+    for given in (*models, Path(data)):
         if not given.exists():
             continue
         inside = given.is_dir() and artifact_kind(given) != "run" and target.resolve().is_relative_to(given.resolve())

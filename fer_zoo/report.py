@@ -177,12 +177,21 @@ def evaluation_tables(result: dict) -> Group:
     head = Text(f"{result['model']} on {result['data']} [{result['split']}, {result['images']:,} images, "
                 f"TTA {result['tta']}]: accuracy {percent(result['accuracy'])}, top-2 "
                 f"{percent(result['top2_accuracy'])}, macro-F1 {result['macro_f1']:.3f}")
+    parts = [head]
+    if result.get("members"):
+        members = Table(title="the ensemble's members, alone", title_justify="left")
+        for column in ("model", "weight", "accuracy", "top-2", "macro-F1"):
+            members.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
+        for member, weight in zip(result["members"], result["weights"]):
+            members.add_row(member["model"], f"{weight:.2f}", percent(member["accuracy"]),
+                            percent(member["top2_accuracy"]), f"{member['macro_f1']:.3f}")
+        parts.append(members)
     table = Table(title="per class", title_justify="left")
     for column in ("class", "precision", "recall", "F1", "support"):
         table.add_column(column, justify="left" if column == "class" else "right")
     for name, row in result["per_class"].items():
         table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", f"{row['support']:,}")
-    return Group(head, table)
+    return Group(*parts, table)
 
 
 def train_summary(result) -> Text:

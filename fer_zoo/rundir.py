@@ -10,6 +10,7 @@ may be used for. train.py decides when; this module knows the formats and the ru
 | ``state.json`` | at a checkpoint, last: the epochs done and the two files above that hold them (the commit) |
 | ``best.keras`` | after each commit: the best file under its plain name (a hard link, no copy) |
 | ``metrics.json``, ``curves.png``, ``MODEL_CARD.md`` | at the end, when the numbered files are removed |
+| ``predictions.npz`` | at the end: the best epoch's probabilities on val and test (for ensembles, reports) |
 
 Each file is written to a temporary name and renamed; a checkpoint's files are new names, and
 ``state.json``, written last, is what makes them current. A kill at any point therefore leaves the last
@@ -30,7 +31,7 @@ from fer_zoo import atomic
 from fer_zoo.errors import FerZooError
 
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png",
-             "MODEL_CARD.md")
+             "MODEL_CARD.md", "predictions.npz")
 NUMBERED = ("last-*.keras", "best-*.keras")
 
 

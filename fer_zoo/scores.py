@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from fer_zoo.errors import FerZooError
+
 
 def hard_labels(labels: np.ndarray) -> np.ndarray:
     return labels if labels.ndim == 1 else labels.argmax(axis=1)
@@ -62,6 +64,28 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
         },
         "confusion_matrix": confusion_matrix(y_true, predicted, labels=labels).tolist(),
     }
+
+
+def class_columns(model_classes, data_classes, where: str) -> np.ndarray | None:
+    """Which of the model's outputs answer for each of the data's classes, matched by name: None when they
+    are the same classes in the same order; a FER+ model's eight on FER2013's seven drops contempt. A data
+    class the model does not predict is a one-line error."""
+    model_classes, data_classes = tuple(model_classes), tuple(data_classes)
+    if model_classes == data_classes:
+        return None
+    missing = [c for c in data_classes if c not in model_classes]
+    if missing:
+        raise FerZooError(f"{where}: the model predicts {len(model_classes)} classes ({', '.join(model_classes)}); "
+                          f"the data also has {', '.join(missing)}, which it cannot answer")
+    return np.array([model_classes.index(c) for c in data_classes])
+
+
+def on_data_classes(proba: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
+    """The model's probabilities over the data's classes only, renormalised to sum to 1."""
+    if columns is None:
+        return proba
+    kept = proba[:, columns]
+    return kept / np.clip(kept.sum(axis=1, keepdims=True), 1e-12, None)
 
 
 def chance_level(labels: np.ndarray, num_classes: int) -> tuple[float, int, float]:

@@ -300,9 +300,12 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     val_probabilities = run.best_val_probabilities
     if trained and val_probabilities is None:  # resumed after its best epoch: score it again
         val_probabilities = predict_fixed(run.inference, run.val.x, run.eval_batch)
-    for split, probabilities in (("val", val_probabilities),
-                                 ("test", predict_fixed(run.inference, run.test.x, run.eval_batch)
-                                  if trained and run.test is not None and len(run.test) else None)):
+    test_probabilities = (predict_fixed(run.inference, run.test.x, run.eval_batch)
+                          if trained and run.test is not None and len(run.test) else None)
+    kept = {k: v for k, v in (("val", val_probabilities), ("test", test_probabilities)) if v is not None}
+    if kept:  # what ensembles and reports are made of, without running the model again
+        atomic.write_with(run.out / "predictions.npz", lambda tmp: np.savez(tmp, **kept))
+    for split, probabilities in (("val", val_probabilities), ("test", test_probabilities)):
         if probabilities is not None:
             part = run.val if split == "val" else run.test
             scores = metrics(part.y, probabilities, names)

@@ -42,7 +42,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     install_plugin("broken-fer", BROKEN)
     out = tmp_path / "bench"
     args = ["bench", "tiny", "broken", "--data", DATA, "--epochs", "1", "--batch-size", "35", "--out", str(out),
-            "--pretrained", "--fine-tune"]
+            "--pretrained", "--fine-tune", "--ensemble"]
     result = cli(*args)
     assert result.exit_code == 0, result.output  # one failed row does not fail the bench
     for name in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png", "bench.json"):
@@ -70,6 +70,15 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert tuned["kind"] == "fine-tune" and tuned["epochs"] == "1"
     assert json.loads((out / "tiny-fine-tune" / "seed0" / "config.json").read_text())["init_from"] == "tiny"
     assert "broken/pretrained" not in rows  # broken ships no weights
+    # the ensemble row: the trained rows' saved probabilities, averaged and scored on the same test images
+    import numpy as np
+
+    from fer_zoo.data import load_dataset
+
+    members = [np.load(out / folder / "seed0" / "predictions.npz")["test"] for folder in ("tiny", "tiny-fine-tune")]
+    test_y = load_dataset(DATA).subset(2000, 0, 150).splits["test"].y
+    assert float(rows["ensemble"]["test_acc"]) == pytest.approx(float(np.mean(np.mean(members, 0).argmax(1) == test_y)))
+    assert rows["ensemble"]["error"] == "the mean of tiny, tiny/fine-tuned (seed 0 each)"
     # an out-of-memory row is retried once at half the batch, then ends as its own row only
     assert rows["broken"]["status"] == "out of memory"
     assert "pretend the device ran out" in rows["broken"]["error"] and "half the batch, 17" in rows["broken"]["error"]
@@ -89,7 +98,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert "reused from an earlier run in this --out: tiny, tiny/pretrained, tiny/fine-tuned" in again.stdout
     # a different config in the same --out is refused
     other = cli("bench", "tiny", "--data", DATA, "--epochs", "2", "--batch-size", "35", "--out", str(out))
-    assert other.exit_code == 2 and "different config (epochs, pretrained, fine_tune)" in other.stderr
+    assert other.exit_code == 2 and "different config (epochs, pretrained, fine_tune, ensemble)" in other.stderr
 
 
 def test_bench_needs_architectures(cli):

@@ -55,3 +55,56 @@ def test_tencrop_averages_corner_and_centre_crops_and_their_mirrors():
     assert top_right - top_left == pytest.approx(2, abs=0.3) and bottom_left - top_left == pytest.approx(20, abs=2)
     expected = np.mean([v[:, 0, 0, 0] / 255.0 for v in views], axis=0)
     assert np.allclose(proba[:, 0], expected)
+
+
+def test_an_ensemble_averages_its_members_each_at_its_own_input(cli, tmp_path):
+    import json
+
+    from fer_zoo.data import load_dataset
+    from fer_zoo.runtime import fit_images
+    from tests.conftest import tiny_classifier
+
+    data = "synthetic:size=84,seed=1,preset=easy"
+    small, large = tmp_path / "a.keras", tmp_path / "b.keras"
+    tiny_classifier(seed=1).save(small)
+    big = tiny_classifier(input_shape=(64, 64, 1), seed=7)
+    big.save(large)
+    result = cli("evaluate", str(small), str(large), "--data", data, "--weights", "3,1", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["weights"] == [0.75, 0.25] and [m["model"] for m in report["members"]] == [str(small), str(large)]
+    test = load_dataset(data).splits["test"]
+    import keras
+
+    p_small = keras.saving.load_model(small).predict(test.x.astype("float32"), verbose=0)
+    p_large = big.predict(fit_images(test.x, (64, 64, 1)), verbose=0)  # the 64x64 member sees resized faces
+    expected = 0.75 * p_small + 0.25 * p_large
+    assert report["accuracy"] == pytest.approx(float(np.mean(expected.argmax(1) == test.y)))
+    assert report["members"][0]["accuracy"] == pytest.approx(float(np.mean(p_small.argmax(1) == test.y)))
+    bad = cli("evaluate", str(small), str(large), "--data", data, "--weights", "1,x")
+    assert bad.exit_code == 2 and "--weights: expected comma-separated numbers" in bad.stderr
+    bad = cli("evaluate", str(small), str(large), "--data", data, "--weights", "1")
+    assert bad.exit_code == 2 and "one per model" in bad.stderr
+
+
+def test_predict_with_several_models_answers_with_their_mean(cli, tmp_path):
+    import json
+
+    from PIL import Image
+
+    from tests.conftest import tiny_classifier
+
+    models = []
+    for seed in (1, 2):
+        models.append(tmp_path / f"m{seed}.keras")
+        tiny_classifier(seed=seed).save(models[-1])
+    face = tmp_path / "face.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (48, 48), dtype=np.uint8)).save(face)
+
+    def probabilities(*args):
+        result = cli("predict", *map(str, args), str(face), "--no-detect", "--json", "--runtime", "keras")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)[0]["probabilities"]
+
+    one, two, both = probabilities(models[0]), probabilities(models[1]), probabilities(*models)
+    assert both == pytest.approx({k: (one[k] + two[k]) / 2 for k in one}, abs=1e-5)

@@ -69,7 +69,8 @@ def test_a_crash_at_any_write_after_the_first_epoch_resumes_to_the_complete_hist
     best_weights = load_model(tmp_path / "clean").get_weights()
     first_epoch_done = writes.index("state.json") + 1  # config, then epoch 1's checkpoint ends with state.json
     later = list(range(first_epoch_done + 1, len(writes) + 1))
-    assert [writes[i - 1] for i in later][-4:] == ["metrics.json", "curves.png", "MODEL_CARD.md", "state.json"]
+    assert [writes[i - 1] for i in later][-5:] == ["predictions.npz", "metrics.json", "curves.png", "MODEL_CARD.md",
+                                                   "state.json"]
     assert {"last-0002.keras", "history.csv", "best.keras"} <= {writes[i - 1] for i in later}
     for index in later:  # every write of epoch 2's checkpoint and of the finish
         run = tmp_path / f"crash{index}"
