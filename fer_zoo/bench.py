@@ -335,8 +335,8 @@ def exit_status(rows: list[dict], strict: bool = False) -> int:
 
 
 def write_results(result: dict, out: Path) -> list[Path]:
-    """results.csv, results.json, results.md, accuracy_vs_params.png, curves.png."""
-    from fer_zoo.figures import accuracy_vs_params_png, curves_png
+    """results.csv, results.json, results.md, accuracy_vs_params.png, curves.png (report.html: html_report)."""
+    from fer_zoo.figures import accuracy_vs_params_png, bench_curves_png
     from fer_zoo.report import bench_markdown, bench_subject
     from fer_zoo.rundir import read_history
 
@@ -353,6 +353,8 @@ def write_results(result: dict, out: Path) -> list[Path]:
                       lambda tmp: accuracy_vs_params_png(rows, tmp, f"accuracy vs parameters · {subject}"))
     histories = {row["model"]: read_history(out / RowSpec(row["architecture"], row["kind"]).folder / "seed0" /
                                             "history.csv") for row in rows if row["kind"] in KINDS}
-    atomic.write_with(out / "curves.png", lambda tmp: curves_png({k: v for k, v in histories.items() if v}, tmp,
-                                                                 f"validation curves · {subject}", val_only=True))
-    return [out / f for f in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png")]
+    shown = {k: v for k, v in histories.items() if v}
+    if shown:
+        atomic.write_with(out / "curves.png", lambda tmp: bench_curves_png(shown, tmp, f"learning curves · {subject}"))
+    return [out / f for f in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png")
+            if (out / f).exists()]

@@ -490,7 +490,9 @@ def bench_command(
     finally:
         if progress is not None:
             progress.stop()
-    files = write_results(result, out)
+    from fer_zoo import html_report
+
+    files = [*write_results(result, out), html_report.write(out)]
     if as_json:
         _print_json({"environment": result["environment"], "rows": result["rows"], "files": [str(f) for f in files]})
     else:
@@ -498,6 +500,18 @@ def bench_command(
         console.print("wrote " + ", ".join(str(f) for f in files), markup=False)
     if exit_status(result["rows"], strict):
         raise typer.Exit(1)
+
+
+@_command("report")
+def report_command(
+    bench_dir: Annotated[Path, typer.Argument(help="A bench's --out folder (results.json and the run directories).")],
+) -> None:
+    """Write BENCH_DIR/report.html: one self-contained page of the comparison, its plots and sample faces."""
+    from fer_zoo import html_report
+
+    _loaded_plugins()
+    target = html_report.write(bench_dir)
+    _out().print(f"wrote {target} (open it in a browser; it needs no network)", markup=False)
 
 
 @_command("new-plugin")

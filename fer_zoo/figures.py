@@ -94,3 +94,67 @@ def accuracy_vs_params_png(rows: list[dict], path, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
+
+
+def accuracy_vs_speed_png(rows: list[dict], path, title: str = "") -> None:
+    """Test (or val) accuracy against inference images/s at batch 256, log scale: the trade-off a deployment
+    makes."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for row in rows:
+        accuracy = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
+        if row.get("infer_samples_per_sec") and accuracy is not None:
+            ax.scatter(row["infer_samples_per_sec"], 100 * accuracy, s=60)
+            ax.annotate(f"{row['model']} ({row.get('status', '')})", (row["infer_samples_per_sec"], 100 * accuracy),
+                        textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xlabel("inference images/s at batch 256 (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "accuracy vs inference speed", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)
+
+
+def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") -> None:
+    """Every row's val accuracy on one shared percent axis (above), and each row's train and val loss on its
+    own log scale (below, one panel per row), so one diverged row cannot flatten the others."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    names = list(histories)
+    columns = max(1, min(len(names), 4))
+    panel_rows = -(-len(names) // columns)
+    fig = plt.figure(figsize=(3.2 * columns, 3.2 + 2.6 * panel_rows))
+    grid = fig.add_gridspec(1 + panel_rows, columns, height_ratios=[1.3] + [1] * panel_rows)
+    acc_ax = fig.add_subplot(grid[0, :])
+    longest = max([1, *(r["epoch"] for rows in histories.values() for r in rows)])
+    for index, name in enumerate(names):
+        rows = histories[name]
+        epochs = [r["epoch"] for r in rows]
+        line, = acc_ax.plot(epochs, [100 * r["val_accuracy"] for r in rows], marker="o", label=name)
+        ax = fig.add_subplot(grid[1 + index // columns, index % columns])
+        ax.plot(epochs, [r.get("loss") for r in rows], linestyle="--", marker=".", color=line.get_color(),
+                label="train")
+        ax.plot(epochs, [r.get("val_loss") for r in rows], marker="o", color=line.get_color(), label="val")
+        ax.set_yscale("log")
+        ax.set_title(f"{name}: loss (log)", fontsize=9)
+        ax.set_xlim(0.5, max(epochs) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    acc_ax.set_ylim(0, 100)
+    acc_ax.set_xlim(0.5, longest + 0.5)
+    acc_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("val accuracy (%)")
+    acc_ax.grid(alpha=0.3)
+    acc_ax.legend(fontsize=8)
+    fig.suptitle(title or "learning curves")
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=90)
+    plt.close(fig)

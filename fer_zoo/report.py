@@ -286,7 +286,7 @@ COMPACT_COLUMNS = [
 STATUS_STYLE = {"ok": "green", "time-boxed": "yellow", "too slow": "yellow"}
 
 
-def _cell(row: dict, key: str, kind: str) -> str:
+def cell_text(row: dict, key: str, kind: str) -> str:
     value, std = row.get(key), row.get(f"{key}_std")
     if value is None:
         return DASH
@@ -353,8 +353,8 @@ def bench_table(rows: list[dict], environment: dict, wide: bool = False, reused:
                 table.add_column(header, justify="right")
             table.add_column("status", no_wrap=True)
         for row in rows:
-            accuracy.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in ACCURACY_COLUMNS), _status(row))
-            speed.add_row(row["model"], *(_cell(row, k, kind) for k, _, kind in SPEED_COLUMNS), _status(row))
+            accuracy.add_row(row["model"], *(cell_text(row, k, kind) for k, _, kind in ACCURACY_COLUMNS), _status(row))
+            speed.add_row(row["model"], *(cell_text(row, k, kind) for k, _, kind in SPEED_COLUMNS), _status(row))
         tables = [accuracy, speed]
     else:
         from rich import box
@@ -382,7 +382,7 @@ def bench_markdown(rows: list[dict], environment: dict) -> str:
     lines = [f"**{bench_header(environment)}**", "", "| " + " | ".join(headers) + " |",
              "|" + "|".join(["---"] + ["---:"] * len(BENCH_COLUMNS) + ["---"]) + "|"]
     for row in rows:
-        cells = [f"`{row['model']}`", *(_cell(row, k, kind) for k, _, kind in BENCH_COLUMNS), row["status"]]
+        cells = [f"`{row['model']}`", *(cell_text(row, k, kind) for k, _, kind in BENCH_COLUMNS), row["status"]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"- `{r['model']}` {r['status']}: {r['error']}" for r in rows if r.get("error")]

@@ -1,0 +1,197 @@
+"""report.html: one self-contained page for a bench directory (no network: inline CSS, script and PNGs).
+
+The header (data, budget, device, backend, precision, versions, date), the comparison table (every
+column, sortable by a click on its heading), accuracy against parameters and against speed, each row's
+learning curves (accuracy on one shared percent axis, loss on each row's own scale), confusion matrices,
+a grid of test faces with every model's answer, and why any row is not ok. Built from the bench's files:
+results.json, and each row's run directory (history.csv, metrics.json, predictions.npz).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fer_zoo.errors import FerZooError
+
+SAMPLE_FACES = 12
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem}th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;text-align:right}
+th{cursor:pointer;background:#f6f6f6;position:sticky;top:0}th:first-child,td:first-child{text-align:left}
+td.status-ok{color:#18794e}td.status-bad{color:#b42318}td.status-warn{color:#9a6700}
+.meta td{text-align:left}.grid img{width:72px;height:72px;image-rendering:pixelated}
+.grid td{text-align:center;font-size:.75rem}.right{color:#18794e}.wrong{color:#b42318}
+figure{display:inline-block;margin:.5rem}figcaption{font-size:.8rem;color:#555}
+"""
+SORT_SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach(function(th, col){
+  th.addEventListener('click', function(){
+    var body = th.closest('table').tBodies[0], rows = Array.from(body.rows);
+    var up = th.dataset.order !== 'asc'; th.dataset.order = up ? 'asc' : 'desc';
+    rows.sort(function(a, b){
+      var x = a.cells[col].dataset.value, y = b.cells[col].dataset.value;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (isNaN(nx) || isNaN(ny)) ? String(x).localeCompare(String(y)) : nx - ny;
+      return up ? c : -c;
+    });
+    rows.forEach(function(r){ body.appendChild(r); });
+  });
+});
+"""
+
+
+def build(bench_dir: str | Path) -> str:
+    """The report's HTML for the bench in ``bench_dir``."""
+    from fer_zoo.bench import BUDGETS, KINDS, RowSpec
+    from fer_zoo.rundir import read_history, read_json
+
+    bench_dir = Path(bench_dir)
+    results = bench_dir / "results.json"
+    if not results.is_file():
+        raise FerZooError(f"{bench_dir}: not a bench directory (no results.json); run `fer-zoo bench` first")
+    try:
+        data = json.loads(results.read_text())
+        rows, env = data["rows"], data["environment"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FerZooError(f"{results}: not a fer-zoo bench result ({exc})") from None
+    runs = {}
+    for row in rows:
+        if row.get("kind", "train") in KINDS and row.get("kind") != "pretrained" and row.get("architecture"):
+            folder = bench_dir / RowSpec(row["architecture"], row["kind"]).folder / "seed0"
+            if folder.is_dir():
+                runs[row["model"]] = folder
+    subject = f"{env.get('dataset')}, budget {env['budget']['name']}"
+    histories = {name: read_history(folder / "history.csv") for name, folder in runs.items()}
+    metrics = {name: read_json(folder / "metrics.json") or {} for name, folder in runs.items()}
+    configs = {name: read_json(folder / "config.json") or {} for name, folder in runs.items()}
+    parts = [f"<h1>fer-zoo bench: {_e(subject)}</h1>", _meta(env), "<h2>Comparison</h2>", _table(rows),
+             _reasons(rows), "<h2>Accuracy, size and speed</h2>", _scatter_plots(rows, subject),
+             "<h2>Learning curves</h2>", _curves(histories, subject), "<h2>Confusion matrices (test)</h2>",
+             _confusions(metrics, configs), "<h2>Test faces and each model's answer</h2>",
+             _faces(runs, env, BUDGETS)]
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>fer-zoo bench report</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}<script>{SORT_SCRIPT}</script></body></html>")
+
+
+def write(bench_dir: str | Path) -> Path:
+    from fer_zoo import atomic
+
+    target = Path(bench_dir) / "report.html"
+    atomic.write_text(target, build(bench_dir))
+    return target
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _meta(env: dict) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items())
+    budget = env.get("budget", {})
+    items = [("data", f"{env.get('data')} ({env.get('dataset')}), fingerprint {env.get('data_fingerprint')}"),
+             ("budget", f"{budget.get('name')}: {budget.get('description', '')}"),
+             ("device", f"{env.get('device')} (CPU: {env.get('cpu')})"), ("backend", env.get("backend")),
+             ("precision", env.get("precision")), ("seeds", env.get("seeds")), ("versions", versions),
+             ("date", env.get("date"))]
+    return "<table class='meta'>" + "".join(f"<tr><td><b>{_e(k)}</b></td><td>{_e(v)}</td></tr>" for k, v in items) + \
+        "</table>"
+
+
+def _table(rows: list[dict]) -> str:
+    from fer_zoo.report import BENCH_COLUMNS, cell_text
+
+    head = "".join(f"<th>{_e(h)}</th>" for h in ["model", *(h for _, h, _ in BENCH_COLUMNS), "status"])
+    body = []
+    for row in rows:
+        cells = [f"<td data-value='{_e(row['model'])}'>{_e(row['model'])}</td>"]
+        for key, _, kind in BENCH_COLUMNS:
+            value = row.get(key)
+            cells.append(f"<td data-value='{_e('' if value is None else value)}'>{_e(cell_text(row, key, kind))}</td>")
+        status = row.get("status", "?")
+        css = "status-ok" if status == "ok" else ("status-warn" if status in ("time-boxed", "too slow") else "status-bad")
+        cells.append(f"<td class='{css}' data-value='{_e(status)}'>{_e(status)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<table class='sortable' id='comparison'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table><p><small>Click a heading to sort. † as the architecture's paper reported it on FER2013; ours "
+            "is on the data named above.</small></p>")
+
+
+def _reasons(rows: list[dict]) -> str:
+    notes = [f"<li><b>{_e(r['model'])}</b> ({_e(r.get('status'))}): {_e(r['error'])}</li>" for r in rows if r.get("error")]
+    return f"<ul id='reasons'>{''.join(notes)}</ul>" if notes else ""
+
+
+def _png(draw) -> str:
+    buffer = io.BytesIO()
+    draw(buffer)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure(draw, caption: str) -> str:
+    return f"<figure><img alt='{_e(caption)}' src='{_png(draw)}'><figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _scatter_plots(rows: list[dict], subject: str) -> str:
+    from fer_zoo.figures import accuracy_vs_params_png, accuracy_vs_speed_png
+
+    return (_figure(lambda f: accuracy_vs_params_png(rows, f, f"accuracy vs parameters · {subject}"),
+                    "test accuracy against parameters") +
+            _figure(lambda f: accuracy_vs_speed_png(rows, f, f"accuracy vs inference speed · {subject}"),
+                    "test accuracy against inference speed"))
+
+
+def _curves(histories: dict[str, list[dict]], subject: str) -> str:
+    from fer_zoo.figures import bench_curves_png
+
+    shown = {name: rows for name, rows in histories.items() if rows}
+    if not shown:
+        return "<p>No row completed an epoch.</p>"
+    return _figure(lambda f: bench_curves_png(shown, f, f"learning curves · {subject}"),
+                   "val accuracy on one shared axis; each row's loss on its own scale")
+
+
+def _confusions(metrics: dict[str, dict], configs: dict[str, dict]) -> str:
+    from fer_zoo.figures import confusion_png
+
+    figures = [_figure(lambda f, m=m, c=configs[name], n=name: confusion_png(
+        m["test_confusion_matrix"], c.get("class_names", []), f, f"{n} (test, row-normalised)"), name)
+        for name, m in metrics.items() if m.get("test_confusion_matrix")]
+    return "".join(figures) or "<p>No row was scored on a test split.</p>"
+
+
+def _faces(runs: dict[str, Path], env: dict, budgets: dict) -> str:
+    from PIL import Image
+
+    from fer_zoo.data import load_dataset
+
+    answers = {}
+    for name, folder in runs.items():
+        path = folder / "predictions.npz"
+        if path.is_file():
+            with np.load(path) as saved:
+                if "test" in saved:
+                    answers[name] = saved["test"].argmax(axis=1)
+    if not answers:
+        return "<p>No row saved test predictions.</p>"
+    dataset = load_dataset(env["data"])
+    budget = budgets.get(env["budget"]["name"])
+    if budget is not None and budget.subset:
+        dataset = dataset.subset(budget.subset, 0, budget.eval_subset)
+    test, names = dataset.splits["test"], dataset.class_names
+    header = "<tr><th>face</th><th>label</th>" + "".join(f"<th>{_e(n)}</th>" for n in answers) + "</tr>"
+    lines = []
+    for i in range(min(SAMPLE_FACES, len(test))):
+        image = Image.fromarray(test.x[i].squeeze(-1) if test.x.shape[-1] == 1 else test.x[i])
+        src = _png(lambda f, im=image: im.save(f, format="PNG"))
+        truth = int(test.hard_labels[i])
+        cells = "".join(f"<td class='{'right' if a[i] == truth else 'wrong'}'>{_e(names[a[i]])}</td>"
+                        for a in answers.values() if i < len(a))
+        lines.append(f"<tr><td><img alt='test face {i}' src='{src}'></td><td>{_e(names[truth])}</td>{cells}</tr>")
+    return f"<table class='grid' id='faces'>{header}{''.join(lines)}</table>"
