@@ -449,7 +449,8 @@ def predict_command(
 def bench_command(
     patterns: Annotated[list[str] | None, typer.Argument(help="fnmatch patterns of architectures.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
-    data: DataOption = "synthetic",
+    data: Annotated[str, typer.Option("--data", help="synthetic (the smoke budget: synthetic:preset=easy), a CSV, "
+                                                     "a folder, or NAME:key=value,...")] = "",
     budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
                                                          "paper.")] = "",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
@@ -470,8 +471,8 @@ def bench_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
-    from fer_zoo.bench import (BenchConfig, default_budget, default_precision, exit_status, run_bench, select,
-                               write_results)
+    from fer_zoo.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
+                               run_bench, select, write_results)
     from fer_zoo.report import BenchProgress, bench_table
 
     _loaded_plugins()
@@ -481,9 +482,11 @@ def bench_command(
         console.print(f"fer-zoo bench: {len(names)} architecture(s) × {seeds} seed(s): {', '.join(names)}; "
                       f"loading {'Keras' if 'keras' not in sys.modules else 'data'}…", markup=False)
     import_keras()
-    config = BenchConfig(data=data, budget=budget or default_budget(), seeds=seeds, epochs=epochs,
-                         batch_size=batch_size, precision=precision or default_precision(), pretrained=pretrained,
-                         fine_tune=fine_tune, ensemble=ensemble)
+    budget = budget or default_budget()
+    data = data or default_data(budget)
+    config = BenchConfig(data=data, budget=budget, seeds=seeds, epochs=epochs, batch_size=batch_size,
+                         precision=precision or default_precision(), pretrained=pretrained, fine_tune=fine_tune,
+                         ensemble=ensemble)
     progress = None if as_json else BenchProgress(console, names, seeds)
     try:
         result = run_bench(names, config, out, force=force, on_event=progress)

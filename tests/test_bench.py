@@ -131,3 +131,20 @@ def test_the_default_table_fits_80_columns_and_says_why_rows_are_not_ok():
     wide.print(bench_table(rows, environment, wide=True))
     wide_text = wide.export_text()
     assert "infer img/s (b256)" in wide_text and "reported val" in wide_text
+
+
+def test_the_smoke_budget_defaults_to_easy_faces_and_the_others_to_fer2013_shaped_ones():
+    import numpy as np
+
+    from fer_zoo.bench import default_data
+    from fer_zoo.data import load_dataset
+
+    def shares(budget):
+        data = default_data(budget)
+        data += ("," if ":" in data else ":") + "size=1400"
+        counts = np.bincount(load_dataset(data).splits["train"].y, minlength=7)
+        return counts / counts.sum()
+
+    smoke, quick = shares("smoke"), shares("quick")
+    assert smoke.min() > 0.12  # balanced: FER2013's rare disgust would make 3-epoch scores meaningless
+    assert quick.min() < 0.03 and quick.max() > 0.2  # disgust rare, happy common, as in FER2013
