@@ -505,6 +505,48 @@ def bench_command(
         raise typer.Exit(1)
 
 
+@_command("explain")
+def explain_command(
+    model: Annotated[str, typer.Argument(help="A run directory, a .keras file, or an architecture that ships "
+                                               "weights.")],
+    inputs: Annotated[list[str], typer.Argument(help="Image files or folders (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the heat maps, one PNG per face.")] = Path(
+        "explain"),
+    target: Annotated[str | None, typer.Option("--class", help="Explain this class (default: each face's "
+                                                               "predicted one).")] = None,
+    method: Annotated[str, typer.Option("--method", help="layer-cam (default), grad-cam or grad-cam++.")] = "layer-cam",
+    layer: Annotated[str | None, typer.Option("--layer", help="The layer to explain at (default: the last with a "
+                                                              "spatial output).")] = None,
+    no_detect: Annotated[bool, typer.Option("--no-detect", help="Each image is already a cropped face "
+                                                                "(FER2013 style).")] = False,
+    detector: Annotated[str, typer.Option("--detector", help="Face detector (see 'fer-zoo detectors').")] = "haar",
+    margin: Annotated[float, typer.Option("--margin", min=0.0, help="Context around each face box, as a fraction "
+                                                                    "of its size.")] = 0.1,
+    force: Annotated[bool, typer.Option("--force", help="Replace heat maps already in --out.")] = False,
+    as_json: JsonFlag = False,
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
+) -> None:
+    """Heat maps of where each face's evidence for a class is (LayerCAM, Grad-CAM or Grad-CAM++)."""
+    from fer_zoo.explain import METHODS, explain, write_maps
+    from fer_zoo.report import explanations_table
+    from fer_zoo.runtime import load_classifier
+
+    if method not in METHODS:
+        raise FerZooError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    _loaded_plugins()
+    import_keras()
+    classifier = load_classifier(model, runtime="keras", unsafe=unsafe)
+    explanations, faceless = explain(classifier, inputs, target=target, detector=None if no_detect else detector,
+                                     margin=margin, layer=layer, method=method)
+    files = write_maps(explanations, out, inputs, method, force)
+    if as_json:
+        _print_json([{**e.as_dict(), "method": method, "file": str(f)} for e, f in zip(explanations, files)])
+    else:
+        _out().print(explanations_table(explanations, files))
+    for source in faceless:
+        sys.stderr.write(f"fer-zoo: no face found in {source} (--no-detect if it is a cropped face)\n")
+
+
 @_command("report")
 def report_command(
     bench_dir: Annotated[Path, typer.Argument(help="A bench's --out folder (results.json and the run directories).")],

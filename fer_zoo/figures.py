@@ -158,3 +158,25 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=90)
     plt.close(fig)
+
+
+def explanation_png(face, heat, path, title: str) -> None:
+    """The face as the model saw it, and the heat map over it, with a colour bar of the map's scale."""
+    import numpy as np
+
+    plt = _pyplot()
+    grey = face[..., 0] if face.shape[-1] == 1 else face
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 3.4))
+    for ax in (left, right):
+        ax.imshow(grey, cmap="gray", vmin=0, vmax=255)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    overlay = right.imshow(np.asarray(heat), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+    left.set_title("face", fontsize=9)
+    right.set_title("heat map", fontsize=9)
+    bar = fig.colorbar(overlay, ax=right, fraction=0.046, pad=0.04)
+    bar.set_label("evidence (0 = none, 1 = the most)", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)

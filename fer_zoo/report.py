@@ -481,6 +481,17 @@ def predictions_table(faces) -> Table:
     return table
 
 
+def explanations_table(explanations, files) -> Table:
+    """One row per explained face from `fer-zoo explain`: the answer, the class explained, the map's file."""
+    table = Table(title="Where the evidence is", title_justify="left")
+    for column in ("source", "box [x, y, w, h]", "expression", "explained", "heat map"):
+        table.add_column(column, overflow="fold")
+    for e, path in zip(explanations, files):
+        table.add_row(e.source, "whole image" if e.box is None else str(e.box),
+                      f"{e.label} {e.probabilities[e.label]:.0%}", e.target, str(path))
+    return table
+
+
 def write_predictions_csv(faces, class_names, stream) -> None:
     """One CSV row per face (or faceless frame): source, frame, box, label, one probability per class."""
     import csv

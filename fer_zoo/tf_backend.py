@@ -1,5 +1,6 @@
 """Every line of fer-zoo that needs TensorFlow itself: the converters (TFLite, SavedModel, ONNX through
-tf2onnx), SavedModel and TFLite runners, a ``tf.function`` forward pass, and the TensorFlow GPU's name.
+tf2onnx), SavedModel and TFLite runners, a ``tf.function`` forward pass, a gradient for Grad-CAM, and the
+TensorFlow GPU's name.
 
 Everything else runs on any Keras backend; the rest of the package imports this module only where a
 TensorFlow-only format is asked for, so under ``KERAS_BACKEND=jax`` without TensorFlow it still runs.
@@ -30,6 +31,17 @@ def compiled_call(model):
     signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
     fn = tf.function(lambda x: model(x, training=False), input_signature=signature)
     return lambda x: fn(x).numpy()
+
+
+def value_and_grad(fn, zeros):
+    """``fn(delta) -> (scalar, aux)`` at ``zeros``: its value, aux and gradient (for fer_zoo.explain)."""
+    import tensorflow as tf
+
+    delta = tf.convert_to_tensor(zeros)
+    with tf.GradientTape() as tape:
+        tape.watch(delta)
+        value, aux = fn(delta)
+    return value, aux, tape.gradient(value, delta)
 
 
 def saved_model_runner(path: Path):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import numpy as np
 import pytest
 
 PROBE = """
@@ -24,8 +25,11 @@ if sys.argv[3] == "full":
     from fer_zoo.runtime import load_classifier
     classifier = load_classifier(sys.argv[1], runtime="auto")  # ONNX needs TensorFlow's converter: Keras on JAX
     faces, _ = predict(classifier, [sys.argv[2]], PredictOptions(detect=False))
+    from fer_zoo.explain import explain
+    [explained], _ = explain(load_classifier(sys.argv[1], runtime="keras"), [sys.argv[2]], detector=None)
     print(json.dumps({"metrics": result.metrics, "accuracy": report["accuracy"], "runtime": classifier.runtime,
-                      "probabilities": faces[0].probabilities}))
+                      "probabilities": faces[0].probabilities, "heat": explained.heat.tolist(),
+                      "explained": explained.target}))
 """
 STEP = re.compile(r"Compiling jit\((train_step|test_step|predict_step)\) with global shapes and types .*?"
                   r"ShapedArray\(u?int8\[(\d+),48,48,1\]\)")
@@ -37,7 +41,7 @@ def run_probe(tmp_path, install_plugin, name: str, mode: str) -> subprocess.Comp
     face = tmp_path / "face.png"
     from PIL import Image
 
-    Image.new("L", (48, 48), 120).save(face)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)).save(face)
     done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / name), str(face), mode], capture_output=True,
                           text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -61,3 +65,10 @@ def test_train_evaluate_predict_under_jax_compile_once_then_from_cache(tmp_path,
     output = json.loads(second.stdout.strip().splitlines()[-1])
     assert output["metrics"]["epochs"] == 2 and 0 <= output["accuracy"] <= 1
     assert output["runtime"] == "keras (jax)" and abs(sum(output["probabilities"].values()) - 1) < 1e-5
+    # explain takes its gradients through JAX; TensorFlow, here, finds the same map for the same model
+    from fer_zoo.explain import explain
+    from fer_zoo.runtime import load_classifier
+
+    [here], _ = explain(load_classifier(tmp_path / "again", runtime="keras"), [tmp_path / "face.png"], detector=None)
+    assert here.target == output["explained"] and here.heat.max() == 1
+    np.testing.assert_allclose(np.array(output["heat"]), here.heat, atol=1e-4)

@@ -190,6 +190,26 @@ def render(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return image, c["noise"]
 
 
+def one_feature_faces(n: int, decided_by: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Faces of two classes told apart by one feature, for checking explanations: ``mouth`` (class 1 has
+    it open) or ``eyes`` (class 1 has them wide); the other feature varies at random, identity and pose
+    vary, lighting is fixed. float32 pixels ``[n, 48, 48, 1]`` in 0-255, and the labels."""
+    if decided_by not in ("mouth", "eyes"):
+        raise ValueError(f"decided_by must be 'mouth' or 'eyes', got {decided_by!r}")
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    p = sample_parameters(np.full(n, CLASS_NAMES.index("neutral")), 0.0, rng)
+    for k in ("hand", "glasses", "blur"):
+        p[k][:] = False
+    p.update(skin=np.full(n, 0.65), background=np.full(n, 0.25), background_slope=np.zeros(n), light=np.zeros(n),
+             mouth_width=np.full(n, 0.25))
+    wide = rng.uniform(0.5, 1.7, n), rng.uniform(0.0, 0.22, n)  # eye opening, mouth opening at random
+    p["eye_open"] = np.where(labels == 1, 1.7, 0.5) if decided_by == "eyes" else wide[0]
+    p["mouth_open"] = np.where(labels == 1, 0.22, 0.0) if decided_by == "mouth" else wide[1]
+    images, _ = render(p)
+    return (np.clip(images, 0, 1) * 255).astype(np.float32)[..., None], labels
+
+
 def generate(n: int, seed: int, difficulty: float = 0.5, imbalance: str = "none", label_noise: float = 0.0):
     """``(x uint8 [n,48,48,1], y int64 [n])``, the same bytes for the same arguments."""
     rng = np.random.default_rng(seed)
