@@ -70,9 +70,12 @@ class BenchConfig:
     pretrained: bool = False  # add a row scoring each architecture's shipped weights as they are
     fine_tune: bool = False  # ... and one fine-tuning them under the budget
     ensemble: bool = False  # add a row averaging the trained rows' probabilities
+    track: tuple[str, ...] = ()  # fer_zoo.tracking's trackers for each trained row
+    track_uri: str | None = None
 
     def comparable(self) -> dict:
-        return asdict(self)
+        """What must match for an earlier invocation's rows to be reused (where results go does not)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("track", "track_uri")}
 
 
 # The kinds of row: trained from scratch, shipped weights scored as they are, shipped weights fine-tuned.
@@ -217,7 +220,8 @@ def _job(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, run_dir:
             "seed": seed,
             "epochs": config.epochs or budget.epochs, "batch_size": batch_size, "precision": config.precision,
             "subset": budget.subset, "eval_subset": budget.eval_subset, "time_box": budget.time_box,
-            "infer_repeats": budget.infer_repeats, "latency_repeats": budget.latency_repeats}
+            "infer_repeats": budget.infer_repeats, "latency_repeats": budget.latency_repeats,
+            "track": list(config.track), "track_uri": config.track_uri}
 
 
 def _run_one(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, out: Path, emit) -> dict:

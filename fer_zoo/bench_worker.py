@@ -41,8 +41,12 @@ def run(job: dict) -> dict:
                            init_from=arch.name if job.get("kind") == "fine-tune" else None)
     state = run_dir / "state.json"
     resumable = state.is_file() and not json.loads(state.read_text()).get("finished")
+    from fer_zoo import tracking
+
+    kinds = job.get("track") or []
+    trackers = tracking.Trackers(kinds, job.get("track_uri"), str(run_dir), run_dir) if kinds else None
     result = train(arch.name, job["data"], run_dir, options, resume=resumable, force=not resumable,
-                   reporter=JsonLines(sys.stdout))
+                   reporter=JsonLines(sys.stdout), trackers=trackers)
     metrics = result.metrics
     model = result.model
     throughput = 256 / time_inference(model, 256, job["infer_repeats"])

@@ -130,6 +130,20 @@ class EpochEnd(keras.callbacks.Callback):
             self.run.checkpoint()  # stopped early (early stopping): keep what was done
 
 
+class Tracking(keras.callbacks.Callback):
+    """Sends each epoch's scores (after EpochEnd has added validation's) to fer_zoo.tracking's trackers."""
+
+    def __init__(self, trackers):
+        super().__init__()
+        self.trackers = trackers
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or "val_accuracy" not in logs:  # a NaN epoch: EpochEnd stops the run
+            return
+        rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.trackers.epoch(epoch + 1, {**logs, "learning_rate": rate})
+
+
 class TimeBox(keras.callbacks.Callback):
     """Stops training before the time box would overflow: a step is started only if it, and the
     validation and scoring still owed, fit in what is left. ``forward_seconds`` is the measured time of

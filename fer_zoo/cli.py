@@ -83,6 +83,11 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+TrackOption = Annotated[str | None, typer.Option("--track", help="mlflow, tensorboard or both (comma-separated): "
+                                                                 "settings, scores per epoch, files.")]
+TrackUriOption = Annotated[str | None, typer.Option("--track-uri", help="MLflow tracking URI (default: "
+                                                                        "sqlite store in mlruns/) or TensorBoard "
+                                                                        "folder (default: in each run).")]
 RuntimeOption = Annotated[str, typer.Option(
     "--runtime", help="For Keras models: keras (the backend's compiled function), onnx (converted once, cached, "
                       "run by ONNX Runtime) or auto (onnx where possible). Exported files use their own runtime.")]
@@ -275,6 +280,8 @@ def train_command(
                                                                               "training stops so it holds.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
+    track: TrackOption = None,
+    track_uri: TrackUriOption = None,
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
     from fer_zoo.report import JsonLines, TrainProgress, train_summary
@@ -289,12 +296,17 @@ def train_command(
                            label_smoothing=label_smoothing, early_stopping=early_stopping,
                            init_from=arch if pretrained and not init_from else init_from,
                            freeze=_parse_freeze(freeze), subset=subset, time_box=time_box)
+    from fer_zoo import tracking
+
+    kinds = tracking.parse(track)
     _loaded_plugins()
+    run_dir = resume or out or Path("runs") / (arch or "")
+    trackers = tracking.Trackers(kinds, track_uri, str(run_dir), run_dir) if kinds else None
     import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
     try:
-        result = train(arch or "", data, resume or out or Path("runs") / (arch or ""), options,
-                       resume=resume is not None, force=force, reporter=reporter, unsafe=unsafe)
+        result = train(arch or "", data, run_dir, options, resume=resume is not None, force=force, reporter=reporter,
+                       unsafe=unsafe, trackers=trackers)
     finally:
         if isinstance(reporter, TrainProgress):
             reporter.stop()
@@ -469,12 +481,18 @@ def bench_command(
     ensemble: Annotated[bool, typer.Option("--ensemble", help="Add a row for the mean of the trained rows' "
                                                               "probabilities.")] = False,
     as_json: JsonFlag = False,
+    track: TrackOption = None,
+    track_uri: TrackUriOption = None,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
     from fer_zoo.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
                                run_bench, select, write_results)
     from fer_zoo.report import BenchProgress, bench_table
 
+    from fer_zoo import tracking
+
+    kinds = tuple(tracking.parse(track))
+    tracking.check(kinds)
     _loaded_plugins()
     names = select(patterns or [], all_)
     console = _out()
@@ -486,7 +504,7 @@ def bench_command(
     data = data or default_data(budget)
     config = BenchConfig(data=data, budget=budget, seeds=seeds, epochs=epochs, batch_size=batch_size,
                          precision=precision or default_precision(), pretrained=pretrained, fine_tune=fine_tune,
-                         ensemble=ensemble)
+                         ensemble=ensemble, track=kinds, track_uri=track_uri)
     progress = None if as_json else BenchProgress(console, names, seeds)
     try:
         result = run_bench(names, config, out, force=force, on_event=progress)

@@ -55,6 +55,15 @@ def publish_best(out: Path, name: str | None) -> None:
             shutil.copyfile(out / name, tmp)
 
 
+def remove(out: Path) -> None:
+    """A run's files and tracking folder, and the directory if nothing else is left in it."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "tensorboard", ignore_errors=True)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
 def tidy(out: Path, keep: set[str]) -> None:
     """Remove numbered checkpoint files that the committed state does not name."""
     for pattern in NUMBERED:

@@ -125,7 +125,8 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
     share, top, bar = chance_level(val_labels, k)
     if val_accuracy is not None and val_accuracy <= bar:
         return "chance", (f"val accuracy {100 * val_accuracy:.1f}% is no better than always answering "
-                          f"'{class_names[top]}' ({100 * share:.1f}% of val)")
+                          f"'{class_names[top]}' ({100 * share:.1f}% of val; {100 * bar:.1f}% is clearly better on "
+                          f"{len(val_labels):,} images)")
     if time_boxed and len(history) < planned_epochs:
         return "time-boxed", f"{len(full)} of {planned_epochs} epochs in {box}"
     return "ok", ""

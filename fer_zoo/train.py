@@ -21,7 +21,6 @@ import numpy as np
 from fer_zoo import atomic, rundir
 from fer_zoo.errors import FerZooError
 from fer_zoo.recipes import Recipe, resolve
-from fer_zoo.rundir import RUN_FILES
 from fer_zoo.runtime import load_model
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -62,11 +61,12 @@ class RunResult:
 
 def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None,
           options: TrainOptions | None = None, resume: bool = False, force: bool = False,
-          callbacks: list | None = None, reporter=None, unsafe: bool = False) -> RunResult:
+          callbacks: list | None = None, reporter=None, unsafe: bool = False, trackers=None) -> RunResult:
     """Train ``arch_name`` on ``data`` into the run directory ``out``; returns plain data.
 
     ``reporter`` (a fer_zoo.callbacks.Reporter) is told about every step and epoch, for a progress display.
     ``unsafe`` lets ``--init-from`` and ``--resume`` load models that hold code (Lambda layers).
+    ``trackers`` (fer_zoo.tracking.Trackers) get the settings, each epoch's scores and the finished run.
     """
     import fer_zoo
     from fer_zoo.data import load_dataset
@@ -102,16 +102,23 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     if state and state.get("finished"):
         return RunResult(out, rundir.read_json(out / "metrics.json") or {}, rundir.read_history(out / "history.csv"),
                          resumed_from=done, already_finished=True, model=load_model(out, unsafe))
+    callbacks = list(callbacks or [])
+    if trackers:
+        from fer_zoo.callbacks import Tracking
+
+        trackers.start(config)
+        callbacks.append(Tracking(trackers))
     try:
-        return _fit(arch, dataset, recipe, options, out, done, state, list(callbacks or []), reporter, started,
-                    unsafe)
-    except FerZooError:
-        if fresh and not (out / "state.json").exists():  # refused before any epoch: leave nothing behind
-            for name in RUN_FILES:
-                (out / name).unlink(missing_ok=True)
-            if out.is_dir() and not any(out.iterdir()):
-                out.rmdir()
+        result = _fit(arch, dataset, recipe, options, out, done, state, callbacks, reporter, started, unsafe)
+    except BaseException as exc:
+        if trackers:
+            trackers.fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if isinstance(exc, FerZooError) and fresh and not (out / "state.json").exists():
+            rundir.remove(out)  # refused before any epoch: leave nothing behind
         raise
+    if trackers:
+        trackers.finish(out, result.metrics)
+    return result
 
 
 class Run:
@@ -382,12 +389,10 @@ def _sample_weights(y: np.ndarray, num_classes: int, mode: str) -> np.ndarray | 
     """Per-image weights for ``--class-weights balanced`` (scikit-learn's n / (k * count)), else None."""
     if mode == "none":
         return None
-    from sklearn.utils.class_weight import compute_class_weight
-
     labels = y if y.ndim == 1 else y.argmax(axis=1)
-    present = np.unique(labels)
+    counts = np.bincount(labels, minlength=num_classes)
     weights = np.zeros(num_classes, np.float32)
-    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    weights[counts > 0] = len(labels) / ((counts > 0).sum() * counts[counts > 0])
     return weights[labels]
 
 
