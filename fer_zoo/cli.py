@@ -461,8 +461,8 @@ def predict_command(
 def bench_command(
     patterns: Annotated[list[str] | None, typer.Argument(help="fnmatch patterns of architectures.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
-    data: Annotated[str, typer.Option("--data", help="synthetic (the smoke budget: synthetic:preset=easy), a CSV, "
-                                                     "a folder, or NAME:key=value,...")] = "",
+    data: Annotated[str, typer.Option("--data", help="synthetic (the smoke budget: its easy preset at "
+                                                     "difficulty easy), a CSV, a folder, or NAME:key=value,...")] = "",
     budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
                                                          "paper.")] = "",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,

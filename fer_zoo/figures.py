@@ -12,6 +12,33 @@ def _pyplot():
     return plt
 
 
+def _wrapped(title: str, width: int) -> str:
+    """A long title (dataset options, budget, machine) on as many lines as it needs, none cut off."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width, break_on_hyphens=False, break_long_words=False)) or title
+
+
+def _epoch_ticks(ax, last: int) -> None:
+    """Whole epochs only, even on a one-epoch axis (where MaxNLocator would fall back to 0.1 steps)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlim(0.5, last + 0.5)
+    if last <= 10:
+        ax.set_xticks(range(1, last + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _plain_log_ticks(ax) -> None:
+    """A log axis labelled 1.5, 2, 3 rather than 2×10⁰."""
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:.3g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+
+
 def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only: bool = False) -> None:
     """Accuracy (%) and loss per epoch, train dashed and val solid, like the seed paper's Figs. 2-4.
 
@@ -19,8 +46,6 @@ def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only
     every epoch is a marker, so a one-epoch run is a visible point on a sensible axis.
     """
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
     longest = 1
     for name, rows in histories.items():
@@ -33,18 +58,18 @@ def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only
                 ax.plot(epochs, [None if r.get(key) is None else scale * r[key] for r in rows], linestyle="--",
                         marker=".", color=line.get_color(), label=f"{name} train")
     loss_ax.set_yscale("log")
+    _plain_log_ticks(loss_ax)
     for ax, label in ((acc_ax, "accuracy (%)"), (loss_ax, "cross-entropy loss (log scale)")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.set_xlim(0.5, longest + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
+        _epoch_ticks(ax, longest)  # no epoch 1.25
         ax.grid(alpha=0.3)
         if histories:
             ax.legend(fontsize=8)
     if not histories:
         acc_ax.text(0.5, 50, "no epoch completed", ha="center", va="center", color="grey")
     acc_ax.set_ylim(0, 100)
-    fig.suptitle(title or "training curves")
+    fig.suptitle(_wrapped(title or "training curves", 100))
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
@@ -69,7 +94,7 @@ def confusion_png(matrix, class_names, path, title: str = "") -> None:
             ax.text(j, i, f"{normalised[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center", fontsize=7,
                     color="white" if normalised[i, j] > 0.5 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
-    ax.set_title(title or "confusion matrix (row-normalised)")
+    ax.set_title(_wrapped(title or "confusion matrix (row-normalised)", 60))
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
@@ -90,7 +115,7 @@ def accuracy_vs_params_png(rows: list[dict], path, title: str = "") -> None:
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.set_title(title or "accuracy vs parameters", fontsize=10)
+    ax.set_title(_wrapped(title or "accuracy vs parameters", 70), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
@@ -112,7 +137,7 @@ def accuracy_vs_speed_png(rows: list[dict], path, title: str = "") -> None:
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.set_title(title or "accuracy vs inference speed", fontsize=10)
+    ax.set_title(_wrapped(title or "accuracy vs inference speed", 70), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
@@ -122,8 +147,6 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
     """Every row's val accuracy on one shared percent axis (above), and each row's train and val loss on its
     own log scale (below, one panel per row), so one diverged row cannot flatten the others."""
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     names = list(histories)
     columns = max(1, min(len(names), 4))
     panel_rows = -(-len(names) // columns)
@@ -140,21 +163,20 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
                 label="train")
         ax.plot(epochs, [r.get("val_loss") for r in rows], marker="o", color=line.get_color(), label="val")
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_title(f"{name}: loss (log)", fontsize=9)
-        ax.set_xlim(0.5, max(epochs) + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _epoch_ticks(ax, max(epochs))
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     acc_ax.set_ylim(0, 100)
-    acc_ax.set_xlim(0.5, longest + 0.5)
-    acc_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _epoch_ticks(acc_ax, longest)
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("val accuracy (%)")
     acc_ax.grid(alpha=0.3)
     acc_ax.legend(fontsize=8)
-    fig.suptitle(title or "learning curves")
+    fig.suptitle(_wrapped(title or "learning curves", 30 * columns))
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=90)
     plt.close(fig)

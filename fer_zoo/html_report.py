@@ -51,6 +51,7 @@ def build(bench_dir: str | Path) -> str:
     """The report's HTML for the bench in ``bench_dir``."""
     from fer_zoo.bench import BUDGETS, KINDS, RowSpec
     from fer_zoo.rundir import read_history, read_json
+    from fer_zoo.report import bench_subject
 
     bench_dir = Path(bench_dir)
     results = bench_dir / "results.json"
@@ -67,7 +68,7 @@ def build(bench_dir: str | Path) -> str:
             folder = bench_dir / RowSpec(row["architecture"], row["kind"]).folder / "seed0"
             if folder.is_dir():
                 runs[row["model"]] = folder
-    subject = f"{env.get('dataset')}, budget {env['budget']['name']}"
+    subject = bench_subject(env)
     histories = {name: read_history(folder / "history.csv") for name, folder in runs.items()}
     metrics = {name: read_json(folder / "metrics.json") or {} for name, folder in runs.items()}
     configs = {name: read_json(folder / "config.json") or {} for name, folder in runs.items()}

@@ -26,6 +26,8 @@ def human(n: int | float | None, unit: str = "") -> str:
     for factor, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
         if abs(n) >= factor:
             return f"{n / factor:.3g}{suffix}{unit}"
+    if isinstance(n, float) and not n.is_integer():
+        n = float(f"{n:.3g}")  # 60.841 img/s -> 60.8
     return f"{n:g}{' ' + unit if unit else ''}"
 
 
@@ -312,8 +314,9 @@ def _compact_cell(row: dict, key: str, kind: str) -> str:
 
 
 def bench_subject(environment: dict) -> str:
-    """What a bench measured, in a few words (figure titles)."""
-    return f"{environment['dataset']}, budget {environment['budget']['name']}"
+    """What a bench measured and where, in a few words (figure titles)."""
+    return (f"{environment['dataset']}, budget {environment['budget']['name']}, {environment['device']}, "
+            f"{environment['backend']}")
 
 
 def bench_header(environment: dict) -> str:

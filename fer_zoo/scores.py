@@ -105,16 +105,20 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
                val_labels: np.ndarray, class_names, time_boxed: bool, time_box: float | None) -> tuple[str, str]:
     """The verdict on a finished run and its one-line reason ("" for ok).
 
-    - ``diverged``: the last epoch's training loss is above twice ln K, worse than a uniform guess
-      twice over (the paper's recipe takes AlexNet-48 to ~13.8);
+    - ``diverged``: the training loss is not finite, or after two or more epochs the last one's is
+      above twice ln K, worse than a uniform guess twice over, and no lower than the first one's (the
+      paper's recipe takes AlexNet-48 from ~13.4 to ~13.8); one epoch's mean loss of a net that is still
+      starting is not enough to tell;
     - ``too slow``: the time box ended it before one whole epoch;
     - ``chance``: val accuracy no better than always answering the most common val class, within two
-      standard errors;
+      standard errors; when the time box cut training short, the reason says so;
     - ``time-boxed``: learning, but the time box ended it before the planned epochs.
     """
     k = len(class_names)
-    if history and history[-1]["loss"] > 2 * math.log(k):
-        return "diverged", (f"train loss {history[-1]['loss']:.3g} in the last epoch, above 2 ln {k} = "
+    losses = [r["loss"] for r in history]
+    if losses and (not all(math.isfinite(x) for x in losses)
+                   or (len(losses) >= 2 and losses[-1] > 2 * math.log(k) and losses[-1] >= losses[0])):
+        return "diverged", (f"train loss {losses[-1]:.3g} in the last epoch, above 2 ln {k} = "
                             f"{2 * math.log(k):.2f} (a uniform guess scores {math.log(k):.2f}): lower --lr")
     full = [r for r in history if r.get("images", images_per_epoch) >= images_per_epoch]
     box = f"the {time_box:g} s time box" if time_box else "the time box"
@@ -123,10 +127,13 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
         return "too slow", (f"trained {done:,} of one epoch's {images_per_epoch:,} images in {box}; "
                             f"use a longer budget or a GPU")
     share, top, bar = chance_level(val_labels, k)
+    cut_short = time_boxed and len(history) < planned_epochs
     if val_accuracy is not None and val_accuracy <= bar:
+        why = (f"; {box} held {len(full)} epoch{'s' * (len(full) > 1)} of {images_per_epoch:,} images, too few "
+               f"to learn here: use a longer budget or a GPU") if cut_short else ""
         return "chance", (f"val accuracy {100 * val_accuracy:.1f}% is no better than always answering "
                           f"'{class_names[top]}' ({100 * share:.1f}% of val; {100 * bar:.1f}% is clearly better on "
-                          f"{len(val_labels):,} images)")
-    if time_boxed and len(history) < planned_epochs:
+                          f"{len(val_labels):,} images){why}")
+    if cut_short:
         return "time-boxed", f"{len(full)} of {planned_epochs} epochs in {box}"
     return "ok", ""

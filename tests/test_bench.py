@@ -149,5 +149,5 @@ def test_the_smoke_budget_defaults_to_easy_faces_and_the_others_to_fer2013_shape
         return counts / counts.sum()
 
     smoke, quick = shares("smoke"), shares("quick")
-    assert smoke.min() > 0.12  # balanced: FER2013's rare disgust would make 3-epoch scores meaningless
+    assert smoke.min() > 0.12  # balanced: FER2013's rare disgust would make 25-s scores meaningless
     assert quick.min() < 0.03 and quick.max() > 0.2  # disgust rare, happy common, as in FER2013

@@ -42,6 +42,10 @@ def test_a_loss_that_blew_up_is_diverged():
     assert status == "diverged" and "13.8" in reason and "2 ln 7" in reason
     # blowing up once and settling at the constant-prediction loss is chance, not divergence
     assert verdict([epoch(1, loss=7091), epoch(2, loss=1.95), epoch(3, loss=1.95)], 1 / 7)[0] == "chance"
+    # a non-finite loss is divergence at once; one high first epoch of a net still starting is not
+    assert verdict([epoch(1, loss=float("nan"))], 1 / 7)[0] == "diverged"
+    assert verdict([epoch(1, loss=4.01)], 0.15)[0] == "chance"
+    assert verdict([epoch(1, loss=4.5), epoch(2, loss=4.2)], 0.15)[0] == "chance"
 
 
 def test_the_time_box_statuses():
@@ -49,6 +53,10 @@ def test_the_time_box_statuses():
     assert status == "too slow" and "370 of one epoch's 1,000 images" in reason and "25 s time box" in reason
     status, reason = verdict([epoch(1), epoch(2, images=500)], 0.6, time_boxed=True)
     assert status == "time-boxed" and "1 of 3 epochs" in reason
+    # at chance because the time box cut it short: the reason says so, and only then
+    status, reason = verdict([epoch(1), epoch(2, images=500)], 0.15, time_boxed=True)
+    assert status == "chance" and "the 25 s time box held 1 epoch of 1,000 images, too few" in reason
+    assert "time box" not in verdict([epoch(1), epoch(2), epoch(3)], 0.15, time_boxed=True)[1]
 
 
 def test_the_time_box_starts_a_step_only_if_it_and_the_scoring_still_fit():

@@ -261,12 +261,15 @@ def _options(options: dict[str, str]):
 def _describe(size: int, difficulty: float, seed: int, imbalance: str, label_noise: float) -> str:
     """The options as a user would write them: the preset they match, then what differs from it."""
     values = {"size": str(size), "seed": str(seed)}
-    for preset, fixed in PRESETS.items():
-        ours = _options({"preset": preset})
-        if (ours[1], ours[3], ours[4]) == (difficulty, imbalance, label_noise):
-            return f"preset={preset}," + ",".join(f"{k}={v}" for k, v in values.items())
-    return ",".join(f"{k}={v}" for k, v in {**values, "difficulty": f"{difficulty:g}", "imbalance": imbalance,
-                                              "label_noise": f"{label_noise:g}"}.items())
+    ours = {"difficulty": f"{difficulty:g}", "imbalance": imbalance, "label_noise": f"{label_noise:g}"}
+
+    def differences(preset: str) -> dict[str, str]:
+        _, d, _, i, n = _options({"preset": preset})
+        theirs = {"difficulty": f"{d:g}", "imbalance": i, "label_noise": f"{n:g}"}
+        return {k: v for k, v in ours.items() if theirs[k] != v}
+
+    preset = min(PRESETS, key=lambda name: len(differences(name)))
+    return ",".join(f"{k}={v}" for k, v in {"preset": preset, **values, **differences(preset)}.items())
 
 
 def load(options: dict[str, str]) -> Dataset:
