@@ -30,7 +30,7 @@ from fer_zoo.data.dataset import (
 )
 from fer_zoo.errors import FerZooError
 
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6  # bump when the images, labels or the cached name change (6: the name shows its nearest preset)
 SIDE = 48
 BLOCK = 500
 DIFFICULTY = {"easy": 0.2, "medium": 0.5, "hard": 0.8}
