@@ -73,10 +73,13 @@ class BenchConfig:
     ensemble: bool = False  # add a row averaging the trained rows' probabilities
     track: tuple[str, ...] = ()  # fer_zoo.tracking's trackers for each trained row
     track_uri: str | None = None
+    recipe: str | None = None  # every row's recipe (a name or a .toml file); None: each architecture's own
 
     def comparable(self) -> dict:
-        """What must match for an earlier invocation's rows to be reused (where results go does not)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("track", "track_uri")}
+        """What must match for an earlier invocation's rows to be reused (where results go does not; a bench
+        written before --recipe existed matches one without it)."""
+        return {k: v for k, v in asdict(self).items()
+                if k not in ("track", "track_uri") and not (k == "recipe" and v is None)}
 
 
 # The kinds of row: trained from scratch, shipped weights scored as they are, shipped weights fine-tuned.
@@ -212,6 +215,7 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
         "precision": config.precision, "budget": asdict(budget), "data": config.data,
         "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "seeds": config.seeds,
         "versions": info["versions"], "date": time.strftime("%Y-%m-%d %H:%M"),
+        "recipe": config.recipe or "each architecture's own",
     }
     return {"rows": rows, "runs": runs, "environment": env}
 
@@ -222,7 +226,7 @@ def _job(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, run_dir:
             "epochs": config.epochs or budget.epochs, "batch_size": batch_size, "precision": config.precision,
             "subset": budget.subset, "eval_subset": budget.eval_subset, "time_box": budget.time_box,
             "infer_repeats": budget.infer_repeats, "latency_repeats": budget.latency_repeats,
-            "track": list(config.track), "track_uri": config.track_uri}
+            "track": list(config.track), "track_uri": config.track_uri, "recipe": config.recipe}
 
 
 def _run_one(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, out: Path, emit) -> dict:
@@ -237,7 +241,7 @@ def _run_one(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, out:
         error = _last_error(stderr) or f"worker exited with status {code}"
         out_of_memory = code in (-9, 137) or "out of memory" in error.lower() or "ResourceExhausted" in error
         if attempt == 1 and out_of_memory:
-            current = batch_size or _recipe_batch_size(spec.arch)
+            current = batch_size or _recipe_batch_size(spec.arch, config.recipe)
             batch_size = max(1, current // 2)  # once, at half the batch
             emit({"event": "row", "model": name, "seed": seed, "state": "retrying",
                   "reason": f"out of memory; retrying at batch {batch_size}"})
@@ -249,11 +253,11 @@ def _run_one(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, out:
     raise AssertionError("unreachable")
 
 
-def _recipe_batch_size(name: str) -> int:
+def _recipe_batch_size(name: str, recipe: str | None) -> int:
     import fer_zoo
     from fer_zoo.recipes import resolve
 
-    return resolve(fer_zoo.get_architecture(name).recipe).batch_size
+    return resolve(fer_zoo.get_architecture(name).recipe, recipe).batch_size
 
 
 def _worker(job: dict, emit) -> tuple[int, str]:

@@ -35,7 +35,7 @@ def run(job: dict) -> dict:
         return score_pretrained(job)
     run_dir = Path(job["run_dir"])
     arch = fer_zoo.get_architecture(job["arch"])
-    options = TrainOptions(epochs=job["epochs"], batch_size=job["batch_size"], seed=job["seed"],
+    options = TrainOptions(recipe=job.get("recipe"), epochs=job["epochs"], batch_size=job["batch_size"], seed=job["seed"],
                            precision=job["precision"], subset=job["subset"], eval_subset=job["eval_subset"],
                            time_box=job["time_box"],
                            init_from=arch.name if job.get("kind") == "fine-tune" else None)

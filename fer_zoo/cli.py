@@ -471,6 +471,8 @@ def bench_command(
     epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the budget's epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
+    recipe: Annotated[str | None, typer.Option("--recipe", help="Every row's recipe: seed (the paper's), stable, "
+                                                                "modern or a .toml file; default: each one's own.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Every column (two tables), not the 80-column summary.")] = False,
@@ -490,9 +492,12 @@ def bench_command(
     from fer_zoo.report import BenchProgress, bench_table
 
     from fer_zoo import tracking
+    from fer_zoo.recipes import resolve
 
     kinds = tuple(tracking.parse(track))
     tracking.check(kinds)
+    if recipe:
+        resolve(None, recipe)  # an unknown name or a bad file is one line now, not one per row
     _loaded_plugins()
     names = select(patterns or [], all_)
     console = _out()
@@ -504,7 +509,7 @@ def bench_command(
     data = data or default_data(budget)
     config = BenchConfig(data=data, budget=budget, seeds=seeds, epochs=epochs, batch_size=batch_size,
                          precision=precision or default_precision(), pretrained=pretrained, fine_tune=fine_tune,
-                         ensemble=ensemble, track=kinds, track_uri=track_uri)
+                         ensemble=ensemble, track=kinds, track_uri=track_uri, recipe=recipe)
     progress = None if as_json else BenchProgress(console, names, seeds)
     try:
         result = run_bench(names, config, out, force=force, on_event=progress)

@@ -315,14 +315,20 @@ def _compact_cell(row: dict, key: str, kind: str) -> str:
 
 def bench_subject(environment: dict) -> str:
     """What a bench measured and where, in a few words (figure titles)."""
-    return (f"{environment['dataset']}, budget {environment['budget']['name']}, {environment['device']}, "
-            f"{environment['backend']}")
+    return (f"{environment['dataset']}, budget {environment['budget']['name']}{recipe_text(environment)}, "
+            f"{environment['device']}, {environment['backend']}")
 
 
 def bench_header(environment: dict) -> str:
     return (f"fer-zoo bench · {environment['dataset']} · budget {environment['budget']['name']} · "
             f"{environment['device']} · {environment['backend']} · {environment['precision']} · "
-            f"seeds {environment['seeds']}")
+            f"seeds {environment['seeds']}" + recipe_text(environment))
+
+
+def recipe_text(environment: dict) -> str:
+    """' · recipe seed' when one recipe trained every row; nothing when each used its own (or before)."""
+    recipe = environment.get("recipe")
+    return f" · recipe {recipe}" if recipe and recipe != "each architecture's own" else ""
 
 
 BENCH_FOOTNOTE = ("† reported val: as the architecture's paper reported it on FER2013 (the seed paper does not "

@@ -143,6 +143,8 @@ CASES = [
     Case("bench-budget", lambda c: ["bench", "lenet", "--budget", "huge", "--data", DATA, "--out", c.p("b")],
          "--budget must be one of"),
     Case("bench-seeds-0", lambda c: ["bench", "lenet", "--seeds", "0"], "--seeds"),
+    Case("bench-recipe", lambda c: ["bench", "lenet", "--recipe", "fast", "--data", DATA, "--out", c.p("b")],
+         "unknown recipe 'fast'"),
     Case("evaluate-missing", lambda c: ["evaluate", c.p("no/such/model.keras")], "no such model file"),
     Case("evaluate-split", lambda c: ["evaluate", c.model(), "--split", "dev", "--data", DATA],
          "--split must be train, val or test"),

@@ -43,7 +43,8 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     out = tmp_path / "bench"
     # the quick budget has no time box: on a loaded machine the smoke budget's 25 s may not hold one epoch
     args = ["bench", "tiny", "broken", "--data", DATA, "--budget", "quick", "--epochs", "1", "--batch-size", "35",
-            "--out", str(out), "--pretrained", "--fine-tune", "--ensemble", "--track", "tensorboard"]
+            "--out", str(out), "--pretrained", "--fine-tune", "--ensemble", "--track", "tensorboard",
+            "--recipe", "modern"]
     result = cli(*args)
     assert result.exit_code == 0, result.output  # one failed row does not fail the bench
     for name in ("results.csv", "results.json", "results.md", "accuracy_vs_params.png", "curves.png", "bench.json"):
@@ -61,6 +62,9 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
         assert row["infer_batch_size"] == "256" and row["epochs"] == "1"
         assert (out / name / "seed0" / "best.keras").is_file()  # the training issue's run layout
         assert any((out / name / "seed0" / "tensorboard").glob("events.out.tfevents.*"))  # --track reached the worker
+        config = json.loads((out / name / "seed0" / "config.json").read_text())
+        assert config["recipe"]["name"] == "modern" and config["recipe"]["optimizer"] == "sgd"  # so did --recipe
+    assert "recipe modern" in result.output  # the header says which recipe trained every row
     assert rows["tiny"]["param_count"] == "75" and rows["tiny"]["plugin"] == "acme-fer 1.0"
     # the shipped weights, scored as they are (no training, so no training columns) and fine-tuned
     scored, tuned = rows["tiny/pretrained"], rows["tiny/fine-tuned"]
@@ -101,7 +105,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     # a different config in the same --out is refused
     other = cli("bench", "tiny", "--data", DATA, "--budget", "quick", "--epochs", "2", "--batch-size", "35", "--out",
                 str(out))
-    assert other.exit_code == 2 and "different config (epochs, pretrained, fine_tune, ensemble)" in other.stderr
+    assert other.exit_code == 2 and "different config (epochs, pretrained, fine_tune, ensemble, recipe)" in other.stderr
 
 
 def test_bench_needs_architectures(cli):
