@@ -538,8 +538,8 @@ def explain_command(
     target: Annotated[str | None, typer.Option("--class", help="Explain this class (default: each face's "
                                                                "predicted one).")] = None,
     method: Annotated[str, typer.Option("--method", help="layer-cam (default), grad-cam or grad-cam++.")] = "layer-cam",
-    layer: Annotated[str | None, typer.Option("--layer", help="The layer to explain at (default: the last with a "
-                                                              "spatial output).")] = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="The layer to explain at (default: the last whose "
+                                                              "map is at least 1/8 of the input's side).")] = None,
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Each image is already a cropped face "
                                                                 "(FER2013 style).")] = False,
     detector: Annotated[str, typer.Option("--detector", help="Face detector (see 'fer-zoo detectors').")] = "haar",

@@ -57,7 +57,8 @@ def table(epochs: int) -> None:
                 total = heat.sum((1, 2))
                 empty = total == 0
                 share = heat[:, 28:].sum((1, 2))[~empty] / total[~empty]
-                shares.append(f"{share.mean():.2f}" + (f" ({empty.sum()}∅)" if empty.any() else ""))
+                mean = f"{share.mean():.2f}" if len(share) else "—"
+                shares.append(mean + (f" ({empty.sum()}/{len(empty)}∅)" if empty.any() else ""))
             print(f"{head:8} {feature:10} {accuracy:8.1%}  " + "  ".join(f"{s:>10}" for s in shares), flush=True)
     print("share of each map below row 28 (the mouth); ∅: maps that came out empty (all zero), left out")
 
