@@ -100,47 +100,37 @@ def confusion_png(matrix, class_names, path, title: str = "") -> None:
     plt.close(fig)
 
 
-def accuracy_vs_params_png(rows: list[dict], path, title: str = "") -> None:
-    """Test (or val) accuracy against parameter count, log scale, one labelled point per architecture."""
+def _accuracy_scatter_png(rows: list[dict], path, key: str, xlabel: str, title: str) -> None:
+    """Test (or val) accuracy against ``key`` on a log axis, one point per row, labelled with its status."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for row in rows:
         accuracy = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
-        if row.get("param_count") and accuracy is not None:
-            ax.scatter(row["param_count"], 100 * accuracy, s=60)
-            ax.annotate(f"{row['model']} ({row.get('status', '')})", (row["param_count"], 100 * accuracy),
+        if row.get(key) and accuracy is not None:
+            ax.scatter(row[key], 100 * accuracy, s=60)
+            ax.annotate(f"{row['model']} ({row.get('status', '')})", (row[key], 100 * accuracy),
                         textcoords="offset points", xytext=(6, 4), fontsize=9)
     ax.set_xscale("log")
-    ax.set_xlabel("parameters (log scale)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.set_title(_wrapped(title or "accuracy vs parameters", 70), fontsize=10)
+    ax.set_title(_wrapped(title, 70), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
+
+
+def accuracy_vs_params_png(rows: list[dict], path, title: str = "") -> None:
+    """Test (or val) accuracy against parameter count, log scale, one labelled point per architecture."""
+    _accuracy_scatter_png(rows, path, "param_count", "parameters (log scale)", title or "accuracy vs parameters")
 
 
 def accuracy_vs_speed_png(rows: list[dict], path, title: str = "") -> None:
     """Test (or val) accuracy against inference images/s at batch 256, log scale: the trade-off a deployment
     makes."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for row in rows:
-        accuracy = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
-        if row.get("infer_samples_per_sec") and accuracy is not None:
-            ax.scatter(row["infer_samples_per_sec"], 100 * accuracy, s=60)
-            ax.annotate(f"{row['model']} ({row.get('status', '')})", (row["infer_samples_per_sec"], 100 * accuracy),
-                        textcoords="offset points", xytext=(6, 4), fontsize=9)
-    ax.set_xscale("log")
-    ax.set_xlabel("inference images/s at batch 256 (log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.set_title(_wrapped(title or "accuracy vs inference speed", 70), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+    _accuracy_scatter_png(rows, path, "infer_samples_per_sec", "inference images/s at batch 256 (log scale)",
+                          title or "accuracy vs inference speed")
 
 
 def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") -> None:
