@@ -10,11 +10,12 @@ from tests.conftest import repo_root
 
 
 def table_rows(path: str) -> dict[str, list[str]]:
+    """The first table's rows that start with an architecture's name (later tables may name them too)."""
     rows = {}
     for line in (repo_root() / path).read_text().splitlines():
         match = re.match(r"\|\s*`([a-z0-9_-]+)`\s*\|(.*)\|\s*$", line)
         if match:
-            rows[match.group(1)] = [cell.strip() for cell in match.group(2).split("|")]
+            rows.setdefault(match.group(1), [cell.strip() for cell in match.group(2).split("|")])
     return rows
 
 
