@@ -35,9 +35,9 @@ def run(job: dict) -> dict:
         return score_pretrained(job)
     run_dir = Path(job["run_dir"])
     arch = fer_zoo.get_architecture(job["arch"])
-    options = TrainOptions(recipe=job.get("recipe"), epochs=job["epochs"], batch_size=job["batch_size"], seed=job["seed"],
-                           precision=job["precision"], subset=job["subset"], eval_subset=job["eval_subset"],
-                           time_box=job["time_box"],
+    options = TrainOptions(recipe=job.get("recipe"), epochs=job["epochs"], batch_size=job["batch_size"],
+                           seed=job["seed"], precision=job["precision"], subset=job["subset"],
+                           eval_subset=job["eval_subset"], time_box=job["time_box"],
                            init_from=arch.name if job.get("kind") == "fine-tune" else None)
     state = run_dir / "state.json"
     resumable = state.is_file() and not json.loads(state.read_text()).get("finished")

@@ -471,8 +471,9 @@ def bench_command(
     epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the budget's epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
-    recipe: Annotated[str | None, typer.Option("--recipe", help="Every row's recipe: seed (the paper's), stable, "
-                                                                "modern or a .toml file; default: each one's own.")] = None,
+    recipe: Annotated[str | None, typer.Option(
+        "--recipe", help="Every row's recipe: seed (the paper's), stable, modern or a .toml file; default: each "
+                         "one's own.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Every column (two tables), not the 80-column summary.")] = False,
