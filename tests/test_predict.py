@@ -358,6 +358,17 @@ def test_the_python_predictor_answers_like_the_cli(cli, tiny_model_file, astrona
     # whole images as faces, as FER2013 crops are
     crops = fer_zoo.Predictor(str(tiny_model_file), detector=None, runtime="keras")
     assert crops(blank)[0].box == [0, 0, 64, 64]
+    # a bare file's normalisation, as --scale/--offset give it: the network sees pixels * scale + offset
+    import keras
+
+    gradient = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1))
+    scaled = fer_zoo.Predictor(str(tiny_model_file), detector=None, runtime="keras", scale=0.5, offset=7.0)
+    network = keras.saving.load_model(tiny_model_file)
+    expected = network.predict(gradient[None, :, :, None] * 0.5 + 7.0, verbose=0)[0]
+    got = scaled(gradient)[0].probabilities
+    assert [got[name] for name in scaled.class_names] == pytest.approx(expected.tolist(), abs=1e-5)
+    plain = crops(gradient)[0].probabilities
+    assert max(abs(plain[k] - got[k]) for k in got) > 1e-3  # without them the answer differs
 
 
 def test_the_python_predictor_refuses_what_is_not_an_image(tiny_model_file):
