@@ -215,7 +215,7 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
         "precision": config.precision, "budget": asdict(budget), "data": config.data,
         "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "seeds": config.seeds,
         "versions": info["versions"], "date": time.strftime("%Y-%m-%d %H:%M"),
-        "recipe": config.recipe or "each architecture's own",
+        "recipe": config.recipe,  # None: each architecture's own
     }
     return {"rows": rows, "runs": runs, "environment": env}
 

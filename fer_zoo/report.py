@@ -328,7 +328,7 @@ def bench_header(environment: dict) -> str:
 def recipe_text(environment: dict) -> str:
     """' · recipe seed' when one recipe trained every row; nothing when each used its own (or before)."""
     recipe = environment.get("recipe")
-    return f" · recipe {recipe}" if recipe and recipe != "each architecture's own" else ""
+    return f" · recipe {recipe}" if recipe else ""
 
 
 BENCH_FOOTNOTE = ("† reported val: as the architecture's paper reported it on FER2013 (the seed paper does not "
