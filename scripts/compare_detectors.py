@@ -1,0 +1,118 @@
+"""Face detectors side by side: speed on photos of three sizes, and agreement on faces of known place and size.
+
+Usage: python scripts/compare_detectors.py [--detectors haar,blazeface] [--per-size 40] [--repeats 20]
+
+Speed: the median of --repeats warm calls on scikit-image's astronaut at 512x512 and resized to 640x480
+and 1280x720. Agreement, on faces pasted at a known place into frames of 400x300 to 1024x768 (a random
+grey level), at each face size:
+  * head: the astronaut's head with its hair and shoulders (real context), --per-size random placings;
+  * lfw: scikit-image's 100 LFW faces (`data.lfw_subset`), tight 25x25 greyscale crops, upscaled;
+a face counts as found when a box's centre lies within half the face's size of the face's centre. Also
+counts boxes on 12 scikit-image photos without a face. Everything ships with scikit-image: no download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+SIZES = (20, 24, 28, 32, 48, 64, 96, 160)
+NO_FACE = ("coffee", "chelsea", "rocket", "hubble_deep_field", "horse", "moon", "brick", "grass", "gravel",
+           "retina", "page", "text")
+
+
+def heads(astronaut, size: int, count: int, rng):
+    """(frame, face centre) with the astronaut's head scaled so that its face is ``size`` pixels."""
+    import cv2
+
+    crop, face = astronaut[20:230, 130:320], (177 - 130, 66 - 20, 95)  # face box inside the crop
+    scale = size / face[2]
+    head = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    for i in range(count):
+        width, height = [(512, 512), (640, 480), (1024, 768), (400, 300)][i % 4]
+        head_part = head[:height, :width]
+        frame = np.full((height, width, 3), rng.integers(30, 220), np.uint8)
+        y = rng.integers(0, height - head_part.shape[0] + 1)
+        x = rng.integers(0, width - head_part.shape[1] + 1)
+        frame[y:y + head_part.shape[0], x:x + head_part.shape[1]] = head_part
+        yield frame, (x + (face[0] + face[2] / 2) * scale, y + (face[1] + face[2] / 2) * scale)
+
+
+def lfw(faces, size: int, rng):
+    import cv2
+
+    side = round(size * 25 / 19)  # the 25x25 crops are a little wider than the face
+    for i, face in enumerate(faces):
+        width, height = [(512, 512), (640, 480), (400, 300)][i % 3]
+        frame = np.full((height, width), rng.integers(30, 220), np.uint8)
+        y, x = rng.integers(0, height - side), rng.integers(0, width - side)
+        frame[y:y + side, x:x + side] = cv2.resize((face * 255).astype(np.uint8), (side, side),
+                                                   interpolation=cv2.INTER_CUBIC)
+        yield frame, (x + side / 2, y + side / 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detectors", default="haar,blazeface")
+    parser.add_argument("--per-size", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    import cv2
+    import skimage.data
+    from skimage.util import img_as_ubyte
+
+    import fer_zoo
+    from fer_zoo import plugins
+    from fer_zoo.environment import describe
+    from fer_zoo.timing import median_seconds
+
+    names = args.detectors.split(",")
+    available = plugins.current().detectors
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise SystemExit(f"compare_detectors: not installed: {', '.join(missing)} (fer-zoo detectors lists them)")
+    detectors = {name: available[name].build() for name in names}
+    astronaut = skimage.data.astronaut()
+    info = describe()
+    print(f"{info['device']} · fer-zoo {fer_zoo.__version__} · {', '.join(names)}")
+
+    print(f"\nms per photo (median of {args.repeats})")
+    print(f"{'photo':<12}" + "".join(f"{name:>12}" for name in names))
+    for width, height in ((512, 512), (640, 480), (1280, 720)):
+        photo = cv2.resize(astronaut, (width, height), interpolation=cv2.INTER_AREA)
+        cells = [1000 * median_seconds(lambda d=d: d(photo), args.repeats, warmup=2) for d in detectors.values()]
+        print(f"{f'{width}x{height}':<12}" + "".join(f"{ms:>12.1f}" for ms in cells))
+
+    rng = np.random.default_rng(0)
+    faces = skimage.data.lfw_subset()[:100]
+    print("\nfaces found (a box on the face) / faces shown; 'both': found by all")
+    print(f"{'set':<6}{'size':>6}{'shown':>7}" + "".join(f"{name:>11}" for name in names) + f"{'both':>7}")
+    for label in ("head", "lfw"):
+        for size in SIZES:
+            samples = heads(astronaut, size, args.per_size, rng) if label == "head" else lfw(faces, size, rng)
+            shown, found, both = 0, dict.fromkeys(names, 0), 0
+            for frame, (cx, cy) in samples:
+                shown += 1
+                hits = {name: any(abs(x + w / 2 - cx) < size / 2 and abs(y + h / 2 - cy) < size / 2
+                                  for x, y, w, h in detect(frame)) for name, detect in detectors.items()}
+                for name, hit in hits.items():
+                    found[name] += hit
+                both += all(hits.values())
+            print(f"{label:<6}{size:>6}{shown:>7}" + "".join(f"{found[n]:>11}" for n in names) + f"{both:>7}")
+
+    print(f"\nboxes on {len(NO_FACE)} photos without a face")
+    counts = dict.fromkeys(names, 0)
+    for name in NO_FACE:
+        image = np.ascontiguousarray(img_as_ubyte(getattr(skimage.data, name)()))
+        image = image[..., :3] if image.ndim == 3 else image
+        for detector_name, detect in detectors.items():
+            counts[detector_name] += len(detect(image))
+    print("".join(f"{name:>11}" for name in names))
+    print("".join(f"{counts[name]:>11}" for name in names))
+
+
+if __name__ == "__main__":
+    main()
