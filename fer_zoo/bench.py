@@ -1,7 +1,8 @@
 """`fer-zoo bench`: every selected architecture on the same data, splits, seeds and budget.
 
 Each (architecture, seed) row trains in its own process (``python -m fer_zoo.bench_worker``), so a crash,
-an out-of-memory kill or a NaN ends only its row. The worker reports each epoch as a JSON line on its
+an out-of-memory kill or a NaN ends only its row; an executor decides where those processes run
+(fer_zoo.executors: here, one or ``--jobs`` at a time; fer_zoo.ray_executor: Ray tasks). The worker reports each epoch as a JSON line on its
 stdout, which :func:`run_bench` turns into events for a progress display; rows are plain data, and
 fer_zoo.report draws them.
 """
@@ -11,11 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from fer_zoo import atomic
-from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.errors import FerZooError
+from fer_zoo.executors import Bench, LocalExecutor, serialised
 
 
 @dataclass(frozen=True)
@@ -74,12 +72,14 @@ class BenchConfig:
     track: tuple[str, ...] = ()  # fer_zoo.tracking's trackers for each trained row
     track_uri: str | None = None
     recipe: str | None = None  # every row's recipe (a name or a .toml file); None: each architecture's own
+    devices: int | str = 1  # each row data parallel over this many devices, or "all" (fer_zoo.parallel)
 
     def comparable(self) -> dict:
         """What must match for an earlier invocation's rows to be reused (where results go does not; a bench
-        written before --recipe existed matches one without it)."""
+        written before --recipe or --devices existed matches one without them)."""
         return {k: v for k, v in asdict(self).items()
-                if k not in ("track", "track_uri") and not (k == "recipe" and v is None)}
+                if k not in ("track", "track_uri") and not (k == "recipe" and v is None)
+                and not (k == "devices" and v == 1)}
 
 
 # The kinds of row: trained from scratch, shipped weights scored as they are, shipped weights fine-tuned.
@@ -164,11 +164,13 @@ Event = dict[str, Any]
 
 
 def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = False,
-              on_event: Callable[[Event], None] | None = None) -> dict:
+              on_event: Callable[[Event], None] | None = None, executor=None) -> dict:
     """Train and measure each architecture; returns {"rows", "runs", "environment"} as plain data.
 
-    ``on_event`` gets plain dicts: ``{"event": "row", "model", "seed", "state": "started" | "reused" |
-    "finished", "row"?}`` and each worker's ``{"event": "epoch", ...}`` (see fer_zoo.callbacks.EpochReport).
+    ``on_event`` gets plain dicts: ``{"event": "row", "model", "seed", "state": "started" | "running" |
+    "retrying" | "reused" | "finished", "row"?, "node"?}`` and each worker's ``{"event": "epoch", ...}``
+    (see fer_zoo.callbacks.EpochReport). ``executor`` runs the rows not finished earlier: a
+    :class:`LocalExecutor` (the default, one row at a time) or fer_zoo.ray_executor's.
     """
     from fer_zoo import environment
     from fer_zoo.data import load_dataset
@@ -191,21 +193,21 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     if config.pretrained and not any(spec.kind == "pretrained" for spec in specs):
         raise FerZooError(f"--pretrained: none of {', '.join(names)} ships weights (`fer-zoo list --pretrained`)")
     _prepare(out, config, force)
-    runs: dict[str, list[dict]] = {}
+    executor = executor or LocalExecutor()
+    bench = Bench(config, budget, out, emit if executor.concurrent_rows == 1 else serialised(emit))
+    todo, runs = [], {}
     for spec in specs:
-        label = spec.label
-        runs[label] = []
         for seed in range(1 if spec.kind == "pretrained" else config.seeds):  # scoring is deterministic
             row_path = out / spec.folder / f"seed{seed}" / "row.json"
             if row_path.is_file():  # finished by an earlier invocation
-                row = json.loads(row_path.read_text())
-                emit({"event": "row", "model": label, "seed": seed, "state": "reused", "row": row,
-                      "path": str(row_path.parent)})
+                runs[spec.label, seed] = json.loads(row_path.read_text())
+                bench.emit({"event": "row", "model": spec.label, "seed": seed, "state": "reused",
+                            "row": runs[spec.label, seed], "path": str(row_path.parent)})
             else:
-                emit({"event": "row", "model": label, "seed": seed, "state": "started"})
-                row = _run_one(spec, seed, config, budget, out, emit)
-                emit({"event": "row", "model": label, "seed": seed, "state": "finished", "row": row})
-            runs[label].append(row)
+                todo.append((spec, seed))
+    runs |= executor.run(todo, bench)
+    runs = {spec.label: [runs[spec.label, seed] for seed in range(1 if spec.kind == "pretrained" else config.seeds)]
+            for spec in specs}
     rows = [aggregate(spec, runs[spec.label]) for spec in specs]
     if config.ensemble:
         rows.append(ensemble_row(rows, out, dataset, budget))
@@ -216,77 +218,10 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
         "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "seeds": config.seeds,
         "versions": info["versions"], "date": time.strftime("%Y-%m-%d %H:%M"),
         "recipe": config.recipe,  # None: each architecture's own
+        "devices": config.devices, "executor": executor.name,
+        "concurrent_rows": executor.concurrent_rows,  # > 1: timings were taken with rows side by side
     }
     return {"rows": rows, "runs": runs, "environment": env}
-
-
-def _job(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, run_dir: Path, batch_size: int | None) -> dict:
-    return {"arch": spec.arch, "kind": spec.kind, "label": spec.label, "data": config.data, "run_dir": str(run_dir),
-            "seed": seed,
-            "epochs": config.epochs or budget.epochs, "batch_size": batch_size, "precision": config.precision,
-            "subset": budget.subset, "eval_subset": budget.eval_subset, "time_box": budget.time_box,
-            "infer_repeats": budget.infer_repeats, "latency_repeats": budget.latency_repeats,
-            "track": list(config.track), "track_uri": config.track_uri, "recipe": config.recipe}
-
-
-def _run_one(spec: RowSpec, seed: int, config: BenchConfig, budget: Budget, out: Path, emit) -> dict:
-    run_dir = out / spec.folder / f"seed{seed}"
-    row_path = run_dir / "row.json"
-    batch_size = config.batch_size
-    name = spec.label
-    for attempt in (1, 2):
-        code, stderr = _worker(_job(spec, seed, config, budget, run_dir, batch_size), emit)
-        if code == 0 and row_path.is_file():
-            return json.loads(row_path.read_text())
-        error = _last_error(stderr) or f"worker exited with status {code}"
-        out_of_memory = code in (-9, 137) or "out of memory" in error.lower() or "ResourceExhausted" in error
-        if attempt == 1 and out_of_memory:
-            current = batch_size or _recipe_batch_size(spec.arch, config.recipe)
-            batch_size = max(1, current // 2)  # once, at half the batch
-            emit({"event": "row", "model": name, "seed": seed, "state": "retrying",
-                  "reason": f"out of memory; retrying at batch {batch_size}"})
-            continue
-        status = "out of memory" if out_of_memory else ("diverged" if "loss became" in error else "failed")
-        if attempt == 2:
-            error += f" (also at half the batch, {batch_size})"
-        return {"model": name, "seed": seed, "status": status, "error": error}
-    raise AssertionError("unreachable")
-
-
-def _recipe_batch_size(name: str, recipe: str | None) -> int:
-    import fer_zoo
-    from fer_zoo.recipes import resolve
-
-    return resolve(fer_zoo.get_architecture(name).recipe, recipe).batch_size
-
-
-def _worker(job: dict, emit) -> tuple[int, str]:
-    """Run one row's worker process; forward its JSON lines as events; return (status, stderr)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-    process = subprocess.Popen([sys.executable, "-m", "fer_zoo.bench_worker", json.dumps(job)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    errors: list[str] = []
-    drain = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
-    drain.start()
-    for line in process.stdout:
-        if line.startswith("{"):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            emit({**event, "model": job["label"], "seed": job["seed"]})
-    code = process.wait()
-    drain.join()
-    return code, "".join(errors)
-
-
-def _last_error(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip() and not line.startswith(("I0000", "W0000",
-                                                                                                     "WARNING: All"))]
-    for line in reversed(lines):
-        if line.startswith("fer-zoo: error: "):
-            return line.removeprefix("fer-zoo: error: ")
-    return one_line(lines[-1], 300) if lines else ""
 
 
 def aggregate(spec: RowSpec, seed_rows: list[dict]) -> dict:

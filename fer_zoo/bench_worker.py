@@ -26,7 +26,8 @@ def time_inference(model, batch: int, repeats: int) -> float:
     return median_seconds(lambda: np.asarray(model.predict_on_batch(x)), repeats, warmup=1)
 
 
-def run(job: dict) -> dict:
+def run(job: dict, reporter=None) -> dict:
+    """Train (or resume) and time one row; ``reporter`` gets its progress (default: JSON lines on stdout)."""
     import fer_zoo
     from fer_zoo.report import JsonLines
     from fer_zoo.train import TrainOptions, train
@@ -37,7 +38,7 @@ def run(job: dict) -> dict:
     arch = fer_zoo.get_architecture(job["arch"])
     options = TrainOptions(recipe=job.get("recipe"), epochs=job["epochs"], batch_size=job["batch_size"],
                            seed=job["seed"], precision=job["precision"], subset=job["subset"],
-                           eval_subset=job["eval_subset"], time_box=job["time_box"],
+                           eval_subset=job["eval_subset"], time_box=job["time_box"], devices=job.get("devices", 1),
                            init_from=arch.name if job.get("kind") == "fine-tune" else None)
     state = run_dir / "state.json"
     resumable = state.is_file() and not json.loads(state.read_text()).get("finished")
@@ -46,7 +47,7 @@ def run(job: dict) -> dict:
     kinds = job.get("track") or []
     trackers = tracking.Trackers(kinds, job.get("track_uri"), str(run_dir), run_dir) if kinds else None
     result = train(arch.name, job["data"], run_dir, options, resume=resumable, force=not resumable,
-                   reporter=JsonLines(sys.stdout), trackers=trackers)
+                   reporter=reporter or JsonLines(sys.stdout), trackers=trackers)
     metrics = result.metrics
     model = result.model
     throughput = 256 / time_inference(model, 256, job["infer_repeats"])

@@ -85,6 +85,8 @@ app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 TrackOption = Annotated[str | None, typer.Option("--track", help="mlflow, tensorboard or both (comma-separated): "
                                                                  "settings, scores per epoch, files.")]
+DevicesOption = Annotated[str | None, typer.Option("--devices", help="Train on N devices at once (data parallel) "
+                                                                    "or 'all'; the batch is per device.")]
 TrackUriOption = Annotated[str | None, typer.Option("--track-uri", help="MLflow tracking URI (default: "
                                                                         "sqlite store in mlruns/) or TensorBoard "
                                                                         "folder (default: in each run).")]
@@ -282,8 +284,10 @@ def train_command(
     json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
     track: TrackOption = None,
     track_uri: TrackUriOption = None,
+    devices: DevicesOption = None,
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
+    from fer_zoo import parallel
     from fer_zoo.report import JsonLines, TrainProgress, train_summary
     from fer_zoo.train import TrainOptions, train
 
@@ -295,7 +299,8 @@ def train_command(
                            augment=not no_augment, seed=seed, precision=precision, class_weights=class_weights,
                            label_smoothing=label_smoothing, early_stopping=early_stopping,
                            init_from=arch if pretrained and not init_from else init_from,
-                           freeze=_parse_freeze(freeze), subset=subset, time_box=time_box)
+                           freeze=_parse_freeze(freeze), subset=subset, time_box=time_box,
+                           devices=parallel.parse(devices))
     from fer_zoo import tracking
 
     kinds = tracking.parse(track)
@@ -489,6 +494,12 @@ def bench_command(
     as_json: JsonFlag = False,
     track: TrackOption = None,
     track_uri: TrackUriOption = None,
+    devices: DevicesOption = None,
+    executor: Annotated[str, typer.Option("--executor", help="local (worker processes here) or ray (Ray tasks, "
+                                                             "needs fer-zoo\\[ray]).")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="With --executor ray: a running cluster "
+                                                                  "(default: start a local Ray).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="With --executor local: rows at once.")] = 1,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
     from fer_zoo.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
@@ -500,6 +511,22 @@ def bench_command(
 
     kinds = tuple(tracking.parse(track))
     tracking.check(kinds)
+    from fer_zoo import parallel
+    from fer_zoo.bench import LocalExecutor
+
+    if executor not in ("local", "ray"):
+        raise FerZooError(f"--executor must be local or ray, got {executor!r}")
+    if executor == "ray":
+        if jobs != 1:
+            raise FerZooError("--jobs is for --executor local; Ray runs as many rows at once as the cluster holds")
+        from fer_zoo.ray_executor import RayExecutor
+
+        runner = RayExecutor(address)
+    elif address:
+        raise FerZooError("--address is for --executor ray")
+    else:
+        runner = LocalExecutor(jobs)
+    device_count = parallel.parse(devices)
     if recipe:
         resolve(None, recipe)  # an unknown name or a bad file is one line now, not one per row
     _loaded_plugins()
@@ -509,14 +536,16 @@ def bench_command(
         console.print(f"fer-zoo bench: {len(names)} architecture(s) × {seeds} seed(s): {', '.join(names)}; "
                       f"loading {'Keras' if 'keras' not in sys.modules else 'data'}…", markup=False)
     import_keras()
+    if executor == "local":  # the rows run here: their devices must be here (a Ray node checks its own)
+        device_count = parallel.resolve(device_count)
     budget = budget or default_budget()
     data = data or default_data(budget)
     config = BenchConfig(data=data, budget=budget, seeds=seeds, epochs=epochs, batch_size=batch_size,
                          precision=precision or default_precision(), pretrained=pretrained, fine_tune=fine_tune,
-                         ensemble=ensemble, track=kinds, track_uri=track_uri, recipe=recipe)
+                         ensemble=ensemble, track=kinds, track_uri=track_uri, recipe=recipe, devices=device_count)
     progress = None if as_json else BenchProgress(console, names, seeds)
     try:
-        result = run_bench(names, config, out, force=force, on_event=progress)
+        result = run_bench(names, config, out, force=force, on_event=progress, executor=runner)
     finally:
         if progress is not None:
             progress.stop()

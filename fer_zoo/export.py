@@ -64,14 +64,23 @@ class ExportReport:
         return asdict(self)
 
 
+TENSORFLOW_FORMATS = ("savedmodel", "tflite", "onnx")
+
+
 def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize: str = "none",
            data: str = "synthetic", force: bool = False, unsafe: bool = False,
            scale: float | None = None, offset: float | None = None) -> ExportReport:
     """Export ``model`` (run dir, .keras/.h5, or an architecture with shipped weights) to ``out``."""
     from fer_zoo.runtime import load_classifier
 
+    import keras
+
     out = Path(out)
     _check_request(fmt, quantize, out, force)
+    backend = keras.backend.backend()
+    if backend != "tensorflow" and fmt in TENSORFLOW_FORMATS:
+        raise FerZooError(f"--format {fmt} converts through TensorFlow and needs its backend, not {backend}: run "
+                          f"it with KERAS_BACKEND=tensorflow (the model file is the same under every backend)")
     source = load_classifier(model, runtime="keras", unsafe=unsafe, scale=scale, offset=offset)
     if source.keras_model is None:
         raise FerZooError(f"{model}: export takes a Keras model (a run directory, .keras/.h5 file or an "

@@ -181,10 +181,14 @@ class Batches(keras.utils.PyDataset):
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                 sample_weight: np.ndarray | None = None):
+                 sample_weight: np.ndarray | None = None, multiple_of: int = 1):
         super().__init__()
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.batch_size = max(1, min(batch_size, len(x)))
+        if multiple_of > 1:  # data parallel: an equal share for each device
+            if len(x) < multiple_of:
+                raise FerZooError(f"{len(x)} training images cannot be shared by {multiple_of} devices")
+            self.batch_size -= self.batch_size % multiple_of
         self.seed = seed
         self.set_epoch(0)
 

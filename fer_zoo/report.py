@@ -320,9 +320,11 @@ def bench_subject(environment: dict) -> str:
 
 
 def bench_header(environment: dict) -> str:
+    devices = environment.get("devices", 1)
     return (f"fer-zoo bench · {environment['dataset']} · budget {environment['budget']['name']} · "
             f"{environment['device']} · {environment['backend']} · {environment['precision']} · "
-            f"seeds {environment['seeds']}" + recipe_text(environment))
+            f"seeds {environment['seeds']}" + recipe_text(environment)
+            + (f" · {devices} devices per row" if devices not in (1, None) else ""))
 
 
 def recipe_text(environment: dict) -> str:
@@ -342,6 +344,11 @@ def _notes(environment: dict, wide: bool) -> list[str]:
     budget = environment["budget"]
     notes = [f"budget {budget['name']}: {budget['description']}." + (
         " Accuracies need --budget quick or paper." if budget["name"] == "smoke" else "")]
+    side_by_side = environment.get("concurrent_rows") or 1
+    if side_by_side > 1:
+        where = "on a Ray cluster" if environment.get("executor") == "ray" else "on this machine"
+        notes.append(f"Up to {side_by_side} rows ran at once {where}: img/s, latency and seconds were measured "
+                     f"side by side, not alone (time rows one at a time for speed comparisons).")
     return notes + ([BENCH_FOOTNOTE, STATUS_NOTE] if wide else [])
 
 
@@ -431,6 +438,11 @@ class BenchProgress:
             elif state == "started":
                 entry.update(state="starting")
                 self._line(f"{label}: starting")
+            elif state == "queued":
+                entry.update(state="queued")
+            elif state == "running":  # a Ray task started on a node
+                entry.update(state=f"on {event['node']}", node=event["node"])
+                self._line(f"{label}: running on {event['node']}")
             elif state == "retrying":
                 entry.update(state="retrying")
                 self._line(f"{label}: {event['reason']}")
@@ -441,9 +453,9 @@ class BenchProgress:
                 self._line(f"{label}: {row.get('status')} · val {percent(row.get('val_acc'))} · test "
                            f"{percent(row.get('test_acc'))}" + (f" · {detail}" if detail else ""))
         elif event["event"] == "started":
-            entry.update(state="training", epochs=event["epochs"], epoch=event["first_epoch"] - 1)
+            entry.update(state=self._training(entry), epochs=event["epochs"], epoch=event["first_epoch"] - 1)
         elif event["event"] == "epoch":
-            entry.update(state="training", epoch=event["epoch"], epochs=event["epochs"],
+            entry.update(state=self._training(entry), epoch=event["epoch"], epochs=event["epochs"],
                          speed=event.get("images_per_second"), val=event.get("val_accuracy"),
                          eta=event.get("eta_seconds"))
             speed = f" · {event['images_per_second']:,.0f} img/s" if event.get("images_per_second") else ""
@@ -451,6 +463,10 @@ class BenchProgress:
                        f"{percent(event.get('val_accuracy'))}{speed} · {event['epoch_seconds']:.1f} s")
         if self.live is not None:
             self.live.update(self._table())
+
+    @staticmethod
+    def _training(entry: dict) -> str:
+        return f"training on {entry['node']}" if entry.get("node") else "training"
 
     def _line(self, text: str) -> None:
         if self.live is None:

@@ -1,6 +1,6 @@
 """Every line of fer-zoo that needs TensorFlow itself: the converters (TFLite, SavedModel, ONNX through
-tf2onnx), SavedModel and TFLite runners, a ``tf.function`` forward pass, a gradient for Grad-CAM, and the
-TensorFlow GPU's name.
+tf2onnx), SavedModel and TFLite runners, a ``tf.function`` forward pass, a gradient for Grad-CAM, the
+TensorFlow GPU's name, and the MirroredStrategy behind ``--devices``.
 
 Everything else runs on any Keras backend; the rest of the package imports this module only where a
 TensorFlow-only format is asked for, so under ``KERAS_BACKEND=jax`` without TensorFlow it still runs.
@@ -22,6 +22,20 @@ def gpu_name() -> str | None:
 
     gpus = tf.config.list_physical_devices("GPU")
     return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
+
+
+def replica_devices() -> list[str]:
+    """The GPUs, else the (logical) CPU devices, by TensorFlow's names."""
+    import tensorflow as tf
+
+    return [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
+
+
+def mirrored(count: int):
+    """A MirroredStrategy over the first ``count`` of :func:`replica_devices` (gradients all-reduced)."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(devices=replica_devices()[:count])
 
 
 def compiled_call(model):

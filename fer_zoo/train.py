@@ -4,7 +4,10 @@ source -> arrays (fer_zoo.data) -> model (fer_zoo.pipeline around the architectu
 ``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory (fer_zoo.rundir).
 A checkpoint is taken at most every ``checkpoint_seconds`` and after the last epoch; a resumed run
 restarts from the epochs ``state.json`` names and re-runs the rest with the same draws (randomness is
-seeded from (seed, epoch)).
+seeded from (seed, epoch)). With ``--devices N`` all of it runs inside fer_zoo.parallel's data-parallel scope.
+
+Long because a run's whole life — fresh or resumed, checkpoints, the time box, the best epoch scored —
+reads best in one place.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class TrainOptions:
     eval_subset: int | None = None  # ... and of this many val and test images (default: a quarter of subset)
     time_box: float | None = None  # seconds for the whole run; training stops so that the box holds
     checkpoint_seconds: float = 30.0  # checkpoint at most this often (and always after the last epoch)
+    devices: int | str = 1  # data parallel over this many devices, or "all" (fer_zoo.parallel)
 
 
 @dataclass
@@ -83,6 +87,9 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         saved = rundir.load_config(out)
         arch_name, data = saved["architecture"], saved["data"]
         options = options_from_config(saved)
+    from fer_zoo import parallel
+
+    options.devices = parallel.resolve(options.devices)
     arch = fer_zoo.get_architecture(arch_name)
     recipe = Recipe.from_dict(saved["recipe"]) if saved else resolve(
         arch.recipe, options.recipe, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
@@ -199,12 +206,21 @@ class Run:
 
 def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks: list,
          reporter, started: float, unsafe: bool) -> RunResult:
-    import keras
-
-    from fer_zoo import environment, pipeline, transfer
-    from fer_zoo.callbacks import EpochEnd
+    from fer_zoo import environment, parallel
 
     environment.enable_compile_cache()
+    with parallel.data_parallel(options.devices):
+        return _fit_here(arch, dataset, recipe, options, out, done, state, callbacks, reporter, started, unsafe)
+
+
+def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks: list,
+              reporter, started: float, unsafe: bool) -> RunResult:
+    import keras
+
+    from fer_zoo import parallel, pipeline, transfer
+    from fer_zoo.callbacks import EpochEnd
+
+    devices = options.devices
     train_split = dataset.splits["train"]
     num_classes = len(dataset.class_names)
     soft = train_split.y.ndim == 2 or bool(recipe.label_smoothing)
@@ -229,11 +245,14 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
                 transfer.freeze(transfer.network_of(run.inference, arch), options.freeze)
             run.model = pipeline.training_model(run.inference, recipe.augment, options.seed)
             pipeline.compile_for(run.model, recipe, soft)
-        run.batches = pipeline.Batches(train_split.x, y_train, recipe.batch_size, options.seed,
-                                       _sample_weights(train_split.y, num_classes, options.class_weights))
-        run.eval_batch = min(recipe.batch_size, len(run.val))
+        # the recipe's batch on each device; every batch splits evenly over the devices
+        run.batches = pipeline.Batches(train_split.x, y_train, recipe.batch_size * devices, options.seed,
+                                       _sample_weights(train_split.y, num_classes, options.class_weights),
+                                       multiple_of=devices)
+        run.eval_batch = parallel.multiple(min(recipe.batch_size * devices, len(run.val)), devices)
         # at most a quarter of the training images: on a small subset the pass would cost a third of an epoch
         precise_images = min(recipe.precise_bn, max(256, len(train_split) // 4), len(train_split))
+        precise_images = parallel.multiple(precise_images, devices, up=False) if devices > 1 else precise_images
         run.precise_bn = pipeline.PreciseBatchNorm(run.inference, train_split.x, precise_images, options.seed)
         guard = EpochEnd(run, reporter)
         extra = []
@@ -370,6 +389,8 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
         "subset": options.subset,
         "eval_subset": options.eval_subset,
         "time_box": options.time_box,
+        "devices": options.devices,
+        "global_batch_size": recipe.batch_size * options.devices,
         **environment.describe(),
     }
 
@@ -379,7 +400,8 @@ def options_from_config(config: dict) -> TrainOptions:
     return TrainOptions(recipe=config["recipe"]["name"], seed=config["seed"], precision=config["precision"],
                         class_weights=config["class_weights"], early_stopping=config["early_stopping"],
                         init_from=config["init_from"], freeze=config.get("freeze"), subset=config.get("subset"),
-                        eval_subset=config.get("eval_subset"), time_box=config.get("time_box"))
+                        eval_subset=config.get("eval_subset"), time_box=config.get("time_box"),
+                        devices=config.get("devices", 1))
 
 
 # --- data and weights --------------------------------------------------------------------------------
