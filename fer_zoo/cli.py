@@ -527,6 +527,8 @@ def bench_command(
     else:
         runner = LocalExecutor(jobs)
     device_count = parallel.parse(devices)
+    if executor == "ray" and device_count == "all":
+        raise FerZooError("--devices all with --executor ray: name how many GPUs each row takes (--devices N)")
     if recipe:
         resolve(None, recipe)  # an unknown name or a bad file is one line now, not one per row
     _loaded_plugins()

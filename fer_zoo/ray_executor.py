@@ -2,7 +2,8 @@
 demand or on a running cluster (``--address``).
 
 A row runs in a Ray worker process of its own (``max_calls=1``: a fresh process per row, as the local
-executor's worker processes) with one GPU where the cluster has GPUs, else ``cpus_per_row`` CPUs. It
+executor's worker processes) with one GPU where the cluster has GPUs (``--devices N``: N of them), else
+``cpus_per_row`` CPUs. It
 trains in a temporary directory on its node and returns the row and that directory, packed; the driver
 unpacks it into ``--out``, so the files, tables and resume semantics are the local executor's: a row
 with ``row.json`` is not run again, and a row that an earlier run left half-trained travels to its task
@@ -126,8 +127,9 @@ class RayExecutor:
     def _run(self, tasks: list, bench) -> dict[tuple[str, int], dict]:
         ray = self.ray
         gpus = ray.cluster_resources().get("GPU", 0)
+        devices = bench.config.devices if isinstance(bench.config.devices, int) else 1  # the CLI refuses "all"
         board = ray.remote(_Board).options(num_cpus=0).remote()
-        task = ray.remote(max_retries=1, retry_exceptions=False, max_calls=1, num_gpus=1 if gpus else 0,
+        task = ray.remote(max_retries=1, retry_exceptions=False, max_calls=1, num_gpus=devices if gpus else 0,
                           num_cpus=0 if gpus else self.cpus_per_row)(run_row)
         pending = {}
         for spec, seed in tasks:

@@ -152,6 +152,8 @@ CASES = [
          "--jobs is for --executor local"),
     Case("bench-devices", lambda c: ["bench", "lenet", "--devices", "many", "--data", DATA, "--out", c.p("b")],
          "--devices must be a number of devices or 'all', got 'many'"),
+    Case("bench-devices-all-on-ray", lambda c: ["bench", "lenet", "--executor", "ray", "--devices", "all",
+                                                "--out", c.p("b")], "--devices all with --executor ray"),
     Case("bench-devices-absent", lambda c: ["bench", "lenet", "--devices", "3", "--data", DATA, "--out", c.p("b")],
          "--devices 3: this machine has 1"),
     Case("train-devices-absent", lambda c: ["train", "lenet", "--devices", "4", "--data", DATA, "--out", c.p("o")],
