@@ -1,13 +1,14 @@
 """Face detectors for `fer-zoo predict`: the built-in Haar cascade, and the type plugins register theirs with.
 
-A detector is built once per worker thread (``build()``), so it need not be thread-safe, and is then
-called with one image — uint8, ``(H, W)`` greyscale or ``(H, W, 3)`` RGB — returning the faces as
-``[x, y, w, h]`` boxes in that image's pixels. Importing this module loads neither OpenCV nor Keras.
+A detector is built once per worker thread (``build(**options)``), so it need not be thread-safe, and is
+then called with one image — uint8, ``(H, W)`` greyscale or ``(H, W, 3)`` RGB — returning the faces as
+``[x, y, w, h]`` boxes in that image's pixels. ``--detector NAME:key=value,...`` passes options, as text,
+to ``build``; a detector declares the ones it takes. Importing this module loads neither OpenCV nor Keras.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +21,13 @@ Boxes = Sequence[Sequence[int]]
 
 @dataclass(frozen=True)
 class FaceDetector:
-    """A face detector a plugin can register: ``build() -> detect(image) -> [[x, y, w, h], ...]``."""
+    """A face detector a plugin can register: ``build(**options) -> detect(image) -> [[x, y, w, h], ...]``,
+    options given as text (``options``: each one's name -> one-line help)."""
 
     name: str
-    build: Callable[[], Callable[[Any], Boxes]]
+    build: Callable[..., Callable[[Any], Boxes]]
     description: str
+    options: Mapping[str, str] = field(default_factory=dict)
     plugin: PluginSource | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -36,16 +39,55 @@ class FaceDetector:
             raise FerZooError(f"detector {self.name!r}: description must be one line of text")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
+        return {"name": self.name, "description": self.description, "options": dict(self.options),
                 "plugin": self.plugin.distribution if self.plugin else None,
                 "plugin_version": self.plugin.version if self.plugin else None}
 
 
-class HaarDetector:
-    """OpenCV's frontal-face Haar cascade, the detector the `fer` package uses."""
+def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetector, dict[str, str]]:
+    """``--detector NAME[:key=value,...]`` -> (the detector, its options as text), checked by name."""
+    name, _, rest = spec.partition(":")
+    if name not in available:
+        raise FerZooError(f"--detector must be one of {', '.join(sorted(available)) or '(none installed)'}, "
+                          f"got {name!r}")
+    detector, options = available[name], {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if not eq or not key:
+            raise FerZooError(f"--detector {spec!r}: expected key=value, got {item!r}")
+        if key not in detector.options:
+            known = ", ".join(detector.options) or "none"
+            raise FerZooError(f"--detector {spec!r}: {name} has no option {key!r} (its options: {known})")
+        options[key] = value
+    return detector, options
 
-    def __init__(self, min_size: int = 24, scale_factor: float = 1.1, min_neighbors: int = 5):
+
+def number(value, name: str, kind: type = float, low: float | None = None, high: float | None = None):
+    """An option's text (or a number) as ``kind`` within [low, high], or a one-line error naming it."""
+    try:
+        converted = kind(value)
+    except (TypeError, ValueError):
+        converted = None
+    if converted is None or (low is not None and converted < low) or (high is not None and converted > high):
+        where = f" from {low:g}" if low is not None else ""
+        where += f" to {high:g}" if high is not None else ""
+        raise FerZooError(f"detector option {name} must be {'an integer' if kind is int else 'a number'}{where}, "
+                          f"got {value!r}")
+    return converted
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade, the detector the `fer` package uses (with ``min_size=50``)."""
+
+    OPTIONS = {"min_size": "smallest face, px (24; fer uses 50)", "scale_factor": "scale step (1.1)",
+               "min_neighbors": "overlapping hits a face needs (5)"}
+
+    def __init__(self, min_size: int | str = 24, scale_factor: float | str = 1.1, min_neighbors: int | str = 5):
         import cv2
+
+        min_size = number(min_size, "min_size", int, 1)
+        scale_factor = number(scale_factor, "scale_factor", float, 1.01, 4)
+        min_neighbors = number(min_neighbors, "min_neighbors", int, 0)
 
         if not hasattr(cv2, "CascadeClassifier"):
             raise FerZooError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
@@ -67,6 +109,6 @@ class HaarDetector:
 @hookimpl
 def fer_zoo_register_detectors(register):
     register(FaceDetector(
-        name="haar", build=HaarDetector,
+        name="haar", build=HaarDetector, options=HaarDetector.OPTIONS,
         description="OpenCV's frontal-face Haar cascade (haarcascade_frontalface_default.xml), as the fer package",
     ))

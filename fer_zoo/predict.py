@@ -146,22 +146,21 @@ def video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]
 # --- faces ------------------------------------------------------------------------------------------
 
 
-def _detector(name: str):
-    """The named detector, built once per calling thread (a detector need not be thread-safe)."""
+def _detector(spec: str):
+    """The detector ``spec`` names (``NAME[:key=value,...]``), built once per calling thread (a detector
+    need not be thread-safe)."""
     import threading
 
     from fer_zoo import plugins
+    from fer_zoo.detectors import parse
 
-    available = plugins.current().detectors
-    if name not in available:
-        raise FerZooError(f"--detector must be one of {', '.join(sorted(available)) or '(none installed)'}, "
-                          f"got {name!r}")
-    spec, local = available[name], threading.local()
-    local.detect = spec.build()  # fail now, in the caller's thread, if it cannot be built
+    detector, options = parse(spec, plugins.current().detectors)
+    local = threading.local()
+    local.detect = detector.build(**options)  # fail now, in the caller's thread, if it cannot be built
 
     def detect(image: np.ndarray) -> list[list[int]]:
         if not hasattr(local, "detect"):
-            local.detect = spec.build()
+            local.detect = detector.build(**options)
         return [[int(v) for v in box] for box in local.detect(image)]
 
     return detect

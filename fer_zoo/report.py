@@ -145,9 +145,10 @@ def detectors_table(detectors) -> Table:
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("plugin", no_wrap=True)
     table.add_column("description")
+    table.add_column("options")
     for d in detectors:
-        table.add_row(d.name, str(d.plugin) if d.plugin else DASH, d.description)
-    table.caption = "fer-zoo predict MODEL INPUT --detector NAME"
+        table.add_row(d.name, str(d.plugin) if d.plugin else DASH, d.description, ", ".join(d.options) or DASH)
+    table.caption = "fer-zoo predict MODEL INPUT --detector NAME[:key=value,...]"
     table.caption_justify = "left"
     return table
 

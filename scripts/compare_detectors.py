@@ -1,6 +1,7 @@
 """Face detectors side by side: speed on photos of three sizes, and agreement on faces of known place and size.
 
 Usage: python scripts/compare_detectors.py [--detectors haar,blazeface] [--per-size 40] [--repeats 20]
+       python scripts/compare_detectors.py --sweep 0.6,0.5,0.4,0.3    # blazeface's min_score
 
 Speed: the median of --repeats warm calls on scikit-image's astronaut at 512x512 and resized to 640x480
 and 1280x720. Agreement, on faces pasted at a known place into frames of 400x300 to 1024x768 (a random
@@ -9,6 +10,8 @@ grey level), at each face size:
   * lfw: scikit-image's 100 LFW faces (`data.lfw_subset`), tight 25x25 greyscale crops, upscaled;
 a face counts as found when a box's centre lies within half the face's size of the face's centre. Also
 counts boxes on 12 scikit-image photos without a face. Everything ships with scikit-image: no download.
+--sweep instead prints, for each `blazeface:min_score=S`, the faces found on a few of those sets and the
+boxes on the faceless photos.
 """
 
 from __future__ import annotations
@@ -54,15 +57,53 @@ def lfw(faces, size: int, rng):
         yield frame, (x + side / 2, y + side / 2)
 
 
+def faceless():
+    import skimage.data
+    from skimage.util import img_as_ubyte
+
+    for name in NO_FACE:
+        image = np.ascontiguousarray(img_as_ubyte(getattr(skimage.data, name)()))
+        yield image[..., :3] if image.ndim == 3 else image
+
+
+def found(detect, samples, size: int) -> tuple[int, int]:
+    """(faces found, faces shown)."""
+    hits = shown = 0
+    for frame, (cx, cy) in samples:
+        shown += 1
+        hits += any(abs(x + w / 2 - cx) < size / 2 and abs(y + h / 2 - cy) < size / 2 for x, y, w, h in detect(frame))
+    return hits, shown
+
+
+def sweep(scores: list[float], per_size: int) -> None:
+    import skimage.data
+
+    from fer_zoo import plugins
+
+    astronaut, faces = skimage.data.astronaut(), skimage.data.lfw_subset()[:100]
+    build = plugins.current().detectors["blazeface"].build
+    print(f"{'min_score':>9}  head 24   lfw 24   lfw 48  lfw 160  boxes on {len(NO_FACE)} faceless photos")
+    for score in scores:
+        detect, rng = build(min_score=str(score)), np.random.default_rng(0)
+        cells = []
+        for label, size in (("head", 24), ("lfw", 24), ("lfw", 48), ("lfw", 160)):
+            samples = heads(astronaut, size, per_size, rng) if label == "head" else lfw(faces, size, rng)
+            cells.append("%d/%d" % found(detect, samples, size))
+        print(f"{score:>9g}" + "".join(f"{c:>9}" for c in cells) + f"{sum(len(detect(i)) for i in faceless()):>9}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detectors", default="haar,blazeface")
     parser.add_argument("--per-size", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--sweep", default=None, help="comma-separated min_score values for blazeface")
     args = parser.parse_args()
+    if args.sweep:
+        sweep([float(v) for v in args.sweep.split(",")], args.per_size)
+        return
     import cv2
     import skimage.data
-    from skimage.util import img_as_ubyte
 
     import fer_zoo
     from fer_zoo import plugins
@@ -93,23 +134,17 @@ def main() -> None:
     for label in ("head", "lfw"):
         for size in SIZES:
             samples = heads(astronaut, size, args.per_size, rng) if label == "head" else lfw(faces, size, rng)
-            shown, found, both = 0, dict.fromkeys(names, 0), 0
+            shown, hits, both = 0, dict.fromkeys(names, 0), 0
             for frame, (cx, cy) in samples:
                 shown += 1
-                hits = {name: any(abs(x + w / 2 - cx) < size / 2 and abs(y + h / 2 - cy) < size / 2
-                                  for x, y, w, h in detect(frame)) for name, detect in detectors.items()}
-                for name, hit in hits.items():
-                    found[name] += hit
-                both += all(hits.values())
-            print(f"{label:<6}{size:>6}{shown:>7}" + "".join(f"{found[n]:>11}" for n in names) + f"{both:>7}")
+                seen = {name: found(detect, [(frame, (cx, cy))], size)[0] for name, detect in detectors.items()}
+                for name, hit in seen.items():
+                    hits[name] += hit
+                both += all(seen.values())
+            print(f"{label:<6}{size:>6}{shown:>7}" + "".join(f"{hits[n]:>11}" for n in names) + f"{both:>7}")
 
     print(f"\nboxes on {len(NO_FACE)} photos without a face")
-    counts = dict.fromkeys(names, 0)
-    for name in NO_FACE:
-        image = np.ascontiguousarray(img_as_ubyte(getattr(skimage.data, name)()))
-        image = image[..., :3] if image.ndim == 3 else image
-        for detector_name, detect in detectors.items():
-            counts[detector_name] += len(detect(image))
+    counts = {name: sum(len(detect(image)) for image in faceless()) for name, detect in detectors.items()}
     print("".join(f"{name:>11}" for name in names))
     print("".join(f"{counts[name]:>11}" for name in names))
 

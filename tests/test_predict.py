@@ -57,6 +57,17 @@ def test_one_face_in_a_real_photo(cli, tiny_model_file, astronaut, tmp_path):
     assert "1 face in 1 frame" in result.stderr and "faces/s" in result.stderr
 
 
+def test_detector_options_reach_the_detector(cli, tiny_model_file, astronaut, tmp_path):
+    photo = _save(astronaut, tmp_path / "astronaut.png")
+    fers, _ = _predict_json(cli, tiny_model_file, photo, "--detector", "haar:min_size=50")  # fer's setting
+    assert [f["box"] for f in fers] == [list(ASTRONAUT_FACE)]
+    too_big, _ = _predict_json(cli, tiny_model_file, photo, "--detector", "haar:min_size=120,min_neighbors=3")
+    assert [f["box"] for f in too_big] == [None]  # the 95-px face is below the smallest size searched
+    import fer_zoo
+
+    assert fer_zoo.Predictor(str(tiny_model_file), detector="haar:min_size=120", runtime="keras")(photo)[0].box is None
+
+
 def test_face_touching_the_border(cli, tiny_model_file, astronaut, tmp_path):
     x, y = ASTRONAUT_FACE[:2]
     photo = _save(np.ascontiguousarray(astronaut[y - 6:, x - 6:]), tmp_path / "corner.png")
@@ -231,6 +242,9 @@ def test_csv_and_annotated_images(cli, tiny_model_file, astronaut, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--json", "--csv"], "choose one"),
     (["--detector", "dlib"], "got 'dlib'"),
+    (["--detector", "haar:min_size=tiny"], "detector option min_size must be an integer from 1, got 'tiny'"),
+    (["--detector", "haar:size=50"], "haar has no option 'size' (its options: min_size, scale_factor, min_neighbors)"),
+    (["--detector", "haar:min_size"], "expected key=value, got 'min_size'"),
     (["--classes", "a,b"], "--classes: 2 names given, the model predicts 7"),
     (["--runtime", "tensorrt"], "--runtime must be one of"),
 ])

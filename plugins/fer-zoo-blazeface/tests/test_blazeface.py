@@ -126,3 +126,9 @@ def test_predict_with_the_plugin_detector(astronaut, tmp_path):
 
     predictor = fer_zoo.Predictor(model, detector="blazeface", runtime="keras")
     assert [face.box for face in predictor(photo)] == [faces[0]["box"]]
+    # options from the command line: the astronaut scores 0.94, so a bar of 0.98 leaves no face
+    strict = CliRunner().invoke(app, ["predict", str(model), str(photo), "--detector", "blazeface:min_score=0.98",
+                                      "--json"])
+    assert strict.exit_code == 0 and [face["box"] for face in json.loads(strict.stdout)] == [None]
+    bad = CliRunner().invoke(app, ["predict", str(model), str(photo), "--detector", "blazeface:min_score=2"])
+    assert bad.exit_code == 2 and "min_score must be a number from 0.01 to 0.99, got '2'" in bad.stderr

@@ -18,6 +18,6 @@ __all__ = ["BlazeFace"]
 @fer_zoo.hookimpl
 def fer_zoo_register_detectors(register):
     register(fer_zoo.FaceDetector(
-        name="blazeface", build=BlazeFace,
+        name="blazeface", build=BlazeFace, options=BlazeFace.OPTIONS,
         description="MediaPipe's full-range BlazeFace on ONNX Runtime, tiled to find faces from 24 px",
     ))

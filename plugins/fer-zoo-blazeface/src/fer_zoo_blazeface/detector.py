@@ -107,10 +107,15 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tupl
 class BlazeFace:
     """``detect(image) -> [[x, y, w, h], ...]`` for uint8 greyscale ``(H, W)`` or RGB ``(H, W, 3)`` images."""
 
-    def __init__(self, min_face: int = 24, min_score: float = 0.6, iou: float = 0.3):
-        if min_face < 1 or not 0 < min_score < 1 or not 0 < iou < 1:
-            raise ValueError("min_face must be at least 1 and min_score, iou between 0 and 1")
-        self.min_face, self.min_score, self.iou = min_face, min_score, iou
+    OPTIONS = {"min_face": "smallest face, px (24)", "min_score": "score a face needs, 0-1 (0.5)",
+               "iou": "overlap that merges two boxes, 0-1 (0.3)"}
+
+    def __init__(self, min_face: int | str = 24, min_score: float | str = 0.5, iou: float | str = 0.3):
+        from fer_zoo.detectors import number  # options arrive as text from --detector blazeface:key=value
+
+        self.min_face = number(min_face, "min_face", int, 4)
+        self.min_score = number(min_score, "min_score", float, 0.01, 0.99)
+        self.iou = number(iou, "iou", float, 0.01, 0.99)
         self.session = session()
         self.input = self.session.get_inputs()[0].name
 
