@@ -2,8 +2,8 @@
 
 Each (architecture, seed) row trains in its own process (``python -m fer_zoo.bench_worker``), so a crash,
 an out-of-memory kill or a NaN ends only its row; an executor decides where those processes run
-(fer_zoo.executors: here, one or ``--jobs`` at a time; fer_zoo.ray_executor: Ray tasks). The worker reports each epoch as a JSON line on its
-stdout, which :func:`run_bench` turns into events for a progress display; rows are plain data, and
+(fer_zoo.executors: here, one or ``--jobs`` at a time; fer_zoo.ray_executor: Ray tasks). Each row's
+epochs reach :func:`run_bench` as events for a progress display; rows are plain data, and
 fer_zoo.report draws them.
 """
 
@@ -195,19 +195,20 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     _prepare(out, config, force)
     executor = executor or LocalExecutor()
     bench = Bench(config, budget, out, emit if executor.concurrent_rows == 1 else serialised(emit))
-    todo, runs = [], {}
+    # shipped weights scored as they are: once (scoring is deterministic)
+    seeds = {spec.label: range(1 if spec.kind == "pretrained" else config.seeds) for spec in specs}
+    todo, done = [], {}
     for spec in specs:
-        for seed in range(1 if spec.kind == "pretrained" else config.seeds):  # scoring is deterministic
+        for seed in seeds[spec.label]:
             row_path = out / spec.folder / f"seed{seed}" / "row.json"
             if row_path.is_file():  # finished by an earlier invocation
-                runs[spec.label, seed] = json.loads(row_path.read_text())
+                done[spec.label, seed] = json.loads(row_path.read_text())
                 bench.emit({"event": "row", "model": spec.label, "seed": seed, "state": "reused",
-                            "row": runs[spec.label, seed], "path": str(row_path.parent)})
+                            "row": done[spec.label, seed], "path": str(row_path.parent)})
             else:
                 todo.append((spec, seed))
-    runs |= executor.run(todo, bench)
-    runs = {spec.label: [runs[spec.label, seed] for seed in range(1 if spec.kind == "pretrained" else config.seeds)]
-            for spec in specs}
+    done |= executor.run(todo, bench)
+    runs = {label: [done[label, seed] for seed in label_seeds] for label, label_seeds in seeds.items()}
     rows = [aggregate(spec, runs[spec.label]) for spec in specs]
     if config.ensemble:
         rows.append(ensemble_row(rows, out, dataset, budget))

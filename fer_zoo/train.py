@@ -4,7 +4,7 @@ source -> arrays (fer_zoo.data) -> model (fer_zoo.pipeline around the architectu
 ``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory (fer_zoo.rundir).
 A checkpoint is taken at most every ``checkpoint_seconds`` and after the last epoch; a resumed run
 restarts from the epochs ``state.json`` names and re-runs the rest with the same draws (randomness is
-seeded from (seed, epoch)). With ``--devices N`` all of it runs inside fer_zoo.parallel's data-parallel scope.
+seeded from (seed, epoch)). With ``--devices N`` all of it runs in fer_zoo.parallel's data-parallel scope.
 
 Long because a run's whole life — fresh or resumed, checkpoints, the time box, the best epoch scored —
 reads best in one place.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         options = options_from_config(saved)
     from fer_zoo import parallel
 
-    options.devices = parallel.resolve(options.devices)
+    options = replace(options, devices=parallel.resolve(options.devices))
     arch = fer_zoo.get_architecture(arch_name)
     recipe = Recipe.from_dict(saved["recipe"]) if saved else resolve(
         arch.recipe, options.recipe, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
