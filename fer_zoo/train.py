@@ -210,7 +210,10 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: 
 
     environment.enable_compile_cache()
     with parallel.data_parallel(options.devices):
-        return _fit_here(arch, dataset, recipe, options, out, done, state, callbacks, reporter, started, unsafe)
+        result = _fit_here(arch, dataset, recipe, options, out, done, state, callbacks, reporter, started, unsafe)
+    if options.devices > 1:  # the best weights again, as one-device model (a mirrored one pads small batches)
+        result.model = load_model(out, unsafe)
+    return result
 
 
 def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks: list,

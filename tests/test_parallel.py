@@ -28,15 +28,20 @@ class Stop(keras.callbacks.Callback):  # a kill after the first epoch
     def on_epoch_end(self, epoch, logs=None):
         raise KeyboardInterrupt
 
-two = train("tiny", data, out + "/two", options(2, 16))
+placed = set()
+class Look(keras.callbacks.Callback):  # where the weights are while it trains
+    def on_epoch_end(self, epoch, logs=None):
+        placed.update(len(w.value.sharding.device_set) for w in self.model.weights)
+
+two = train("tiny", data, out + "/two", options(2, 16), callbacks=[Look()])
 one = train("tiny", data, out + "/one", options(1, 32))  # the same global batch on one device
 try:
     train("tiny", data, out + "/cut", options(2, 16), callbacks=[Stop()])
 except FerZooError as exc:
     interrupted = str(exc)
 resumed = train("", data, out + "/cut", resume=True)
-placed = {len(w.value.sharding.device_set) for w in two.model.weights}
-print(json.dumps({"placed": sorted(placed), "devices": [str(d) for d in keras.distribution.list_devices()],
+handed_back = {len(w.value.sharding.device_set) for w in two.model.weights}
+print(json.dumps({"placed": sorted(placed), "handed_back": sorted(handed_back), "devices": [str(d) for d in keras.distribution.list_devices()],
                   "interrupted": interrupted,
                   "two_vs_one": [float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(two.model.weights,
                                                                                one.model.weights)],
@@ -52,10 +57,16 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from fer_zoo.train import TrainOptions, train
+import keras
+mirrored = []
+class Look(keras.callbacks.Callback):  # what the variables are while it trains
+    def on_epoch_end(self, epoch, logs=None):
+        mirrored.append(type(self.model.weights[0].value).__name__)
 result = train("tiny", sys.argv[2], sys.argv[1], TrainOptions(epochs=1, batch_size=16, devices="all",
-                                                               checkpoint_seconds=0))
-print(json.dumps({"variable": type(result.model.weights[0].value).__name__, "status": result.metrics["status"],
-                  "loss": result.history[-1]["loss"]}))
+                                                               checkpoint_seconds=0), callbacks=[Look()])
+import numpy as np
+print(json.dumps({"variable": mirrored[0], "status": result.metrics["status"], "loss": result.history[-1]["loss"],
+                  "one_image": list(result.model.predict_on_batch(np.zeros((1, 48, 48, 1), np.uint8)).shape)}))
 """
 
 
@@ -73,6 +84,7 @@ def test_jax_data_parallel_equals_one_device_and_its_run_works_everywhere(instal
     install_plugin("tiny-bn", tiny_plugin_source("tiny", batch_norm=True))
     found = _probe(JAX_PROBE, tmp_path, "jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
     assert found["devices"] == ["cpu:0", "cpu:1"] and found["placed"] == [2]  # every weight on both devices
+    assert found["handed_back"] == [1]  # and the model train() returns is an ordinary one-device model
     # synchronous data parallel is the same arithmetic as one device with the global batch: batch norm's
     # statistics are the global batch's, so every weight agrees — except the convolution's bias, whose
     # gradient under batch norm is zero up to rounding, which Adam scales to full steps (and the moving
@@ -108,6 +120,7 @@ def test_tensorflow_data_parallel_mirrors_the_variables(install_plugin, tiny_plu
     install_plugin("tiny-plugin", tiny_plugin_source("tiny"))
     found = _probe(TF_PROBE, tmp_path, "tensorflow")
     assert found["variable"] == "MirroredVariable" and np.isfinite(found["loss"])
+    assert found["one_image"] == [1, 7]  # the model handed back answers one image with one row
     config = json.loads((tmp_path / "runs" / "config.json").read_text())
     assert (config["devices"], config["global_batch_size"]) == (2, 32)  # "all": both logical CPUs
 
