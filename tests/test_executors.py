@@ -86,3 +86,28 @@ def test_ray_rows_with_a_killed_worker(install_plugin, tiny_plugin_source, tmp_p
     assert again["runs"]["tiny"][0] == json.loads((seed0 / "row.json").read_text())
     assert again["runs"]["tiny"][1]["status"] != "failed"
     assert again["environment"]["executor"] == "ray"
+
+
+def test_progress_shows_where_each_row_runs():
+    import io
+
+    from rich.console import Console
+
+    from fer_zoo.report import BenchProgress
+
+    console = Console(file=io.StringIO(), width=100)  # not a terminal: one line per event
+    progress = BenchProgress(console, ["tiny"], 2)
+    for event in ({"event": "row", "model": "tiny", "seed": 0, "state": "queued"},
+                  {"event": "row", "model": "tiny", "seed": 1, "state": "queued"},
+                  {"event": "row", "model": "tiny", "seed": 0, "state": "running", "node": "10.0.0.7", "pid": 1},
+                  {"event": "started", "model": "tiny", "seed": 0, "epochs": 3, "steps": 4, "batch_size": 8,
+                   "first_epoch": 1},
+                  {"event": "epoch", "model": "tiny", "seed": 0, "epoch": 1, "epochs": 3, "val_accuracy": 0.5,
+                   "images_per_second": 100.0, "epoch_seconds": 1.0}):
+        progress(event)
+    assert progress.rows["tiny", 0]["state"] == "training on 10.0.0.7"
+    assert progress.rows["tiny", 1]["state"] == "queued"
+    assert "tiny seed 0: running on 10.0.0.7" in console.file.getvalue()
+    table = Console(file=io.StringIO(), width=100)
+    table.print(progress._table())
+    assert "training on 10.0.0.7" in table.file.getvalue() and "1/3" in table.file.getvalue()
