@@ -134,6 +134,23 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def _bench_executor(name: str, address: str | None, jobs: int):
+    """Where `bench` runs its rows: ``--executor local`` (``--jobs`` at a time) or ``ray`` (``--address``)."""
+    if name not in ("local", "ray"):
+        raise FerZooError(f"--executor must be local or ray, got {name!r}")
+    if name == "local":
+        if address:
+            raise FerZooError("--address is for --executor ray")
+        from fer_zoo.executors import LocalExecutor
+
+        return LocalExecutor(jobs)
+    if jobs != 1:
+        raise FerZooError("--jobs is for --executor local; Ray runs as many rows at once as the cluster holds")
+    from fer_zoo.ray_executor import RayExecutor
+
+    return RayExecutor(address)
+
+
 def _parse_weights(text: str | None) -> list[float] | None:
     if text is None:
         return None
@@ -502,30 +519,15 @@ def bench_command(
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="With --executor local: rows at once.")] = 1,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
+    from fer_zoo import parallel, tracking
     from fer_zoo.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
                                run_bench, select, write_results)
-    from fer_zoo.report import BenchProgress, bench_table
-
-    from fer_zoo import tracking
     from fer_zoo.recipes import resolve
+    from fer_zoo.report import BenchProgress, bench_table
 
     kinds = tuple(tracking.parse(track))
     tracking.check(kinds)
-    from fer_zoo import parallel
-    from fer_zoo.bench import LocalExecutor
-
-    if executor not in ("local", "ray"):
-        raise FerZooError(f"--executor must be local or ray, got {executor!r}")
-    if executor == "ray":
-        if jobs != 1:
-            raise FerZooError("--jobs is for --executor local; Ray runs as many rows at once as the cluster holds")
-        from fer_zoo.ray_executor import RayExecutor
-
-        runner = RayExecutor(address)
-    elif address:
-        raise FerZooError("--address is for --executor ray")
-    else:
-        runner = LocalExecutor(jobs)
+    runner = _bench_executor(executor, address, jobs)
     device_count = parallel.parse(devices)
     if executor == "ray" and device_count == "all":
         raise FerZooError("--devices all with --executor ray: name how many GPUs each row takes (--devices N)")

@@ -71,9 +71,9 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
            data: str = "synthetic", force: bool = False, unsafe: bool = False,
            scale: float | None = None, offset: float | None = None) -> ExportReport:
     """Export ``model`` (run dir, .keras/.h5, or an architecture with shipped weights) to ``out``."""
-    from fer_zoo.runtime import load_classifier
-
     import keras
+
+    from fer_zoo.runtime import load_classifier
 
     out = Path(out)
     _check_request(fmt, quantize, out, force)
