@@ -90,6 +90,9 @@ DevicesOption = Annotated[str | None, typer.Option("--devices", help="Train on N
 TrackUriOption = Annotated[str | None, typer.Option("--track-uri", help="MLflow tracking URI (default: "
                                                                         "sqlite store in mlruns/) or TensorBoard "
                                                                         "folder (default: in each run).")]
+DetectorOption = Annotated[str, typer.Option(
+    "--detector", help="Face detector, NAME[:key=value,...] (see 'fer-zoo detectors'); auto: the installed one of "
+                       "highest priority.")]
 RuntimeOption = Annotated[str, typer.Option(
     "--runtime", help="For Keras models: keras (the backend's compiled function), onnx (converted once, cached, "
                       "run by ONNX Runtime) or auto (onnx where possible). Exported files use their own runtime.")]
@@ -425,7 +428,7 @@ def predict_command(
                                                                      "drawn into this folder.")] = None,
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Each image is already a cropped face "
                                                                 "(FER2013 style).")] = False,
-    detector: Annotated[str, typer.Option("--detector", help="Face detector (see 'fer-zoo detectors').")] = "haar",
+    detector: DetectorOption = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Faces classified at a time.")] = 64,
     every: Annotated[int, typer.Option("--every", min=1, help="For videos: every Nth frame.")] = 1,
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Context around each face box, as a fraction "
@@ -579,7 +582,7 @@ def explain_command(
                                                               "map is at least 1/8 of the input's side).")] = None,
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Each image is already a cropped face "
                                                                 "(FER2013 style).")] = False,
-    detector: Annotated[str, typer.Option("--detector", help="Face detector (see 'fer-zoo detectors').")] = "haar",
+    detector: DetectorOption = "auto",
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Context around each face box, as a fraction "
                                                                     "of its size.")] = 0.1,
     force: Annotated[bool, typer.Option("--force", help="Replace heat maps already in --out.")] = False,

@@ -3,7 +3,9 @@
 A detector is built once per worker thread (``build(**options)``), so it need not be thread-safe, and is
 then called with one image — uint8, ``(H, W)`` greyscale or ``(H, W, 3)`` RGB — returning the faces as
 ``[x, y, w, h]`` boxes in that image's pixels. ``--detector NAME:key=value,...`` passes options, as text,
-to ``build``; a detector declares the ones it takes. Importing this module loads neither OpenCV nor Keras.
+to ``build``; a detector declares the ones it takes. ``--detector auto`` (the default everywhere) is the
+installed detector of highest ``priority``: a plugin's better detector replaces the built-in cascade
+(priority 0) by registering with a higher one. Importing this module loads neither OpenCV nor Keras.
 """
 
 from __future__ import annotations
@@ -17,22 +19,29 @@ from fer_zoo.hookspecs import hookimpl
 from fer_zoo.registry import NAME_PATTERN, PluginSource
 
 Boxes = Sequence[Sequence[int]]
+AUTO = "auto"  # --detector auto: the installed detector of highest priority
 
 
 @dataclass(frozen=True)
 class FaceDetector:
     """A face detector a plugin can register: ``build(**options) -> detect(image) -> [[x, y, w, h], ...]``,
-    options given as text (``options``: each one's name -> one-line help)."""
+    options given as text (``options``: each one's name -> one-line help). ``--detector auto`` picks the
+    installed detector of highest ``priority`` (the built-in Haar cascade has 0)."""
 
     name: str
     build: Callable[..., Callable[[Any], Boxes]]
     description: str
     options: Mapping[str, str] = field(default_factory=dict)
+    priority: int = 0
     plugin: PluginSource | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
             raise FerZooError(f"detector name {self.name!r} is invalid: use lower-case letters, digits, '_' and '-'")
+        if self.name == AUTO:
+            raise FerZooError(f"detector name {AUTO!r} is reserved: it names the default detector")
+        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
+            raise FerZooError(f"detector {self.name!r}: priority must be an integer")
         if not callable(self.build):
             raise FerZooError(f"detector {self.name!r}: build must be callable")
         if not isinstance(self.description, str) or "\n" in self.description.strip():
@@ -40,15 +49,28 @@ class FaceDetector:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "options": dict(self.options),
+                "priority": self.priority,
                 "plugin": self.plugin.distribution if self.plugin else None,
                 "plugin_version": self.plugin.version if self.plugin else None}
 
 
+def default(available: Mapping[str, FaceDetector]) -> FaceDetector | None:
+    """What ``--detector auto`` means: the detector of highest priority; of equals, fer-zoo's own, then the
+    first by name (a plugin that does not ask to be the default is not)."""
+    def rank(d: FaceDetector):
+        return -d.priority, d.plugin is None or d.plugin.distribution != "fer-zoo", d.name
+
+    return min(available.values(), key=rank, default=None)
+
+
 def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetector, dict[str, str]]:
-    """``--detector NAME[:key=value,...]`` -> (the detector, its options as text), checked by name."""
+    """``--detector NAME[:key=value,...]`` -> (the detector, its options as text), checked by name; ``auto``
+    is :func:`default`'s."""
     name, _, rest = spec.partition(":")
+    if name == AUTO and available:
+        name = default(available).name
     if name not in available:
-        raise FerZooError(f"--detector must be one of {', '.join(sorted(available)) or '(none installed)'}, "
+        raise FerZooError(f"--detector must be {AUTO} or one of {', '.join(sorted(available)) or '(none installed)'}, "
                           f"got {name!r}")
     detector, options = available[name], {}
     for item in filter(None, rest.split(",")):

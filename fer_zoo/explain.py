@@ -210,7 +210,7 @@ def _resize(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def explain(classifier, inputs: Iterable[str | os.PathLike], *, target: str | None = None,
-            detector: str | None = "haar", margin: float = 0.1, layer: str | None = None,
+            detector: str | None = "auto", margin: float = 0.1, layer: str | None = None,
             method: str = "layer-cam") -> tuple[list[Explanation], list[str]]:
     """Each face in each image file explained; also the files in which no face was found."""
     from fer_zoo.predict import FaceFinder, expand_inputs, read_image

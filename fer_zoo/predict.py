@@ -193,7 +193,7 @@ class FaceFinder:
     """Faces of one image, ready for the classifier: detected (or the whole image), cropped with a margin,
     resized and converted to ``shape``. The detector is built once per calling thread."""
 
-    def __init__(self, shape: tuple[int, int, int], detector: str | None = "haar", margin: float = DEFAULT_MARGIN,
+    def __init__(self, shape: tuple[int, int, int], detector: str | None = "auto", margin: float = DEFAULT_MARGIN,
                  keep_images: bool = False):
         self.shape, self.detector_name, self.margin, self.keep_images = shape, detector, margin, keep_images
         self.detect = _detector(detector) if detector else None
@@ -233,7 +233,7 @@ def classify_frames(classifier, frames: list[_Frame], batch_size: int) -> list[l
 @dataclass
 class PredictOptions:
     detect: bool = True
-    detector: str = "haar"
+    detector: str = "auto"
     batch_size: int = 64
     every: int = 1
     margin: float = DEFAULT_MARGIN

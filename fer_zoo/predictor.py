@@ -26,15 +26,15 @@ Image = str | os.PathLike | np.ndarray
 class Predictor:
     """A loaded classifier and face detector, reused for every call.
 
-    ``detector`` names a face detector (``fer-zoo detectors`` lists them), or None when each image is
-    already a cropped face (FER2013 style). ``runtime`` is how a Keras model runs: ``auto`` (ONNX Runtime
+    ``detector`` names a face detector (``fer-zoo detectors`` lists them; ``auto``, the default, is the
+    installed one of highest priority), or None when each image is already a cropped face (FER2013 style). ``runtime`` is how a Keras model runs: ``auto`` (ONNX Runtime
     where the conversion is possible), ``keras`` or ``onnx``. ``unsafe`` allows models that hold code.
     ``scale`` and ``offset`` normalise the pixels of a bare model file (one trained on normalised input,
     like the ``fer`` package's ``emotion_model.hdf5``: ``scale=2/255, offset=-1``), as ``--scale`` and
     ``--offset`` do on the command line.
     """
 
-    def __init__(self, model: str | os.PathLike, detector: str | None = "haar", runtime: str = "auto",
+    def __init__(self, model: str | os.PathLike, detector: str | None = "auto", runtime: str = "auto",
                  batch_size: int = 64, margin: float = DEFAULT_MARGIN, class_names: list[str] | None = None,
                  unsafe: bool = False, max_pixels: int = MAX_PIXELS, scale: float | None = None,
                  offset: float | None = None):

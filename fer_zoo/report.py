@@ -146,9 +146,14 @@ def detectors_table(detectors) -> Table:
     table.add_column("plugin", no_wrap=True)
     table.add_column("description")
     table.add_column("options")
+    from fer_zoo.detectors import default
+
+    chosen = default({d.name: d for d in detectors})
     for d in detectors:
-        table.add_row(d.name, str(d.plugin) if d.plugin else DASH, d.description, ", ".join(d.options) or DASH)
-    table.caption = "fer-zoo predict MODEL INPUT --detector NAME[:key=value,...]"
+        name = f"{d.name} (auto)" if d is chosen else d.name
+        table.add_row(name, str(d.plugin) if d.plugin else DASH, d.description, ", ".join(d.options) or DASH)
+    table.caption = ("fer-zoo predict MODEL INPUT --detector NAME[:key=value,...]; auto (the default): "
+                     f"{chosen.name if chosen else 'none installed'}, the installed one of highest priority")
     table.caption_justify = "left"
     return table
 

@@ -1,7 +1,7 @@
 """Face detectors side by side: speed on photos of three sizes, and agreement on faces of known place and size.
 
 Usage: python scripts/compare_detectors.py [--detectors haar,blazeface] [--per-size 40] [--repeats 20]
-       python scripts/compare_detectors.py --sweep 0.6,0.5,0.4,0.3    # blazeface's min_score
+       python scripts/compare_detectors.py --sweep verify=0.6,0.7,0.75,0.8   # one of blazeface's options
 
 Speed: the median of --repeats warm calls on scikit-image's astronaut at 512x512 and resized to 640x480
 and 1280x720. Agreement, on faces pasted at a known place into frames of 400x300 to 1024x768 (a random
@@ -10,8 +10,8 @@ grey level), at each face size:
   * lfw: scikit-image's 100 LFW faces (`data.lfw_subset`), tight 25x25 greyscale crops, upscaled;
 a face counts as found when a box's centre lies within half the face's size of the face's centre. Also
 counts boxes on 12 scikit-image photos without a face. Everything ships with scikit-image: no download.
---sweep instead prints, for each `blazeface:min_score=S`, the faces found on a few of those sets and the
-boxes on the faceless photos.
+--sweep KEY=V1,V2,... instead prints, for each `blazeface:KEY=V`, the faces found on a few of those sets,
+the boxes on the faceless photos and the median ms on the astronaut.
 """
 
 from __future__ import annotations
@@ -75,21 +75,26 @@ def found(detect, samples, size: int) -> tuple[int, int]:
     return hits, shown
 
 
-def sweep(scores: list[float], per_size: int) -> None:
+def sweep(spec: str, per_size: int, repeats: int) -> None:
     import skimage.data
 
     from fer_zoo import plugins
 
     astronaut, faces = skimage.data.astronaut(), skimage.data.lfw_subset()[:100]
+    from fer_zoo.timing import median_seconds
+
+    key, _, values = spec.partition("=")
     build = plugins.current().detectors["blazeface"].build
-    print(f"{'min_score':>9}  head 24   lfw 24   lfw 48  lfw 160  boxes on {len(NO_FACE)} faceless photos")
-    for score in scores:
-        detect, rng = build(min_score=str(score)), np.random.default_rng(0)
+    print(f"{key:>9}  head 24   lfw 24   lfw 48  lfw 160  faceless boxes  ms")
+    for value in values.split(","):
+        detect, rng = build(**{key: value}), np.random.default_rng(0)
         cells = []
         for label, size in (("head", 24), ("lfw", 24), ("lfw", 48), ("lfw", 160)):
             samples = heads(astronaut, size, per_size, rng) if label == "head" else lfw(faces, size, rng)
             cells.append("%d/%d" % found(detect, samples, size))
-        print(f"{score:>9g}" + "".join(f"{c:>9}" for c in cells) + f"{sum(len(detect(i)) for i in faceless()):>9}")
+        ms = 1000 * median_seconds(lambda d=detect: d(astronaut), repeats, warmup=2)
+        print(f"{value:>9}" + "".join(f"{c:>9}" for c in cells) + f"{sum(len(detect(i)) for i in faceless()):>16}"
+              f"{ms:>5.0f}")
 
 
 def main() -> None:
@@ -97,10 +102,10 @@ def main() -> None:
     parser.add_argument("--detectors", default="haar,blazeface")
     parser.add_argument("--per-size", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--sweep", default=None, help="comma-separated min_score values for blazeface")
+    parser.add_argument("--sweep", default=None, help="KEY=V1,V2,...: values of one blazeface option")
     args = parser.parse_args()
     if args.sweep:
-        sweep([float(v) for v in args.sweep.split(",")], args.per_size)
+        sweep(args.sweep, args.per_size, args.repeats)
         return
     import cv2
     import skimage.data

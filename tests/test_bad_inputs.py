@@ -170,7 +170,7 @@ CASES = [
          "--json and --csv: choose one"),
     Case("predict-batch-0", lambda c: ["predict", c.model(), c.file("a.png"), "--batch-size", "0"], "--batch-size"),
     Case("predict-detector", lambda c: ["predict", c.model(), c.file("a.png"), "--detector", "nosuch"],
-         "--detector must be one of"),
+         "--detector must be auto or one of"),
     Case("predict-classes-count", lambda c: ["predict", c.model(), c.file("a.png"), "--classes", "a,b"],
          "--classes: 2 names given, the model predicts 7"),
     Case("export-format", lambda c: ["export", c.model(), "--format", "zip", "--out", c.p("m.zip")],

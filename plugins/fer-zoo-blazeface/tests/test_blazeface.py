@@ -11,7 +11,7 @@ import pytest
 
 import fer_zoo
 from fer_zoo_blazeface import detector
-from fer_zoo_blazeface.detector import ANCHORS, OVERLAP, SIZE, BlazeFace, decode, plan
+from fer_zoo_blazeface.detector import FULL, OVERLAP, SIZE, BlazeFace, decode, plan
 
 ASTRONAUT_FACE = (177, 66, 95, 95)  # where OpenCV's Haar cascade puts the one face in skimage's astronaut
 
@@ -64,6 +64,21 @@ def test_a_small_face_in_a_large_photo_is_found_through_the_tiles(blazeface, ast
     assert plan(768, 1024, 24)[0][0] > 0.5 and len(plan(768, 1024, 24)) > 1
 
 
+def test_a_tight_face_crop_is_confirmed_by_the_short_range_model(blazeface):
+    import cv2
+
+    skimage_data = pytest.importorskip("skimage.data")
+    # a 25x25 LFW crop (no hair, no scene) at 64 px in a grey frame: the full-range model scores it under
+    # min_score, the short-range model confirms it
+    face = cv2.resize((skimage_data.lfw_subset()[4] * 255).astype(np.uint8), (64, 64), interpolation=cv2.INTER_CUBIC)
+    frame = np.full((300, 400), 120, np.uint8)
+    frame[100:164, 200:264] = face
+    [(x, y, w, h)] = blazeface(frame)
+    assert abs(x + w / 2 - 232) < 32 and abs(y + h / 2 - 132) < 32 and 24 < w < 80  # on the face, of its size
+    assert BlazeFace(propose=0.5)(frame) == []  # no candidates, nothing to confirm: missed
+    assert BlazeFace(verify=0.99)(frame) == []  # the short-range model's word decides
+
+
 def test_no_face_no_box(blazeface):
     skimage_data = pytest.importorskip("skimage.data")
     assert blazeface(skimage_data.coffee()) == []
@@ -84,8 +99,8 @@ def test_tiles_cover_every_level_with_overlap(height, width):
 
 
 def test_decode_puts_a_box_on_its_anchor():
-    regressors = np.zeros((len(ANCHORS), 16), np.float32)
-    logits = np.full(len(ANCHORS), -10, np.float32)
+    regressors = np.zeros((len(FULL.anchors), 16), np.float32)
+    logits = np.full(len(FULL.anchors), -10, np.float32)
     anchor = 48 * 10 + 30  # row 10, column 30 of the 48x48 grid: centre (122, 42) in model pixels
     regressors[anchor, :4] = [2, -3, 20, 24]  # centre offset, then width and height
     logits[anchor] = 3.0
@@ -102,7 +117,10 @@ def test_one_session_serves_every_thread(astronaut):
     for thread in threads:
         thread.join()
     assert len(results) == 3 and all(r == results[0] for r in results) and len(results[0]) == 1
-    assert detector._session is not None and BlazeFace().session is detector._session
+    sessions = dict(detector._sessions)
+    assert set(sessions) == {detector.FULL.file, detector.SHORT.file}
+    BlazeFace()(astronaut)
+    assert detector._sessions == sessions  # a new detector reuses both
 
 
 def test_predict_with_the_plugin_detector(astronaut, tmp_path):
@@ -126,9 +144,9 @@ def test_predict_with_the_plugin_detector(astronaut, tmp_path):
 
     predictor = fer_zoo.Predictor(model, detector="blazeface", runtime="keras")
     assert [face.box for face in predictor(photo)] == [faces[0]["box"]]
-    # options from the command line: the astronaut scores 0.94, so a bar of 0.98 leaves no face
-    strict = CliRunner().invoke(app, ["predict", str(model), str(photo), "--detector", "blazeface:min_score=0.98",
-                                      "--json"])
+    # options from the command line: the astronaut scores 0.94, so a bar of 0.98 (and no candidates) leaves no face
+    strict = CliRunner().invoke(app, ["predict", str(model), str(photo), "--detector",
+                                      "blazeface:min_score=0.98,propose=0.98", "--json"])
     assert strict.exit_code == 0 and [face["box"] for face in json.loads(strict.stdout)] == [None]
     bad = CliRunner().invoke(app, ["predict", str(model), str(photo), "--detector", "blazeface:min_score=2"])
     assert bad.exit_code == 2 and "min_score must be a number from 0.01 to 0.99, got '2'" in bad.stderr

@@ -1,8 +1,9 @@
-"""BlazeFace (Bazarevsky et al. 2019; MediaPipe's full-range model) as a fer-zoo face detector plugin.
+"""BlazeFace (Bazarevsky et al. 2019; MediaPipe's full- and short-range models) as a fer-zoo face detector plugin.
 
-`fer-zoo predict MODEL photos/ --detector blazeface`, or ``fer_zoo.Predictor(model, detector="blazeface")``.
-The model (MediaPipe's, Apache-2.0: model/LICENSE-mediapipe) travels inside this package as ONNX
-(made by convert_model.py) and runs on ONNX Runtime, so it needs neither TensorFlow nor a download.
+Installed, it is fer-zoo's default detector (``--detector auto``, priority 10 over the Haar cascade's 0);
+by name: `fer-zoo predict MODEL photos/ --detector blazeface`, ``fer_zoo.Predictor(model, detector="blazeface")``.
+The models (MediaPipe's, Apache-2.0: model/LICENSE-mediapipe) travel inside this package as ONNX
+(made by convert_model.py) and run on ONNX Runtime, so they need neither TensorFlow nor a download.
 """
 
 import fer_zoo
@@ -19,5 +20,7 @@ __all__ = ["BlazeFace"]
 def fer_zoo_register_detectors(register):
     register(fer_zoo.FaceDetector(
         name="blazeface", build=BlazeFace, options=BlazeFace.OPTIONS,
-        description="MediaPipe's full-range BlazeFace on ONNX Runtime, tiled to find faces from 24 px",
+        description="MediaPipe's BlazeFace on ONNX Runtime: full-range, tiled, from 24 px; short-range confirms",
+        # faster than the Haar cascade and finds more faces (docs/predict.md): the default where installed
+        priority=10,
     ))
