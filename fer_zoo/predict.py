@@ -94,6 +94,9 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]
     return found
 
 
+EXIF_ORIENTATION = 0x0112  # the EXIF tag; 1 is upright
+
+
 def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An image file as uint8, upright per its EXIF orientation: (H, W) for a greyscale file (FER2013
     style faces stay one channel), else RGB (H, W, 3)."""
@@ -109,7 +112,9 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 if width * height > max_pixels:
                     raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
                                       f"(a decompression bomb?); see --max-pixels")
-                return image_to_uint8(ImageOps.exif_transpose(img))  # 16-bit greyscale scaled, not clipped
+                if img.getexif().get(EXIF_ORIENTATION, 1) != 1:  # exif_transpose copies even an upright image
+                    img = ImageOps.exif_transpose(img)
+                return image_to_uint8(img)  # 16-bit greyscale scaled, not clipped
     except FerZooError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -170,5 +170,5 @@ def image_to_uint8(image) -> np.ndarray:
     if image.mode.startswith("I"):
         return (np.asarray(image, dtype=np.float32) / 257.0).clip(0, 255).round().astype(np.uint8)
     if image.mode in ("L", "LA", "1", "F"):
-        return np.asarray(image.convert("L"), dtype=np.uint8)
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        return np.asarray(image if image.mode == "L" else image.convert("L"), dtype=np.uint8)
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)  # no copy if RGB

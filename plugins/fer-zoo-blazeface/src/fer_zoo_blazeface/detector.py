@@ -47,6 +47,8 @@ def _anchor_centres(side: int, grids: tuple[tuple[int, int], ...]) -> np.ndarray
 
 @dataclass(frozen=True)
 class Net:
+    """One of the two BlazeFace networks: its ONNX file, input side and anchors."""
+
     file: str
     side: int  # input side, model pixels
     anchors: np.ndarray  # (n, 2) centres in model pixels
@@ -180,7 +182,8 @@ class BlazeFace:
         session(FULL), session(SHORT)
 
     def proposals(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """The full-range model's merged boxes ``[x, y, w, h]`` (photo pixels) scoring ``propose`` or more."""
+        """The full-range model's merged boxes ``[x, y, w, h]`` (photo pixels) scoring ``propose`` or more, in
+        an RGB ``image``, best first."""
         import cv2
 
         height, width = image.shape[:2]
@@ -205,8 +208,8 @@ class BlazeFace:
         return weighted_nms(np.concatenate(boxes), np.concatenate(scores), self.iou)
 
     def confirmed(self, image: np.ndarray, boxes: list[np.ndarray]) -> list[float]:
-        """For each candidate box, the short-range model's best score for a face of about its size and place
-        in the window around it (0 where it sees none)."""
+        """For each candidate box in an RGB ``image``, the short-range model's best score for a face of about
+        its size and place in the window around it (0 where it sees none)."""
         if not boxes:
             return []
         regressors, logits = _frames([window(image, box, SHORT.side) for box in boxes], SHORT)
@@ -215,7 +218,7 @@ class BlazeFace:
         for i in range(len(boxes)):
             found, score = decode(regressors[i], logits[i], self.verify, SHORT)
             middle = found[:, :2] + found[:, 2:] / 2
-            size = found[:, 2:].max(1) if len(found) else found[:, 0]
+            size = found[:, 2:].max(1)
             same = (np.abs(middle - centre).max(1) < own / 2) & (size > 0.6 * own) & (size < 1.6 * own)
             best.append(float(score[same].max()) if same.any() else 0.0)
         return best
