@@ -128,12 +128,13 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
                             f"use a longer budget or a GPU")
     share, top, bar = chance_level(val_labels, k)
     cut_short = time_boxed and len(history) < planned_epochs
+    part = " and part of another" if len(history) > len(full) else ""  # the epoch the time box cut
     if val_accuracy is not None and val_accuracy <= bar:
-        why = (f"; {box} held {len(full)} epoch{'s' * (len(full) > 1)} of {images_per_epoch:,} images, too few "
-               f"to learn here: use a longer budget or a GPU") if cut_short else ""
+        why = (f"; {box} held {len(full)} epoch{'s' * (len(full) > 1)}{part} of {images_per_epoch:,} images, "
+               f"too few to learn here: use a longer budget or a GPU") if cut_short else ""
         return "chance", (f"val accuracy {100 * val_accuracy:.1f}% is no better than always answering "
                           f"'{class_names[top]}' ({100 * share:.1f}% of val; {100 * bar:.1f}% is clearly better on "
                           f"{len(val_labels):,} images){why}")
     if cut_short:
-        return "time-boxed", f"{len(full)} of {planned_epochs} epochs in {box}"
+        return "time-boxed", f"{len(full)} of {planned_epochs} epochs{part} in {box}"
     return "ok", ""

@@ -52,10 +52,11 @@ def test_the_time_box_statuses():
     status, reason = verdict([epoch(1, images=370)], 0.2, time_boxed=True)
     assert status == "too slow" and "370 of one epoch's 1,000 images" in reason and "25 s time box" in reason
     status, reason = verdict([epoch(1), epoch(2, images=500)], 0.6, time_boxed=True)
-    assert status == "time-boxed" and "1 of 3 epochs" in reason
+    assert status == "time-boxed" and "1 of 3 epochs and part of another in" in reason  # as the epochs column
+    assert verdict([epoch(1), epoch(2)], 0.6, time_boxed=True)[1] == "2 of 3 epochs in the 25 s time box"
     # at chance because the time box cut it short: the reason says so, and only then
     status, reason = verdict([epoch(1), epoch(2, images=500)], 0.15, time_boxed=True)
-    assert status == "chance" and "the 25 s time box held 1 epoch of 1,000 images, too few" in reason
+    assert status == "chance" and "the 25 s time box held 1 epoch and part of another of 1,000 images" in reason
     assert "time box" not in verdict([epoch(1), epoch(2), epoch(3)], 0.15, time_boxed=True)[1]
 
 
