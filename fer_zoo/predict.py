@@ -55,6 +55,7 @@ class Summary:
     classify_seconds: float = 0.0
     batch_size: int = 0
     runtime: str = ""
+    detector: str | None = None  # the detector that ran (``auto`` resolved); None: each image was a face
 
     @property
     def faces_per_second(self) -> float:
@@ -168,6 +169,7 @@ def _detector(spec: str):
             local.detect = detector.build(**options)
         return [[int(v) for v in box] for box in local.detect(image)]
 
+    detect.name = detector.name
     return detect
 
 
@@ -200,8 +202,9 @@ class FaceFinder:
 
     def __init__(self, shape: tuple[int, int, int], detector: str | None = "auto", margin: float = DEFAULT_MARGIN,
                  keep_images: bool = False):
-        self.shape, self.detector_name, self.margin, self.keep_images = shape, detector, margin, keep_images
+        self.shape, self.margin, self.keep_images = shape, margin, keep_images
         self.detect = _detector(detector) if detector else None
+        self.detector_name = self.detect.name if self.detect else None  # ``auto`` resolved
 
     def frame(self, source: str, index: int | None, image: np.ndarray) -> _Frame:
         from fer_zoo.runtime import fit_image
@@ -281,8 +284,9 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
                 on_frame(frame, faces)
         pending, pending_faces = [], 0
 
-    prepare = FaceFinder(classifier.input_shape, options.detector if options.detect else None, options.margin,
-                         options.keep_images).frame
+    finder = FaceFinder(classifier.input_shape, options.detector if options.detect else None, options.margin,
+                        options.keep_images)
+    prepare, summary.detector = finder.frame, finder.detector_name
 
     def load_image(path: Path) -> _Frame:
         try:

@@ -57,6 +57,11 @@ class Predictor:
     def runtime(self) -> str:
         return self.classifier.runtime
 
+    @property
+    def detector(self) -> str | None:
+        """The face detector in use (``auto`` resolved), or None when each image is a face."""
+        return self.finder.detector_name
+
     def __call__(self, image: Image) -> list[Face]:
         """The faces of one image (a frame without a face gives one Face whose ``box`` is None)."""
         return self.predict([image])[0]

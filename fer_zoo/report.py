@@ -536,8 +536,9 @@ def write_predictions_csv(faces, class_names, stream) -> None:
 
 
 def predict_summary(summary) -> str:
+    found_by = f" (detector {summary.detector})" if summary.detector else " (no detection)"
     parts = [f"{summary.faces:,} face{'s' * (summary.faces != 1)} in {summary.frames:,} "
-             f"frame{'s' * (summary.frames != 1)}"]
+             f"frame{'s' * (summary.frames != 1)}{found_by}"]
     if summary.frames_without_face:
         parts.append(f"{summary.frames_without_face:,} without a face")
     if summary.unreadable:

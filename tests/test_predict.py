@@ -360,8 +360,11 @@ def test_auto_is_the_installed_detector_of_highest_priority(cli, install_plugin,
     install_plugin("fer-zoo-centre", CENTRE_DETECTOR.replace('description="the central square"',
                                                              'description="the central square", priority=1000'))
     image = _save(np.zeros((100, 80), np.uint8), tmp_path / "grey.png")
-    faces, _ = _predict_json(cli, tiny_model_file, image)
+    faces, result = _predict_json(cli, tiny_model_file, image)
     assert [f["box"] for f in faces] == [[20, 30, 40, 40]]
+    assert "1 face in 1 frame (detector centre)" in result.stderr  # the summary says which one ran
+    assert "(detector haar)" in _predict_json(cli, tiny_model_file, image, "--detector", "haar")[1].stderr
+    assert "(no detection)" in _predict_json(cli, tiny_model_file, image, "--no-detect")[1].stderr
     listed = {d["name"]: d["priority"] for d in json.loads(cli("detectors", "--json").stdout)}
     assert listed["centre"] == 1000 and listed["haar"] == 0
     assert "centre (auto)" in cli("detectors").stdout
@@ -381,6 +384,7 @@ def test_the_python_predictor_answers_like_the_cli(cli, tiny_model_file, astrona
     photo = _save(astronaut, tmp_path / "astronaut.png")
     blank = np.full((64, 64, 3), 128, np.uint8)
     predictor = fer_zoo.Predictor(str(tiny_model_file), runtime="keras")
+    assert predictor.detector == fer_zoo.detectors.default(fer_zoo.plugins.current().detectors).name
     [face] = predictor(photo)
     assert _iou(face.box, ASTRONAUT_FACE) > 0.7 and set(face.probabilities) == set(predictor.class_names)
     [cli_face] = json.loads(cli("predict", str(tiny_model_file), str(photo), "--json", "--runtime", "keras").stdout)
