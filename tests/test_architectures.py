@@ -129,3 +129,18 @@ def test_count_macs_by_hand():
     outer = keras.Sequential([keras.Input(shape=(10, 10, 3)), inner, layers.Dense(2)])  # + 5*2
     assert count_macs(inner) == 21_600 + 1_800 + 936 + 288 + 360
     assert count_macs(outer) == 21_600 + 1_800 + 936 + 288 + 360 + 10
+
+
+def test_vgg16_48_passes_a_signal_to_its_output_at_initialisation():
+    # Thirteen ReLU layers without batch norm: under Keras' default Glorot initialisation each one about
+    # halves the signal, the softmax starts the same for every face (spread ~1e-5) and training sits at
+    # ln 7 (docs/architectures.md); He initialisation keeps it (spread ~1e-2), and the net trains.
+    import numpy as np
+
+    from fer_zoo.data.synthetic import generate
+
+    images, _ = generate(16, seed=0, difficulty=0.2)
+    arch, model = fer_zoo.get_architecture("vgg16_48"), fer_zoo.create_model("vgg16_48")
+    scale, offset = arch.normalization  # what the training pipeline puts in front of the network
+    probabilities = np.asarray(model(images.astype("float32") * scale + offset, training=False))
+    assert probabilities.std(axis=0).mean() > 1e-3

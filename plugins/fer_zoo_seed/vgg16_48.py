@@ -5,6 +5,11 @@ a 48x48 face, so the face enters at block 3. The rest is replicated with Keras' 
 padding, which shrinks every map: 48 -> 42 -> pool 21 -> 15 -> pool 7 -> 1 after block 5's three
 convs. Block 5's pooling would take 1x1 below 1x1 ("the input size dropped below 0"), so it is the
 one layer dropped. Then VGG's dense head: 4096, 4096 with dropout, and 7 classes.
+
+Kernels are He-normal (He et al. 2015, the initialisation for ReLU nets): twelve ReLU layers without batch
+norm under Keras' default Glorot uniform each about halve the signal, the softmax starts the same for every
+face and training sits at ln 7 (``python scripts/compare_init.py``; docs/architectures.md). The paper
+does not say how it initialised the network.
 """
 
 import fer_zoo
@@ -16,7 +21,8 @@ def build_vgg16_48(input_shape, num_classes):
     from keras import layers
 
     def block(n, filters, pool=True):
-        convs = [layers.Conv2D(filters, 3, activation="relu", name=f"block{n}_conv{i}") for i in (1, 2, 3)]
+        convs = [layers.Conv2D(filters, 3, activation="relu", kernel_initializer="he_normal", name=f"block{n}_conv{i}")
+                 for i in (1, 2, 3)]
         return convs + ([layers.MaxPooling2D(2, name=f"block{n}_pool")] if pool else [])
 
     return keras.Sequential(
@@ -26,9 +32,9 @@ def build_vgg16_48(input_shape, num_classes):
             *block(4, 512),
             *block(5, 512, pool=False),
             layers.Flatten(name="flatten"),
-            layers.Dense(4096, activation="relu", name="fc1"),
+            layers.Dense(4096, activation="relu", kernel_initializer="he_normal", name="fc1"),
             layers.Dropout(0.5, name="drop1"),
-            layers.Dense(4096, activation="relu", name="fc2"),
+            layers.Dense(4096, activation="relu", kernel_initializer="he_normal", name="fc2"),
             layers.Dropout(0.5, name="drop2"),
             layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions"),
         ],
