@@ -95,9 +95,6 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]
     return found
 
 
-EXIF_ORIENTATION = 0x0112  # the EXIF tag; 1 is upright
-
-
 def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An image file as uint8, upright per its EXIF orientation: (H, W) for a greyscale file (FER2013
     style faces stay one channel), else RGB (H, W, 3)."""
@@ -113,7 +110,7 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 if width * height > max_pixels:
                     raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
                                       f"(a decompression bomb?); see --max-pixels")
-                if img.getexif().get(EXIF_ORIENTATION, 1) != 1:  # exif_transpose copies even an upright image
+                if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation; exif_transpose copies even upright images
                     img = ImageOps.exif_transpose(img)
                 return image_to_uint8(img)  # 16-bit greyscale scaled, not clipped
     except FerZooError:
@@ -263,7 +260,9 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
     if options.batch_size < 1 or options.every < 1 or options.margin < 0:
         raise FerZooError("--batch-size and --every must be at least 1, --margin not negative")
     files = expand_inputs(inputs)
-    summary = Summary(batch_size=options.batch_size, runtime=classifier.runtime)
+    finder = FaceFinder(classifier.input_shape, options.detector if options.detect else None, options.margin,
+                        options.keep_images)
+    summary = Summary(batch_size=options.batch_size, runtime=classifier.runtime, detector=finder.detector_name)
     results: list[Face] = []
     pending: list[_Frame] = []
     pending_faces = 0
@@ -284,13 +283,9 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
                 on_frame(frame, faces)
         pending, pending_faces = [], 0
 
-    finder = FaceFinder(classifier.input_shape, options.detector if options.detect else None, options.margin,
-                        options.keep_images)
-    prepare, summary.detector = finder.frame, finder.detector_name
-
     def load_image(path: Path) -> _Frame:
         try:
-            return prepare(str(path), None, read_image(path, options.max_pixels))
+            return finder.frame(str(path), None, read_image(path, options.max_pixels))
         except FerZooError as exc:
             return _Frame(str(path), None, error=str(exc))
 
@@ -303,7 +298,7 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
                         yield window.popleft().result()
                     try:
                         for index, image in video_frames(path, options.every):
-                            yield prepare(str(path), index, image)
+                            yield finder.frame(str(path), index, image)
                     except FerZooError as exc:
                         yield _Frame(str(path), None, error=str(exc))
                     continue
