@@ -141,13 +141,13 @@ def datasets_table(sources) -> Table:
 
 
 def detectors_table(detectors) -> Table:
+    from fer_zoo.detectors import default
+
     table = Table(title="fer-zoo face detectors", title_justify="left")
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("plugin", no_wrap=True)
     table.add_column("description")
     table.add_column("options")
-    from fer_zoo.detectors import default
-
     chosen = default({d.name: d for d in detectors})
     for d in detectors:
         name = f"{d.name} (auto)" if d is chosen else d.name

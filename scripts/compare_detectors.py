@@ -1,11 +1,11 @@
 """Face detectors side by side: speed on photos of three sizes, and agreement on faces of known place and size.
 
 Usage: python scripts/compare_detectors.py [--detectors haar,blazeface] [--per-size 40] [--repeats 20]
-       python scripts/compare_detectors.py --sweep verify=0.6,0.7,0.75,0.8   # one of blazeface's options
+       python scripts/compare_detectors.py --sweep verify=0.6,0.7,0.8    # one blazeface option
 
 Speed: the median of --repeats warm calls on scikit-image's astronaut at 512x512 and resized to 640x480
-and 1280x720, each detector in a fresh process. Agreement, on faces pasted at a known place into frames of 400x300 to 1024x768 (a random
-grey level), at each face size:
+and 1280x720, each detector in a fresh process. Agreement, on faces pasted at a known place into frames
+of 400x300 to 1024x768 (a random grey level), at each face size:
   * head: the astronaut's head with its hair and shoulders (real context), --per-size random placings;
   * lfw: scikit-image's 100 LFW faces (`data.lfw_subset`), tight 25x25 greyscale crops, upscaled;
 a face counts as found when a box's centre lies within half the face's size of the face's centre. Also

@@ -75,7 +75,8 @@ def main() -> None:
         ]
         for (runtime, detector), predictor in ours.items():
             label = f"fer-zoo {detector}{' (auto)' if detector == chosen else ''}: Predictor(runtime={runtime})"
-            rows += [(f"{label}(path)", lambda p=predictor: p(photo)), (f"{label}(RGB array)", lambda p=predictor: p(rgb))]
+            rows += [(f"{label}(path)", lambda p=predictor: p(photo)),
+                     (f"{label}(RGB array)", lambda p=predictor: p(rgb))]
         rows += [("  Haar step alone, fer's settings (minSize 50)", lambda d=HaarDetector(min_size=50): d(grey))]
         for name in detectors:
             detect = plugins.current().detectors[name].build()
