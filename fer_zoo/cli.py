@@ -99,8 +99,8 @@ RuntimeOption = Annotated[str, typer.Option(
 
 
 def _out() -> Console:
-    # a pipe or file gets room for the wide tables; a terminal keeps its own width
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    # a terminal keeps its own width, and $COLUMNS is obeyed; otherwise a pipe or file gets room for wide tables
+    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=160)
 
 
 def _fail(message: str) -> typer.Exit:

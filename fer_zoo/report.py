@@ -49,10 +49,7 @@ def normalization_text(normalization: tuple[float, float]) -> str:
 
 def architectures_table(archs: list[Architecture]) -> Table:
     """One row per architecture, 80 columns wide (the plugin's version is in --json and `fer-zoo plugins`)."""
-    from rich import box
-
-    table = Table(title="fer-zoo architectures", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0),
-                  pad_edge=False, show_edge=False)
+    table = _listing("fer-zoo architectures")
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("plugin", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
@@ -78,7 +75,29 @@ def architectures_table(archs: list[Architecture]) -> Table:
     if any(a.reported for a in archs):
         notes.append("paper val: as the architecture's paper reported it (split not always named)")
     table.caption = "\n".join(notes)
-    table.caption_justify = "left"
+    return table
+
+
+def _listing(title: str) -> Table:
+    """The catalogue commands' layout: no box, one space between columns, so 80 columns hold it."""
+    from rich import box
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0), pad_edge=False,
+                 show_edge=False, caption_justify="left")
+
+
+def _catalogue(title: str, entries, caption: str, marked=None) -> Table:
+    """Data sources or detectors: the name over its plugin, the description over its options."""
+    table = _listing(title)
+    table.add_column("name / plugin", no_wrap=True)
+    table.add_column("description / options", ratio=1)
+    for entry in entries:
+        name = Text(entry.name + (" (auto)" if entry is marked else ""), style="bold cyan")
+        name.append(f"\n{entry.plugin or DASH}", style="dim")
+        about = Text(entry.description)
+        about.append(f"\noptions: {', '.join(entry.options) or DASH}", style="dim")
+        table.add_row(name, about, end_section=True)
+    table.caption = caption
     return table
 
 
@@ -106,11 +125,11 @@ def layers_table(arch: Architecture, summary: ModelSummary, input_shape) -> Tabl
 
 def plugins_table(plugins: list[Plugin]) -> Group:
     """One row per entry point; the full error text of broken ones follows the table, unsqueezed."""
-    table = Table(title="fer-zoo plugins", title_justify="left")
+    table = _listing("fer-zoo plugins")
     table.add_column("plugin", style="bold", no_wrap=True)
     table.add_column("entry point", no_wrap=True)
-    table.add_column("hooks")
-    table.add_column("provides")
+    table.add_column("hooks", overflow="fold")
+    table.add_column("provides", overflow="fold")
     table.add_column("status", no_wrap=True)
     errors = []
     for p in plugins:
@@ -128,34 +147,16 @@ def plugins_table(plugins: list[Plugin]) -> Group:
 
 
 def datasets_table(sources) -> Table:
-    table = Table(title="fer-zoo data sources", title_justify="left")
-    table.add_column("name", style="bold cyan", no_wrap=True)
-    table.add_column("plugin", no_wrap=True)
-    table.add_column("description")
-    table.add_column("options")
-    for s in sources:
-        table.add_row(s.name, str(s.plugin) if s.plugin else DASH, s.description, ", ".join(s.options) or DASH)
-    table.caption = "--data takes a CSV path, a folder, or NAME:key=value,..."
-    table.caption_justify = "left"
-    return table
+    return _catalogue("fer-zoo data sources", sources, "--data takes a CSV path, a folder, or NAME:key=value,...")
 
 
 def detectors_table(detectors) -> Table:
     from fer_zoo.detectors import default
 
-    table = Table(title="fer-zoo face detectors", title_justify="left")
-    table.add_column("name", style="bold cyan", no_wrap=True)
-    table.add_column("plugin", no_wrap=True)
-    table.add_column("description")
-    table.add_column("options")
     chosen = default({d.name: d for d in detectors})
-    for d in detectors:
-        name = f"{d.name} (auto)" if d is chosen else d.name
-        table.add_row(name, str(d.plugin) if d.plugin else DASH, d.description, ", ".join(d.options) or DASH)
-    table.caption = ("fer-zoo predict MODEL INPUT --detector NAME[:key=value,...]; auto (the default): "
-                     f"{chosen.name if chosen else 'none installed'}, the installed one of highest priority")
-    table.caption_justify = "left"
-    return table
+    return _catalogue("fer-zoo face detectors", detectors, marked=chosen, caption=(
+        "fer-zoo predict MODEL INPUT --detector NAME[:key=value,...]; auto (the default): "
+        f"{chosen.name if chosen else 'none installed'}, the installed one of highest priority"))
 
 
 def dataset_tables(report: dict) -> Group:

@@ -36,6 +36,15 @@ def test_seed_architectures_come_from_their_entry_points(cli):
         assert rows[name]["input_shape"] == [48, 48, 1]
 
 
+@pytest.mark.parametrize("command", ["list", "plugins", "datasets", "detectors"])
+def test_catalogue_commands_fit_80_columns_with_no_cell_cut(cli, monkeypatch, command):
+    monkeypatch.setenv("COLUMNS", "80")  # obeyed in a pipe too, as in a terminal that wide
+    result = cli(command)
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "…" not in result.stdout
+
+
 def test_list_filters_like_timm(cli):
     assert list(listed(cli("list", "vgg*", "--json"))) == ["vgg16_48"]
     assert sorted(listed(cli("list", "*net*", "--exclude", "lenet", "--json"))) == ["alexnet48"]
