@@ -358,8 +358,9 @@ def evaluate_command(
     runtime: RuntimeOption = "keras",
     as_json: JsonFlag = False,
 ) -> None:
-    """Accuracy, top-2, macro-F1, per-class scores and the confusion matrix of a trained model, or of an
-    ensemble of several (their probabilities averaged) with each member's scores."""
+    """Score a trained model or an ensemble: accuracy, top-2, macro-F1, per class, confusion matrix.
+
+    An ensemble of several models averages their probabilities; each member's scores are shown too."""
     from fer_zoo.evaluation import confusion_target, evaluate, write_confusion
     from fer_zoo.report import evaluation_tables
 
