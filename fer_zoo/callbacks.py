@@ -32,6 +32,7 @@ class EpochReport:
     accuracy: float
     val_accuracy: float
     best_val_accuracy: float
+    best_epoch: int  # the epoch whose weights are best.keras: this one when it set a new best
     images_per_second: float | None
     epoch_seconds: float
     eta_seconds: float | None
@@ -122,7 +123,7 @@ class EpochEnd(keras.callbacks.Callback):
         self.reporter.epoch(EpochReport(
             epoch=epoch + 1, epochs=self.run.recipe.epochs, loss=loss, accuracy=row["accuracy"],
             val_accuracy=scores["val_accuracy"], best_val_accuracy=self.run.best_val_accuracy,
-            images_per_second=images_per_second, epoch_seconds=row["epoch_seconds"],
+            best_epoch=self.run.best_epoch, images_per_second=images_per_second, epoch_seconds=row["epoch_seconds"],
             eta_seconds=float(np.median(durations[-3:])) * remaining if durations else None))
 
     def on_train_end(self, logs=None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -14,12 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rich.console import Console
+
 from fer_zoo.callbacks import HISTORY_COLUMNS
 from fer_zoo.data import load_dataset
+from fer_zoo.report import TrainProgress
 from fer_zoo.train import TrainOptions, train
 
 TINY_DATA = "synthetic:size=84,seed=1,preset=easy"
 TIMING = {"epoch_seconds", "images_per_second"}
+PRINTED = TrainProgress(Console(width=80, record=True, file=io.StringIO(), color_system=None))  # trained_run's
 
 
 def history(run: Path) -> list[dict]:
@@ -32,8 +37,9 @@ def trained_run(tmp_path_factory):
     """One LeNet trained for 2 epochs on 84 synthetic faces, shared by the tests that only read it."""
     os.environ["FER_ZOO_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     out = tmp_path_factory.mktemp("runs") / "lenet"
-    result = train("lenet", TINY_DATA, out, TrainOptions(epochs=2, batch_size=32))
+    result = train("lenet", TINY_DATA, out, TrainOptions(epochs=2, batch_size=32), reporter=PRINTED)
     return out, result
+
 
 
 def test_run_directory_layout(trained_run):
@@ -51,6 +57,19 @@ def test_run_directory_layout(trained_run):
     assert metrics["best_epoch"] in (1, 2) and 0 <= metrics["test_accuracy"] <= 1
     best_val = max(float(r["val_accuracy"]) for r in rows)
     assert abs(metrics["val_accuracy"] - best_val) < 0.02  # best.keras is the best val epoch, re-scored
+
+
+def test_each_epoch_is_one_80_column_line_marking_the_epoch_best_keras_holds(trained_run):
+    run, result = trained_run
+    lines = [line for line in PRINTED.progress.console.export_text().splitlines() if line.startswith("epoch ")
+             and ": loss " in line]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all(len(line) <= 80 for line in lines)
+    marked = [i + 1 for i, line in enumerate(lines) if "(best)" in line]
+    rows = history(run)
+    improved = [int(r["epoch"]) for i, r in enumerate(rows)
+                if float(r["val_accuracy"]) > max([float(q["val_accuracy"]) for q in rows[:i]], default=-1)]
+    assert marked == improved and marked[-1] == result.metrics["best_epoch"]
 
 
 def test_the_model_card_says_what_was_trained_how_and_how_well(cli, trained_run, tmp_path):
