@@ -161,8 +161,10 @@ def detectors_table(detectors) -> Table:
 
 def dataset_tables(report: dict) -> Group:
     image = report["image"]
-    counts = Table(title=f"{report['name']}  ({image['height']}×{image['width']}×{image['channels']}"
-                         f"{', soft labels' if report['soft_labels'] else ''})", title_justify="left")
+    # the name above the table, not as its title: a title wraps mid-word at the table's narrow width
+    head = Text(f"{report['name']}  ({image['height']}×{image['width']}×{image['channels']}"
+                f"{', soft labels' if report['soft_labels'] else ''})")
+    counts = Table()
     counts.add_column("class")
     splits = list(report["splits"])
     for split in splits:
@@ -179,7 +181,7 @@ def dataset_tables(report: dict) -> Group:
     lines = [Text(f"identical images across splits: {dupes or DASH}")]
     if report.get("grid"):
         lines.append(Text(f"sample grid: {report['grid']}"))
-    return Group(counts, stats, *lines)
+    return Group(head, counts, stats, *lines)
 
 
 def evaluation_tables(result: dict) -> Group:

@@ -48,6 +48,15 @@ def test_fer2013_csv_splits_by_usage_exactly(cli, fer_csv, faces):
     assert _parse_fast(fer_csv, read_header(fer_csv)) is not None  # the vectorised path handled it
 
 
+def test_inspect_table_names_the_source_whole_at_80_columns(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("data", "inspect", "synthetic:preset=easy,size=70")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "synthetic:preset=easy,size=70,seed=0  (48×48×1)" in lines  # not cut at the table's width
+    assert max(map(len, lines)) <= 80 and "│ total    │    70 │" in result.stdout
+
+
 def test_icml_variant_gives_the_same_arrays(tmp_path, fer_csv, faces):
     icml = tmp_path / "icml_face_data.csv"
     write_csv(icml, *faces, usage=USAGE, layout="icml")
