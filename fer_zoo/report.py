@@ -246,7 +246,7 @@ class TrainProgress:
         speed = f"{report.images_per_second:,.0f} img/s" if report.images_per_second else ""
         self.progress.update(self.task, completed=self.steps, note=f"{speed + ' · ' if speed else ''}loss "
                                                                     f"{report.loss:.3f} · val {percent(report.val_accuracy)}")
-        # a line that fits 80 columns up to 999 epochs; "(best)" marks the epoch best.keras now holds
+        # one line within 80 columns for the paper's 450 epochs; "(best)" marks the epoch best.keras now holds
         best = " (best)" if report.best_epoch == report.epoch else ""
         self.progress.console.print(f"epoch {report.epoch}/{report.epochs}: loss {report.loss:.4f}, "
                                     f"train {percent(report.accuracy)}, val {percent(report.val_accuracy)}{best}, "
