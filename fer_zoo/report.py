@@ -243,14 +243,14 @@ class TrainProgress:
         self.progress.update(self.task, completed=step, epoch=epoch)
 
     def epoch(self, report) -> None:
-        speed = f"{report.images_per_second:,.0f} img/s" if report.images_per_second else ""
-        self.progress.update(self.task, completed=self.steps, note=f"{speed + ' · ' if speed else ''}loss "
-                                                                    f"{report.loss:.3f} · val {percent(report.val_accuracy)}")
-        # one line within 80 columns for the paper's 450 epochs; "(best)" marks the epoch best.keras now holds
+        speed = f"{report.images_per_second:,.0f} img/s, " if report.images_per_second else ""
+        val = percent(report.val_accuracy)
+        self.progress.update(self.task, completed=self.steps, note=f"{speed}loss {report.loss:.3f}, val {val}")
+        # within 80 columns for the paper's 450 epochs; "(best)" marks the epoch best.keras now holds
         best = " (best)" if report.best_epoch == report.epoch else ""
         self.progress.console.print(f"epoch {report.epoch}/{report.epochs}: loss {report.loss:.4f}, "
-                                    f"train {percent(report.accuracy)}, val {percent(report.val_accuracy)}{best}, "
-                                    f"{speed + ', ' if speed else ''}{report.epoch_seconds:.1f} s")
+                                    f"train {percent(report.accuracy)}, val {val}{best}, {speed}"
+                                    f"{report.epoch_seconds:.1f} s")
         if report.epoch < report.epochs:
             self.progress.reset(self.task, total=self.steps, epoch=report.epoch + 1, epochs=self.epochs, note="")
 
