@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from fer_zoo.errors import FerZooError
 
@@ -110,16 +110,15 @@ def load_recipe_file(path: Path, default_base: str) -> Recipe:
 
 
 def _check_types(path: Path, table: dict, template, prefix: str = "", skip: set[str] = frozenset()) -> None:
-    known = {f.name: f for f in fields(template) if f.name not in skip}
+    # the declared types, not the template's values: SEED_AUGMENT's rotation of 10 must still take 7.5
+    declared = get_type_hints(type(template))
+    known = {f.name for f in fields(template) if f.name not in skip}
     for key, value in table.items():
         if key not in known:
             raise FerZooError(f"--recipe {path}: unknown key {prefix}{key} (keys: {', '.join(sorted(known))})")
-        current = getattr(template, key)
-        expected = type(current) if current is not None else float
-        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if not ok:
+        expected = next(t for t in get_args(declared[key]) or (declared[key],) if t is not type(None))
+        accepted = (int, float) if expected is float else (expected,)
+        if not isinstance(value, accepted) or (expected is not bool and isinstance(value, bool)):
             raise FerZooError(f"--recipe {path}: {prefix}{key} must be {expected.__name__}, got {value!r}")
 
 

@@ -328,6 +328,7 @@ CASES = [
     Case("recipe-wrong-type", lambda c: _recipe(c, 'learning_rate = "fast"'), "learning_rate must be float"),
     Case("recipe-bool-batch", lambda c: _recipe(c, "batch_size = true"), "batch_size must be int"),
     Case("recipe-augment-not-table", lambda c: _recipe(c, "augment = 3"), "[augment] must be a table"),
+    Case("recipe-augment-flip-number", lambda c: _recipe(c, "[augment]\nflip = 1"), "augment.flip must be bool"),
     Case("recipe-augment-key", lambda c: _recipe(c, "[augment]\nsparkle = 1"), "unknown key augment.sparkle"),
     Case("recipe-base", lambda c: _recipe(c, 'base = "fancy"'), "base must be one of"),
     Case("recipe-batch-0", lambda c: _recipe(c, "batch_size = 0"), "--batch-size must be at least 1"),

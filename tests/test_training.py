@@ -239,6 +239,18 @@ def test_recipe_file_overrides(tmp_path):
     assert recipe.momentum == 0.9 and recipe.augment.erasing == 0.5
 
 
+def test_recipe_file_takes_each_field_in_its_declared_type(tmp_path):
+    """A float field takes 7.5 or 0 even where the base recipe's value is a whole number (seed's rotation 10)."""
+    from fer_zoo.recipes import resolve
+
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "seed"\nlearning_rate = 1\nplateau_factor = 0.5\n'
+                    '[augment]\nrotation_degrees = 7.5\nshift = 0\n')
+    recipe = resolve(None, str(path))
+    assert (recipe.learning_rate, recipe.plateau_factor) == (1, 0.5)
+    assert (recipe.augment.rotation_degrees, recipe.augment.shift, recipe.augment.zoom) == (7.5, 0, 0.1)
+
+
 def keras2_h5(path: Path, with_lambda: bool = False) -> Path:
     """A genuine Keras-2 .h5 classifier, written by tf-keras as the seed's modelfinal.h5 was."""
     k2 = pytest.importorskip("tf_keras", reason="tf-keras (the dev extra) writes the Keras-2 fixture")
