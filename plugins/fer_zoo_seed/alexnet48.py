@@ -2,7 +2,8 @@
 
 - The first two layers' kernels and strides are reduced: conv1 11x11/4 becomes 5x5/1 and conv2
   5x5 becomes 3x3, so a 48x48 face is not reduced to a few pixels at once.
-- Batch normalisation after each pooled stage, dropout between the dense layers.
+- Batch normalisation after every convolution and hidden dense layer but the last, dropout between the
+  dense layers.
 - The filter counts stay AlexNet's (96, 256, 384, 384, 256); the two 4096-unit layers become a
   stack of smaller ones (1024, 512, 256): "more fully connected layers ... with reduced units".
 """
@@ -25,14 +26,18 @@ def build_alexnet48(input_shape, num_classes):
             layers.BatchNormalization(name="bn2"),
             layers.MaxPooling2D(3, strides=2, name="pool2"),
             layers.Conv2D(384, 3, padding="same", activation="relu", name="conv3"),
+            layers.BatchNormalization(name="bn3"),
             layers.Conv2D(384, 3, padding="same", activation="relu", name="conv4"),
+            layers.BatchNormalization(name="bn4"),
             layers.Conv2D(256, 3, padding="same", activation="relu", name="conv5"),
             layers.BatchNormalization(name="bn5"),
             layers.MaxPooling2D(3, strides=2, name="pool5"),
             layers.Flatten(name="flatten"),
             layers.Dense(1024, activation="relu", name="fc6"),
+            layers.BatchNormalization(name="bn6"),
             layers.Dropout(0.5, name="drop6"),
             layers.Dense(512, activation="relu", name="fc7"),
+            layers.BatchNormalization(name="bn7"),
             layers.Dropout(0.5, name="drop7"),
             layers.Dense(256, activation="relu", name="fc8"),
             layers.Dense(num_classes, activation="softmax", dtype="float32", name="output"),
@@ -49,7 +54,7 @@ def fer_zoo_register_architectures(register):
             build=build_alexnet48,
             input_shape=(48, 48, 1),
             description="AlexNet for 48x48: 5x5/1 and 3x3 first convs, BN, dense 1024-512-256 (§3.2.1)",
-            params=10_536_519,
+            params=10_545_735,
             macs=504_432_384,
             reference=f"Krizhevsky et al. 2012; modified in {PAPER}, §3.2.1",
             reported={"train": 0.995, "val": 0.612},
