@@ -2,8 +2,8 @@
 
 - The first two layers' kernels and strides are reduced: conv1 11x11/4 becomes 5x5/1 and conv2
   5x5 becomes 3x3, so a 48x48 face is not reduced to a few pixels at once.
-- Batch normalisation after every convolution and hidden dense layer but the last, dropout between the
-  dense layers.
+- Batch normalisation after every convolution and after the first two dense layers, which are also
+  followed by dropout.
 - The filter counts stay AlexNet's (96, 256, 384, 384, 256); the two 4096-unit layers become a
   stack of smaller ones (1024, 512, 256): "more fully connected layers ... with reduced units".
 """
