@@ -36,6 +36,8 @@ class EpochReport:
     images_per_second: float | None
     epoch_seconds: float
     eta_seconds: float | None
+    steps: int = 0  # the steps this epoch ran: fewer than epoch_steps when the time box cut it
+    epoch_steps: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,7 +126,8 @@ class EpochEnd(keras.callbacks.Callback):
             epoch=epoch + 1, epochs=self.run.recipe.epochs, loss=loss, accuracy=row["accuracy"],
             val_accuracy=scores["val_accuracy"], best_val_accuracy=self.run.best_val_accuracy,
             best_epoch=self.run.best_epoch, images_per_second=images_per_second, epoch_seconds=row["epoch_seconds"],
-            eta_seconds=float(np.median(durations[-3:])) * remaining if durations else None))
+            eta_seconds=float(np.median(durations[-3:])) * remaining if durations else None,
+            steps=self.steps, epoch_steps=len(self.run.batches)))
 
     def on_train_end(self, logs=None):
         if self.bad_loss is None and self.run.unsaved:

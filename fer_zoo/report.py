@@ -221,6 +221,12 @@ def train_summary(result) -> Text:
     return text
 
 
+def epoch_label(epoch: int, epochs: int, steps: int = 0, epoch_steps: int = 0) -> str:
+    """``3/20``, or ``1/20 (4/15 steps)`` for an epoch the time box cut short."""
+    part = f" ({steps}/{epoch_steps} steps)" if 0 < steps < epoch_steps else ""
+    return f"{epoch}/{epochs}{part}"
+
+
 class TrainProgress:
     """A rich progress bar for `fer-zoo train` (epoch, step, images/s, val accuracy, ETA), fed by the
     train loop's reporter calls; it never asks for a batch's loss, so the device is never kept waiting."""
@@ -245,10 +251,12 @@ class TrainProgress:
     def epoch(self, report) -> None:
         speed = f"{report.images_per_second:,.0f} img/s, " if report.images_per_second else ""
         val = percent(report.val_accuracy)
-        self.progress.update(self.task, completed=self.steps, note=f"{speed}loss {report.loss:.3f}, val {val}")
+        self.progress.update(self.task, completed=report.steps or self.steps,
+                             note=f"{speed}loss {report.loss:.3f}, val {val}")
         # within 80 columns for the paper's 450 epochs; "(best)" marks the epoch best.keras now holds
         best = " (best)" if report.best_epoch == report.epoch else ""
-        self.progress.console.print(f"epoch {report.epoch}/{report.epochs}: loss {report.loss:.4f}, "
+        label = epoch_label(report.epoch, report.epochs, report.steps, report.epoch_steps)
+        self.progress.console.print(f"epoch {label}: loss {report.loss:.4f}, "
                                     f"train {percent(report.accuracy)}, val {val}{best}, {speed}"
                                     f"{report.epoch_seconds:.1f} s")
         if report.epoch < report.epochs:
@@ -470,7 +478,8 @@ class BenchProgress:
                          speed=event.get("images_per_second"), val=event.get("val_accuracy"),
                          eta=event.get("eta_seconds"))
             speed = f" · {event['images_per_second']:,.0f} img/s" if event.get("images_per_second") else ""
-            self._line(f"{label}: epoch {event['epoch']}/{event['epochs']} · val "
+            epoch = epoch_label(event["epoch"], event["epochs"], event.get("steps", 0), event.get("epoch_steps", 0))
+            self._line(f"{label}: epoch {epoch} · val "
                        f"{percent(event.get('val_accuracy'))}{speed} · {event['epoch_seconds']:.1f} s")
         if self.live is not None:
             self.live.update(self._table())

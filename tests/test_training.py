@@ -72,6 +72,31 @@ def test_each_epoch_is_one_80_column_line_marking_the_epoch_best_keras_holds(tra
     assert marked == improved and marked[-1] == result.metrics["best_epoch"]
 
 
+def test_an_epoch_the_time_box_cut_says_how_many_steps_it_ran(tmp_path, monkeypatch):
+    from fer_zoo.callbacks import TimeBox
+    from fer_zoo.report import BenchProgress
+
+    monkeypatch.setattr(TimeBox, "fits", lambda self, now: len(self.step_seconds) < 2)  # the box fires after step 2
+    reports = []
+
+    class Recording(TrainProgress):
+        def epoch(self, report):
+            reports.append(report)
+            super().epoch(report)
+
+    printed = Recording(Console(width=80, record=True, file=io.StringIO(), color_system=None))
+    result = train("lenet", TINY_DATA, tmp_path / "boxed", TrainOptions(epochs=3, batch_size=8, time_box=600),
+                   reporter=printed)
+    steps = len(load_dataset(TINY_DATA).splits["train"].y) // 8  # the ragged batch is dropped
+    assert [r["images"] for r in result.history] == [16]  # two steps of 8, not the epoch
+    assert (reports[0].steps, reports[0].epoch_steps) == (2, steps)
+    assert result.metrics["status"] == "too slow"
+    assert f"epoch 1/3 (2/{steps} steps): loss" in printed.progress.console.export_text()
+    bench = BenchProgress(Console(file=io.StringIO(), width=100), ["lenet"], 1)  # not a terminal: lines
+    bench({"event": "epoch", "model": "lenet", "seed": 0, **reports[0].as_dict()})
+    assert f"lenet: epoch 1/3 (2/{steps} steps) · val" in bench.console.file.getvalue()
+
+
 def test_the_model_card_says_what_was_trained_how_and_how_well(cli, trained_run, tmp_path):
     import shlex
 
