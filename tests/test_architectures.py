@@ -132,9 +132,10 @@ def test_count_macs_by_hand():
 
 
 def test_vgg16_48_passes_a_signal_to_its_output_at_initialisation():
-    # Thirteen ReLU layers without batch norm: under Keras' default Glorot initialisation each one about
-    # halves the signal, the softmax starts the same for every face (spread ~1e-5) and training sits at
-    # ln 7 (docs/architectures.md); He initialisation keeps it (spread ~1e-2), and the net trains.
+    # Eleven ReLU layers, and at initialisation the inference model's batch norm is the identity: under
+    # Keras' default Glorot initialisation each layer about halves the signal, the softmax starts the same
+    # for every face (spread ~1e-5) and training sits at ln 7 (docs/architectures.md); He initialisation
+    # keeps it (spread ~1e-2).
     import numpy as np
 
     from fer_zoo.data.synthetic import generate
