@@ -36,8 +36,8 @@ class EpochReport:
     images_per_second: float | None
     epoch_seconds: float
     eta_seconds: float | None
-    steps: int = 0  # the steps this epoch ran: fewer than epoch_steps when the time box cut it
-    epoch_steps: int = 0
+    steps: int  # the steps this epoch ran: fewer than epoch_steps when the time box cut it
+    epoch_steps: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

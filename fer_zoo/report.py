@@ -221,9 +221,9 @@ def train_summary(result) -> Text:
     return text
 
 
-def epoch_label(epoch: int, epochs: int, steps: int = 0, epoch_steps: int = 0) -> str:
+def epoch_label(epoch: int, epochs: int, steps: int, epoch_steps: int) -> str:
     """``3/20``, or ``1/20 (4/15 steps)`` for an epoch the time box cut short."""
-    part = f" ({steps}/{epoch_steps} steps)" if 0 < steps < epoch_steps else ""
+    part = f" ({steps}/{epoch_steps} steps)" if steps < epoch_steps else ""
     return f"{epoch}/{epochs}{part}"
 
 
@@ -251,8 +251,7 @@ class TrainProgress:
     def epoch(self, report) -> None:
         speed = f"{report.images_per_second:,.0f} img/s, " if report.images_per_second else ""
         val = percent(report.val_accuracy)
-        self.progress.update(self.task, completed=report.steps or self.steps,
-                             note=f"{speed}loss {report.loss:.3f}, val {val}")
+        self.progress.update(self.task, completed=report.steps, note=f"{speed}loss {report.loss:.3f}, val {val}")
         # within 80 columns for the paper's 450 epochs; "(best)" marks the epoch best.keras now holds
         best = " (best)" if report.best_epoch == report.epoch else ""
         label = epoch_label(report.epoch, report.epochs, report.steps, report.epoch_steps)
@@ -478,7 +477,7 @@ class BenchProgress:
                          speed=event.get("images_per_second"), val=event.get("val_accuracy"),
                          eta=event.get("eta_seconds"))
             speed = f" · {event['images_per_second']:,.0f} img/s" if event.get("images_per_second") else ""
-            epoch = epoch_label(event["epoch"], event["epochs"], event.get("steps", 0), event.get("epoch_steps", 0))
+            epoch = epoch_label(event["epoch"], event["epochs"], event["steps"], event["epoch_steps"])
             self._line(f"{label}: epoch {epoch} · val "
                        f"{percent(event.get('val_accuracy'))}{speed} · {event['epoch_seconds']:.1f} s")
         if self.live is not None:

@@ -103,7 +103,7 @@ def test_progress_shows_where_each_row_runs():
                   {"event": "started", "model": "tiny", "seed": 0, "epochs": 3, "steps": 4, "batch_size": 8,
                    "first_epoch": 1},
                   {"event": "epoch", "model": "tiny", "seed": 0, "epoch": 1, "epochs": 3, "val_accuracy": 0.5,
-                   "images_per_second": 100.0, "epoch_seconds": 1.0}):
+                   "images_per_second": 100.0, "epoch_seconds": 1.0, "steps": 4, "epoch_steps": 4}):
         progress(event)
     assert progress.rows["tiny", 0]["state"] == "training on 10.0.0.7"
     assert progress.rows["tiny", 1]["state"] == "queued"
