@@ -16,9 +16,10 @@ from typing import Any
 import keras
 import numpy as np
 
-# history.csv's columns, in order
+# history.csv's columns, in order; "images" is what the epoch trained, "epoch_images" what a whole epoch
+# trains (more when the time box cut the epoch short)
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
-                   "learning_rate", "images", "epoch_seconds", "images_per_second"]
+                   "learning_rate", "images", "epoch_images", "epoch_seconds", "images_per_second"]
 TRAIN_TO_FORWARD = 3.0  # a training step costs about three forward passes (forward, and backward at twice)
 
 
@@ -113,7 +114,8 @@ class EpochEnd(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, "loss": loss, "accuracy": float(logs.get("accuracy", math.nan)),
                "top2_accuracy": float(logs.get("top2_accuracy", math.nan)), **scores,
                "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-               "images": self.steps * batch_size, "epoch_seconds": time.perf_counter() - self.started,
+               "images": self.steps * batch_size, "epoch_images": len(self.run.batches) * batch_size,
+               "epoch_seconds": time.perf_counter() - self.started,
                "images_per_second": images_per_second}
         self.run.record(row)
         last = epoch + 1 == self.run.recipe.epochs or self.model.stop_training or self.run.time_box_fired()

@@ -95,6 +95,17 @@ def test_an_epoch_the_time_box_cut_says_how_many_steps_it_ran(tmp_path, monkeypa
     bench = BenchProgress(Console(file=io.StringIO(), width=100), ["lenet"], 1)  # not a terminal: lines
     bench({"event": "epoch", "model": "lenet", "seed": 0, **reports[0].as_dict()})
     assert f"lenet: epoch 1/3 (2/{steps} steps) · val" in bench.console.file.getvalue()
+    # the curves put that epoch at the share of an epoch it trained, not at a whole epoch
+    import matplotlib.pyplot as plt
+
+    from fer_zoo.figures import bench_curves_png, curves_png
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", lambda fig: drawn.append(fig))
+    curves_png({"lenet": result.history}, tmp_path / "curves.png")
+    bench_curves_png({"lenet": result.history}, tmp_path / "bench_curves.png")
+    lines = [line for fig in drawn for ax in fig.axes for line in ax.get_lines()]
+    assert len(lines) == 7 and all(list(line.get_xdata()) == [pytest.approx(2 / steps)] for line in lines)
 
 
 def test_the_model_card_says_what_was_trained_how_and_how_well(cli, trained_run, tmp_path):
