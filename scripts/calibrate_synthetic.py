@@ -2,6 +2,7 @@
 
 Usage: python scripts/calibrate_synthetic.py [--arch custom] [--epochs 10] [--seeds 3] [--first-seed 0]
                                              [--data synthetic] [--recipe NAME] [--subset N]
+                                             [--precision float32]
 
 Runs exactly what `fer-zoo train ARCH --data DATA --epochs N --seed S [--recipe R]` runs (without
 --recipe, the architecture's default recipe; --epochs 10 on all the data is the bench's quick budget)
@@ -29,18 +30,20 @@ def main() -> None:
     parser.add_argument("--data", default="synthetic")
     parser.add_argument("--recipe", default=None, help="default: the architecture's own")
     parser.add_argument("--subset", type=int, default=None, help="train on a seeded subset of this many images")
+    parser.add_argument("--precision", default="float32", help="mixed_bfloat16: the bench's GPU default")
     args = parser.parse_args()
 
     from fer_zoo.environment import device_name
     from fer_zoo.train import TrainOptions, train
 
-    print(f"device: {device_name()}", flush=True)
+    print(f"device: {device_name()}; {args.precision}", flush=True)
 
     last, best = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             result = train(args.arch, args.data, f"{tmp}/seed{seed}",
-                           TrainOptions(epochs=args.epochs, seed=seed, recipe=args.recipe, subset=args.subset))
+                           TrainOptions(epochs=args.epochs, seed=seed, recipe=args.recipe, subset=args.subset,
+                                        precision=args.precision))
             accs = [row["val_accuracy"] for row in result.history]
             last.append(accs[-1])
             best.append(max(accs))
@@ -52,7 +55,7 @@ def main() -> None:
         return statistics.stdev(values) if len(values) > 1 else 0.0
 
     recipe = args.recipe or "default recipe"
-    print(f"{args.arch} ({recipe}) on {args.data}, {args.epochs} epochs, {args.seeds} seed(s): val accuracy last epoch "
+    print(f"{args.arch} ({recipe}, {args.precision}) on {args.data}, {args.epochs} epochs, {args.seeds} seed(s): val accuracy last epoch "
           f"{statistics.mean(last):.3f} ± {spread(last):.3f}, best epoch {statistics.mean(best):.3f} ± {spread(best):.3f}")
 
 

@@ -17,7 +17,10 @@
 #   2. the same into a fresh --out with the compile cache now warm;
 #   3. scripts/bench_training.py: fer-zoo's epoch against a bare model.fit at FER2013 scale;
 #   4. `fer-zoo train custom` for the paper's 450 epochs at FER2013 scale (wall time);
-#   5. scripts/check_precision.py: a few epochs of every architecture in mixed_bfloat16, NaN or not.
+#   5. scripts/check_precision.py: a few epochs of every architecture in mixed_bfloat16, NaN or not;
+#   6. scripts/calibrate_synthetic.py: AlexNet-48 and VGG16-48 for the quick budget (10 epochs of the
+#      default) in mixed_bfloat16, 3 seeds, under their default recipe and under the paper's (`seed`).
+# STEPS picks some of them (default: all), e.g. STEPS="bench calibrate" for steps 1 and 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -31,14 +34,36 @@ export KERAS_BACKEND=jax FER_ZOO_CACHE_DIR="$OUT/cache"
 "$PY" -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
 if [ -n "${REHEARSAL:-}" ]; then
   BENCH=(lenet --budget smoke); IMAGES=512; EPOCHS=3; SIZE=512; LONG=2; PRECISION=(lenet --images 256 --epochs 2)
+  CALIBRATE=(lenet); CALIBRATION=(--epochs 2 --seeds 1 --subset 256)
 else
   BENCH=(--all); IMAGES=28709; EPOCHS=4; SIZE=28709; LONG=450; PRECISION=(--images 2048 --epochs 3)
+  CALIBRATE=(alexnet48 vgg16_48); CALIBRATION=(--epochs 10 --seeds 3)
 fi
+STEPS=" ${STEPS:-bench warm ratio long precision calibrate} "
+step() { [[ "$STEPS" == *" $1 "* ]]; }
 timed() { local start=$SECONDS; "$@"; echo "wall: $((SECONDS - start)) s for: $*"; }
-timed "$PY" -m fer_zoo bench "${BENCH[@]}" --out "$OUT/bench-cold" 2>&1 | tee "$OUT/bench-cold.log"
-timed "$PY" -m fer_zoo bench "${BENCH[@]}" --out "$OUT/bench-warm" 2>&1 | tee "$OUT/bench-warm.log"
-timed "$PY" scripts/bench_training.py --images "$IMAGES" --epochs "$EPOCHS" --rounds 1 --precision mixed_bfloat16 \
-  2>&1 | tee "$OUT/epoch-ratio.log"
-timed "$PY" -m fer_zoo train custom --data "synthetic:size=$SIZE" --epochs "$LONG" --precision mixed_bfloat16 \
-  --out "$OUT/custom-long" --json-log 2>&1 | tail -2 | tee "$OUT/custom-long.log"
-timed "$PY" scripts/check_precision.py "${PRECISION[@]}" 2>&1 | tee "$OUT/precision.log"
+if step bench; then
+  timed "$PY" -m fer_zoo bench "${BENCH[@]}" --out "$OUT/bench-cold" 2>&1 | tee "$OUT/bench-cold.log"
+fi
+if step warm; then
+  timed "$PY" -m fer_zoo bench "${BENCH[@]}" --out "$OUT/bench-warm" 2>&1 | tee "$OUT/bench-warm.log"
+fi
+if step ratio; then
+  timed "$PY" scripts/bench_training.py --images "$IMAGES" --epochs "$EPOCHS" --rounds 1 --precision mixed_bfloat16 \
+    2>&1 | tee "$OUT/epoch-ratio.log"
+fi
+if step long; then
+  timed "$PY" -m fer_zoo train custom --data "synthetic:size=$SIZE" --epochs "$LONG" --precision mixed_bfloat16 \
+    --out "$OUT/custom-long" --json-log 2>&1 | tail -2 | tee "$OUT/custom-long.log"
+fi
+if step precision; then
+  timed "$PY" scripts/check_precision.py "${PRECISION[@]}" 2>&1 | tee "$OUT/precision.log"
+fi
+if step calibrate; then
+  for arch in "${CALIBRATE[@]}"; do
+    for recipe in "" seed; do
+      timed "$PY" scripts/calibrate_synthetic.py --arch "$arch" ${recipe:+--recipe "$recipe"} "${CALIBRATION[@]}" \
+        --precision mixed_bfloat16 2>&1 | grep -v '^WARNING\|^I0000' | tee -a "$OUT/calibrate.log"
+    done
+  done
+fi
