@@ -19,13 +19,15 @@ def _wrapped(title: str, width: int) -> str:
     return "\n".join(textwrap.wrap(title, width, break_on_hyphens=False, break_long_words=False)) or title
 
 
-def _epoch_ticks(ax, last: int) -> None:
-    """Whole epochs only, even on a one-epoch axis (where MaxNLocator would fall back to 0.1 steps)."""
+def _epoch_ticks(ax, last: int, first: float = 1.0) -> None:
+    """Whole epochs only, even on a one-epoch axis (where MaxNLocator would fall back to 0.1 steps); from 0
+    when the first point is a part of epoch 1 that the time box cut short."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.set_xlim(0.5, last + 0.5)
+    start = 0 if first < 0.75 else 1
+    ax.set_xlim(start - 0.5 if start else -0.1, last + 0.5)
     if last <= 10:
-        ax.set_xticks(range(1, last + 1))
+        ax.set_xticks(range(start, last + 1))
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
@@ -55,10 +57,11 @@ def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only
     """
     plt = _pyplot()
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    longest = 1
+    longest, first = 1, 1.0
     for name, rows in histories.items():
         epochs = epoch_positions(rows)
         longest = max([longest, *(r["epoch"] for r in rows)])
+        first = min([first, *epochs])
         for ax, key, scale in ((acc_ax, "accuracy", 100), (loss_ax, "loss", 1)):
             values = [None if r.get(f"val_{key}") is None else scale * r[f"val_{key}"] for r in rows]
             line, = ax.plot(epochs, values, marker="o", label=f"{name} val")
@@ -70,7 +73,7 @@ def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only
     for ax, label in ((acc_ax, "accuracy (%)"), (loss_ax, "cross-entropy loss (log scale)")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        _epoch_ticks(ax, longest)  # no epoch 1.25
+        _epoch_ticks(ax, longest, first)  # no epoch 1.25
         ax.grid(alpha=0.3)
         if histories:
             ax.legend(fontsize=8)
@@ -152,6 +155,7 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
     grid = fig.add_gridspec(1 + panel_rows, columns, height_ratios=[1.3] + [1] * panel_rows)
     acc_ax = fig.add_subplot(grid[0, :])
     longest = max([1, *(r["epoch"] for rows in histories.values() for r in rows)])
+    first = min([1.0, *(x for rows in histories.values() for x in epoch_positions(rows))])
     for index, name in enumerate(names):
         rows = histories[name]
         epochs = epoch_positions(rows)
@@ -163,13 +167,13 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
         ax.set_yscale("log")
         _plain_log_ticks(ax)
         ax.set_title(f"{name}: loss (log)", fontsize=9)
-        _epoch_ticks(ax, max(r["epoch"] for r in rows))
+        _epoch_ticks(ax, max(r["epoch"] for r in rows), min(epochs))
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     acc_ax.set_ylim(0, 100)
-    _epoch_ticks(acc_ax, longest)
+    _epoch_ticks(acc_ax, longest, first)
     acc_ax.set_xlabel("epoch")
     acc_ax.set_ylabel("val accuracy (%)")
     acc_ax.grid(alpha=0.3)
