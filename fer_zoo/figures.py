@@ -155,10 +155,10 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
     grid = fig.add_gridspec(1 + panel_rows, columns, height_ratios=[1.3] + [1] * panel_rows)
     acc_ax = fig.add_subplot(grid[0, :])
     longest = max([1, *(r["epoch"] for rows in histories.values() for r in rows)])
-    first = min([1.0, *(x for rows in histories.values() for x in epoch_positions(rows))])
+    positions = {name: epoch_positions(rows) for name, rows in histories.items()}
+    first = min([1.0, *(x for epochs in positions.values() for x in epochs)])
     for index, name in enumerate(names):
-        rows = histories[name]
-        epochs = epoch_positions(rows)
+        rows, epochs = histories[name], positions[name]
         line, = acc_ax.plot(epochs, [100 * r["val_accuracy"] for r in rows], marker="o", label=name)
         ax = fig.add_subplot(grid[1 + index // columns, index % columns])
         ax.plot(epochs, [r.get("loss") for r in rows], linestyle="--", marker=".", color=line.get_color(),

@@ -106,8 +106,8 @@ def read_history(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        return [{k: (int(v) if k in ("epoch", "images", "epoch_images") else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+        return [{k: (int(v) if k in ("epoch", "images", "epoch_images") else float(v))
+                 for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:

@@ -55,8 +55,9 @@ def main() -> None:
         return statistics.stdev(values) if len(values) > 1 else 0.0
 
     recipe = args.recipe or "default recipe"
-    print(f"{args.arch} ({recipe}, {args.precision}) on {args.data}, {args.epochs} epochs, {args.seeds} seed(s): val accuracy last epoch "
-          f"{statistics.mean(last):.3f} ± {spread(last):.3f}, best epoch {statistics.mean(best):.3f} ± {spread(best):.3f}")
+    print(f"{args.arch} ({recipe}, {args.precision}) on {args.data}, {args.epochs} epochs, {args.seeds} seed(s): "
+          f"val accuracy last epoch {statistics.mean(last):.3f} ± {spread(last):.3f}, "
+          f"best epoch {statistics.mean(best):.3f} ± {spread(best):.3f}")
 
 
 if __name__ == "__main__":
