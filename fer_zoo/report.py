@@ -291,7 +291,7 @@ class JsonLines:
 ACCURACY_COLUMNS = [  # (key, header, format)
     ("param_count", "params", "count"), ("macs", "MACs", "count"), ("train_acc", "train acc", "pct"),
     ("val_acc", "val acc", "pct"), ("test_acc", "test acc", "pct"), ("top2_val", "top-2 val", "pct"),
-    ("macro_f1_test", "F1 test", "f3"), ("epochs", "epochs", "int"), ("reported_val_acc", "reported val†", "pct"),
+    ("macro_f1_test", "F1 test", "f3"), ("epochs", "epochs", "epochs"), ("reported_val_acc", "reported val†", "pct"),
 ]
 SPEED_COLUMNS = [
     ("train_samples_per_sec", "train img/s", "int"), ("infer_samples_per_sec", "infer img/s (b256)", "int"),
@@ -306,15 +306,21 @@ COMPACT_COLUMNS = [
 STATUS_STYLE = {"ok": "green", "time-boxed": "yellow", "too slow": "yellow"}
 
 
+def _epochs_text(v: float) -> str:
+    """20 whole epochs as '20'; 2 and part of a third as '2.1'."""
+    return f"{v:,.1f}".removesuffix(".0")
+
+
 def cell_text(row: dict, key: str, kind: str) -> str:
     value, std = row.get(key), row.get(f"{key}_std")
     if value is None:
         return DASH
     text = {"count": lambda v: human(v), "pct": lambda v: f"{100 * v:.1f}%", "f3": lambda v: f"{v:.3f}",
-            "int": lambda v: f"{v:,.0f}", "f1": lambda v: f"{v:.1f}"}[kind]
+            "int": lambda v: f"{v:,.0f}", "f1": lambda v: f"{v:.1f}", "epochs": _epochs_text}[kind]
     if std is None:
         return text(value)
-    spread = {"pct": f"{100 * std:.1f}", "f3": f"{std:.3f}", "int": f"{std:,.0f}", "f1": f"{std:.1f}"}.get(kind, "")
+    spread = {"pct": f"{100 * std:.1f}", "f3": f"{std:.3f}", "int": f"{std:,.0f}", "f1": f"{std:.1f}",
+              "epochs": _epochs_text(std)}.get(kind, "")
     return f"{text(value)} ± {spread}" if spread else text(value)
 
 

@@ -309,7 +309,7 @@ def _time_box(run: Run, seconds: float, started: float):
 def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     """Score the best epoch's weights on val and test, judge the run, write metrics and curves."""
     from fer_zoo import model_card
-    from fer_zoo.figures import curves_png
+    from fer_zoo.figures import curves_png, epochs_trained
     from fer_zoo.pipeline import predict_fixed
     from fer_zoo.scores import metrics, run_status
 
@@ -321,7 +321,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
         run.inference.set_weights(run.best_weights)
     names = run.dataset.class_names
     history = run.history
-    summary: dict[str, Any] = {"best_epoch": run.best_epoch, "epochs": run.completed,
+    summary: dict[str, Any] = {"best_epoch": run.best_epoch, "epochs": epochs_trained(history),
                                "planned_epochs": run.recipe.epochs, "time_boxed": run.time_box_fired(),
                                "batch_size": run.batches.batch_size,
                                "train_accuracy": history[-1].get("accuracy") if history else None}

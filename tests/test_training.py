@@ -91,6 +91,11 @@ def test_an_epoch_the_time_box_cut_says_how_many_steps_it_ran(tmp_path, monkeypa
     assert [r["images"] for r in result.history] == [16]  # two steps of 8, not the epoch
     assert (reports[0].steps, reports[0].epoch_steps) == (2, steps)
     assert result.metrics["status"] == "too slow"
+    assert result.metrics["epochs"] == round(2 / steps, 2)  # the share it trained, not the epoch it began
+    from fer_zoo.report import cell_text
+
+    assert cell_text({"epochs": 2 + 2 / steps}, "epochs", "epochs") == f"{2 + 2 / steps:.1f}" != "2"
+    assert cell_text({"epochs": 20}, "epochs", "epochs") == "20"
     assert f"epoch 1/3 (2/{steps} steps): loss" in printed.progress.console.export_text()
     bench = BenchProgress(Console(file=io.StringIO(), width=100), ["lenet"], 1)  # not a terminal: lines
     bench({"event": "epoch", "model": "lenet", "seed": 0, **reports[0].as_dict()})
