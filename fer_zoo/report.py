@@ -262,7 +262,8 @@ class TrainProgress:
             self.progress.reset(self.task, total=self.steps, epoch=report.epoch + 1, epochs=self.epochs, note="")
 
     def stop(self) -> None:
-        self.progress.stop()
+        if self.task is not None:  # nothing started (a finished run resumed): nothing to close
+            self.progress.stop()
 
 
 class JsonLines:

@@ -2,12 +2,15 @@
 
 Usage: python scripts/calibrate_synthetic.py [--arch custom] [--epochs 10] [--seeds 3] [--first-seed 0]
                                              [--data synthetic] [--recipe NAME] [--subset N]
-                                             [--precision float32]
+                                             [--precision float32] [--out DIR]
 
 Runs exactly what `fer-zoo train ARCH --data DATA --epochs N --seed S [--recipe R]` runs (without
 --recipe, the architecture's default recipe; --epochs 10 on all the data is the bench's quick budget)
 and prints each seed's per-epoch val accuracy, then the mean and std of the last and of the best epoch.
 ``--subset N`` trains on a seeded subset of N images (val and test N/4 each), for slow CPUs.
+``--out DIR`` keeps each seed's run directory (DIR/seedS) and continues any it finds there, from its
+last whole epoch with the same draws, so a calibration too long for one sitting (VGG16-48 on a CPU:
+~2.5 hours a seed) can be stopped and run again: the same command carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -15,12 +18,29 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def main() -> None:
+def _check_same_run(out: Path, args, seed: int) -> None:
+    """Continue only a run of this calibration: another arch, data, recipe or budget there is an error."""
+    import json
+
+    saved = json.loads((out / "config.json").read_text())
+    wanted = {"architecture": args.arch, "data": args.data, "seed": seed, "precision": args.precision,
+              "subset": args.subset, "epochs": args.epochs, "recipe": args.recipe}
+    found = {**{k: saved.get(k) for k in wanted}, "epochs": saved["recipe"]["epochs"],
+             "recipe": saved["recipe"]["name"] if args.recipe else None}
+    differ = [f"{k} {found[k]!r} (asked {wanted[k]!r})" for k in wanted if found[k] != wanted[k]]
+    if differ:
+        print(f"calibrate_synthetic.py: error: --out {out} holds another run: {', '.join(differ)}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="custom")
     parser.add_argument("--epochs", type=int, default=10)
@@ -31,9 +51,14 @@ def main() -> None:
     parser.add_argument("--recipe", default=None, help="default: the architecture's own")
     parser.add_argument("--subset", type=int, default=None, help="train on a seeded subset of this many images")
     parser.add_argument("--precision", default="float32", help="mixed_bfloat16: the bench's GPU default")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep the runs here (DIR/seedS) and continue the unfinished ones")
+    args = parser.parse_args(argv)
+
+    from rich.console import Console
 
     from fer_zoo.environment import device_name
+    from fer_zoo.report import TrainProgress
     from fer_zoo.train import TrainOptions, train
 
     print(f"device: {device_name()}; {args.precision}", flush=True)
@@ -41,15 +66,25 @@ def main() -> None:
     last, best = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            result = train(args.arch, args.data, f"{tmp}/seed{seed}",
-                           TrainOptions(epochs=args.epochs, seed=seed, recipe=args.recipe, subset=args.subset,
-                                        precision=args.precision))
+            out = (args.out or Path(tmp)) / f"seed{seed}"
+            options = TrainOptions(epochs=args.epochs, seed=seed, recipe=args.recipe, subset=args.subset,
+                                   precision=args.precision)
+            resume = (out / "config.json").is_file()
+            if resume:
+                _check_same_run(out, args, seed)
+                print(f"seed {seed}: continuing {out}", flush=True)
+            progress = TrainProgress(Console(width=100))  # a line an epoch, in a log too
+            try:
+                result = train(args.arch, args.data, out, options, resume=resume, reporter=progress)
+            finally:
+                progress.stop()
             accs = [row["val_accuracy"] for row in result.history]
             last.append(accs[-1])
             best.append(max(accs))
             print(f"{args.arch} seed {seed}: val accuracy per epoch {' '.join(f'{a:.3f}' for a in accs)}; "
                   f"train {result.history[-1]['accuracy']:.3f}; test (best) {result.metrics['test_accuracy']:.3f}; "
-                  f"status {result.metrics['status']}; {result.metrics['seconds']:.0f} s", flush=True)
+                  f"status {result.metrics['status']}; {sum(r['epoch_seconds'] for r in result.history):.0f} s "
+                  f"training", flush=True)
 
     def spread(values):
         return statistics.stdev(values) if len(values) > 1 else 0.0

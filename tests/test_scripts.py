@@ -1,0 +1,57 @@
+"""The scripts behind the docs' figures, where they hold logic of their own."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_DATA = "synthetic:size=84,seed=1,preset=easy"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_calibration_stopped_mid_seed_carries_on_from_its_last_epoch_with_the_same_draws(tmp_path, capsys):
+    import keras
+
+    from fer_zoo.errors import FerZooError
+    from fer_zoo.rundir import read_history
+    from fer_zoo.train import TrainOptions, train
+
+    calibrate = load_script("calibrate_synthetic")
+    argv = ["--arch", "lenet", "--data", TINY_DATA, "--epochs", "2", "--seeds", "1"]
+    calibrate.main(argv)  # the reference: one sitting, in a temporary directory
+    reference = [line for line in capsys.readouterr().out.splitlines() if line.startswith("lenet seed 0:")]
+
+    class StopAtEpoch2(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    seed_dir = tmp_path / "cal" / "seed0"
+    with pytest.raises(FerZooError, match="interrupted; 1 completed epoch"):  # what a stopped calibration leaves
+        train("lenet", TINY_DATA, seed_dir, TrainOptions(epochs=2, seed=0, checkpoint_seconds=0),
+              callbacks=[StopAtEpoch2()])
+    assert [row["epoch"] for row in read_history(seed_dir / "history.csv")] == [1]
+
+    calibrate.main([*argv, "--out", str(tmp_path / "cal")])
+    printed = capsys.readouterr().out
+    assert f"seed 0: continuing {seed_dir}" in printed
+    assert "epoch 1/2" not in printed and "epoch 2/2" in printed  # epoch 1 is not trained again
+    assert [row["epoch"] for row in read_history(seed_dir / "history.csv")] == [1, 2]
+    resumed = [line for line in printed.splitlines() if line.startswith("lenet seed 0:")]
+    assert [line.split("; status")[0] for line in resumed] == [line.split("; status")[0] for line in reference]
+
+    history = (seed_dir / "history.csv").read_text()
+    with pytest.raises(SystemExit) as stopped:  # another architecture's calibration must not continue this one
+        calibrate.main(["--arch", "custom", *argv[2:], "--out", str(tmp_path / "cal")])
+    assert stopped.value.code == 2
+    assert "holds another run: architecture 'lenet' (asked 'custom')" in capsys.readouterr().err
+    assert (seed_dir / "history.csv").read_text() == history
