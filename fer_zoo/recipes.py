@@ -71,7 +71,8 @@ RECIPES = {
     "seed": Recipe("seed", "adam", 0.01, 256, 450, SEED_AUGMENT),
     # The paper's augmentation, with a step size deep nets without much batch norm survive: Adam at 3e-4,
     # batch 128, the global gradient norm clipped to 1. The default of the paper's AlexNet and VGG readings,
-    # which the seed recipe collapses to a constant prediction in the first epoch (docs/architectures.md).
+    # which the seed recipe collapsed to a constant prediction in the first epoch, and today's AlexNet-48
+    # learns under at half the pace (docs/architectures.md).
     "stable": Recipe("stable", "adam", 3e-4, 128, 450, SEED_AUGMENT, gradient_clip=1.0,
                      plateau_factor=0.5, plateau_patience=5),
     # What the strongest single FER2013 nets use (Khaireddin & Chen 2021 and peers).
