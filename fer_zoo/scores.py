@@ -106,9 +106,11 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
     """The verdict on a finished run and its one-line reason ("" for ok).
 
     - ``diverged``: the training loss is not finite, or after two or more epochs the last one's is
-      above twice ln K, worse than a uniform guess twice over, and no lower than the first one's (the
-      paper's recipe takes AlexNet-48 from ~13.4 to ~13.8); one epoch's mean loss of a net that is still
-      starting is not enough to tell;
+      above twice ln K, worse than a uniform guess twice over, no lower than the first one's (the
+      paper's recipe takes AlexNet-48 from ~13.4 to ~13.8), and the last epoch's val accuracy is no
+      better than chance; one epoch's mean loss of a net that is still starting is not enough to tell,
+      and nor is a high, rising loss while the net answers val clearly better than chance (VGG16-48's
+      first few steps under batch norm);
     - ``too slow``: the time box ended it before one whole epoch;
     - ``chance``: val accuracy no better than always answering the most common val class, within two
       standard errors; when the time box cut training short, the reason says so;
@@ -116,8 +118,12 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
     """
     k = len(class_names)
     losses = [r["loss"] for r in history]
+    share, top, bar = chance_level(val_labels, k)
+    last_val = history[-1].get("val_accuracy") if history else None
+    learning = last_val is not None and math.isfinite(last_val) and last_val > bar
     if losses and (not all(math.isfinite(x) for x in losses)
-                   or (len(losses) >= 2 and losses[-1] > 2 * math.log(k) and losses[-1] >= losses[0])):
+                   or (len(losses) >= 2 and losses[-1] > 2 * math.log(k) and losses[-1] >= losses[0]
+                       and not learning)):
         return "diverged", (f"train loss {losses[-1]:.3g} in the last epoch, above 2 ln {k} = "
                             f"{2 * math.log(k):.2f} (a uniform guess scores {math.log(k):.2f}): lower --lr")
     full = [r for r in history if r.get("images", images_per_epoch) >= images_per_epoch]
@@ -126,7 +132,6 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
         done = history[-1]["images"] if history else 0
         return "too slow", (f"trained {done:,} of one epoch's {images_per_epoch:,} images in {box}; "
                             f"use a longer budget or a GPU")
-    share, top, bar = chance_level(val_labels, k)
     cut_short = time_boxed and len(history) < planned_epochs
     part = " and part of another" if len(history) > len(full) else ""  # the epoch the time box cut
     if val_accuracy is not None and val_accuracy <= bar:

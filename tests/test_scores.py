@@ -48,6 +48,17 @@ def test_a_loss_that_blew_up_is_diverged():
     assert verdict([epoch(1, loss=4.5), epoch(2, loss=4.2)], 0.15)[0] == "chance"
 
 
+def test_a_high_rising_loss_is_not_diverged_while_val_is_clearly_above_chance():
+    # VGG16-48's first steps under batch norm: loss 4.6 -> 5.4 (above 2 ln 7 = 3.89), yet val answers well
+    rising = [epoch(1, loss=4.6), dict(epoch(2, loss=5.4), val_accuracy=0.40)]
+    assert verdict(rising, 0.40) == ("ok", "")
+    rising[-1]["val_accuracy"] = 0.15  # the same losses with val at chance
+    assert verdict(rising, 0.40)[0] == "diverged"
+    # a blow-up after a good first epoch: the best epoch's val is good, the last one's is at chance
+    blown = [dict(epoch(1, loss=1.6), val_accuracy=0.55), dict(epoch(2, loss=13.8), val_accuracy=1 / 7)]
+    assert verdict(blown, 0.55)[0] == "diverged"
+
+
 def test_the_time_box_statuses():
     status, reason = verdict([epoch(1, images=370)], 0.2, time_boxed=True)
     assert status == "too slow" and "370 of one epoch's 1,000 images" in reason and "25 s time box" in reason
