@@ -531,10 +531,10 @@ def bench_command(
 
     kinds = tuple(tracking.parse(track))
     tracking.check(kinds)
-    runner = _bench_executor(executor, address, jobs)
     device_count = parallel.parse(devices)
-    if executor == "ray" and device_count == "all":
+    if executor == "ray" and device_count == "all":  # a wrong pair of flags, whether or not Ray is installed
         raise FerZooError("--devices all with --executor ray: name how many GPUs each row takes (--devices N)")
+    runner = _bench_executor(executor, address, jobs)
     if recipe:
         resolve(None, recipe)  # an unknown name or a bad file is one line now, not one per row
     _loaded_plugins()
