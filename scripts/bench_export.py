@@ -1,7 +1,7 @@
 """Export speed on this machine: batch-1 latency and batch-256 throughput of every `fer-zoo export`
 format, each loaded the way `fer-zoo predict` / `evaluate` load it.
 
-Usage: python scripts/bench_export.py MODEL [--repeats 200] [--data synthetic]
+Usage: python scripts/bench_export.py MODEL [--repeats 200] [--data synthetic] [--format onnx ...]
 
 MODEL is a run directory or .keras file (for int8, a trained one: the export is verified by top-1
 agreement on real images). Prints a Markdown table: format, quantisation, size, runtime, verification
@@ -23,12 +23,13 @@ VARIANTS = [("keras", "none"), ("h5", "none"), ("savedmodel", "none"), ("tflite"
             ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8")]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--data", default="synthetic")
-    args = parser.parse_args()
+    parser.add_argument("--format", action="append", dest="formats", help="only this format (repeatable)")
+    args = parser.parse_args(argv)
 
     import numpy as np
 
@@ -40,9 +41,12 @@ def main() -> None:
     print("|---|---|---:|---|---|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for fmt, quantize in VARIANTS:
+            if args.formats and fmt not in args.formats:
+                continue
             out = Path(tmp) / f"{fmt}-{quantize}{FORMATS[fmt]}"
             report = export(args.model, fmt, out, quantize, data=args.data)
-            classifier = load_classifier(out, runtime="keras")
+            # a SavedModel runs whatever code it holds; this one the script wrote itself, just now
+            classifier = load_classifier(out, runtime="keras", unsafe=fmt == "savedmodel")
             one = rng.uniform(0, 255, (1, *classifier.input_shape)).astype("float32")
             batch = rng.uniform(0, 255, (256, *classifier.input_shape)).astype("float32")
             latency = median_seconds(lambda: classifier.run_batch(one), args.repeats, warmup=5)

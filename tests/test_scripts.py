@@ -55,3 +55,12 @@ def test_a_calibration_stopped_mid_seed_carries_on_from_its_last_epoch_with_the_
     assert stopped.value.code == 2
     assert "holds another run: architecture 'lenet' (asked 'custom')" in capsys.readouterr().err
     assert (seed_dir / "history.csv").read_text() == history
+
+
+def test_the_export_benchmark_loads_every_format_it_writes(tiny_model_file, capsys):
+    # the SavedModel it exports itself must load (a SavedModel needs unsafe=True since it can carry code)
+    bench_export = load_script("bench_export")
+    bench_export.main([str(tiny_model_file), "--repeats", "1", "--data", "synthetic:size=120,seed=3",
+                       "--format", "savedmodel", "--format", "onnx"])
+    rows = [line.split(" | ")[:2] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows == [["| savedmodel", "none"], ["| onnx", "none"], ["| onnx", "int8"]]
