@@ -109,8 +109,8 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
       above twice ln K, worse than a uniform guess twice over, no lower than the first one's (the
       paper's recipe takes AlexNet-48 from ~13.4 to ~13.8), and the last epoch's val accuracy is no
       better than chance; one epoch's mean loss of a net that is still starting is not enough to tell,
-      and nor is a high, rising loss while the net answers val clearly better than chance (VGG16-48's
-      first few steps under batch norm);
+      and nor is a high, rising loss while the net answers val clearly better than chance (as a big
+      net's first few steps can show);
     - ``too slow``: the time box ended it before one whole epoch;
     - ``chance``: val accuracy no better than always answering the most common val class, within two
       standard errors; when the time box cut training short, the reason says so;
