@@ -49,13 +49,51 @@ def epochs_trained(rows: list[dict]) -> int | float:
     return int(last) if last == int(last) else round(last, 2)
 
 
-def _plain_log_ticks(ax) -> None:
-    """A log axis labelled 1.5, 2, 3 rather than 2×10⁰."""
-    from matplotlib.ticker import FuncFormatter
+def _distinct_labels(values, least: int = 3, most: int = 8) -> list[str]:
+    """Each tick value with the fewest significant digits (at least ``least``) that tell the labels apart and
+    say where each tick is: 1.5, 2, 3 on a wide axis; 1.942, 1.944, 1.946 on a loss that moved by 0.01
+    (where three digits would read 1.94, 1.94, 1.95)."""
+    values = [float(v) for v in values]
+    gaps = [b - a for a, b in zip(sorted(values), sorted(values)[1:]) if b > a]
+    slack = 0.01 * min(gaps) if gaps else float("inf")
+    for digits in range(least, most + 1):
+        labels = [f"{v:.{digits}g}" for v in values]
+        if len(set(labels)) == len(labels) and all(abs(float(t) - v) <= slack for t, v in zip(labels, values)):
+            return labels
+    return labels
 
-    plain = FuncFormatter(lambda v, _: f"{v:.3g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+
+def _plain_log_ticks(ax, labelsize: float = 10) -> None:
+    """A log axis labelled 1.5, 2, 3 rather than 2×10⁰, with as many digits as its ticks need to differ,
+    and a minor tick left unlabelled where its label would run into a neighbour's (9 under 10)."""
+    from matplotlib.ticker import Formatter
+
+    class Plain(Formatter):
+        def __init__(self, minor: bool):
+            self.minor = minor
+
+        def __call__(self, value, pos=None):
+            return f"{value:.3g}"
+
+        def format_ticks(self, values):
+            labels = _distinct_labels(values)
+            if not self.minor or self.axis is None:
+                return labels
+            low, high = sorted(self.axis.get_view_interval())
+            to_pixels = self.axis.axes.transData.transform
+            room = 1.3 * labelsize * self.axis.figure.dpi / 72  # a label's height, and a little air
+            taken = [to_pixels((0, v))[1] for v in self.axis.get_majorticklocs() if low <= v <= high]
+            for index, value in enumerate(values):
+                y = to_pixels((0, value))[1]
+                if any(abs(y - other) < room for other in taken):
+                    labels[index] = ""
+                elif low <= value <= high:
+                    taken.append(y)
+            return labels
+
+    ax.yaxis.set_major_formatter(Plain(minor=False))
+    ax.yaxis.set_minor_formatter(Plain(minor=True))
+    ax.tick_params(axis="y", which="both", labelsize=labelsize)
 
 
 def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only: bool = False) -> None:
@@ -120,23 +158,71 @@ def confusion_png(matrix, class_names, path, title: str = "") -> None:
     plt.close(fig)
 
 
+_LABEL_SPOTS = [((dx, dy), "left" if dx > 0 else "right", "bottom" if dy > 0 else "top")
+                for dy in (4, -4, 14, -14, 26, -26) for dx in (6, -6)]
+
+
+def _overlap(a, b) -> float:
+    """The area two display boxes share, 0 when they do not touch."""
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+
+
+def _place_labels(ax, notes) -> None:
+    """Moves each point's label to the first spot beside its point (right and above, then below, left,
+    further out) where it covers no other label or point and stays inside the axes; where none is free,
+    to the spot that covers least. Call it after the layout is final: it works in display pixels."""
+    from matplotlib.transforms import Bbox
+
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    half = 5 * ax.figure.dpi / 72  # a marker's half width
+    points = [ax.transData.transform(note.xy) for note in notes]
+    taken = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in points]
+    for index, note in enumerate(notes):
+        others = taken[:index] + taken[index + 1:]
+        best = None
+        for offset, ha, va in _LABEL_SPOTS:
+            note.xyann = offset
+            note.set_horizontalalignment(ha)
+            note.set_verticalalignment(va)
+            box = note.get_window_extent(renderer).padded(3)  # a little air between labels
+            outside = box.width * box.height - _overlap(box, frame)
+            cost = outside + sum(_overlap(box, other) for other in others)
+            if best is None or cost < best[0]:
+                best = (cost, offset, ha, va)
+            if cost == 0:
+                break
+        _, note.xyann, ha, va = best
+        note.set_horizontalalignment(ha)
+        note.set_verticalalignment(va)
+        taken.append(note.get_window_extent(renderer))
+
+
 def _accuracy_scatter_png(rows: list[dict], path, key: str, xlabel: str, title: str) -> None:
-    """Test (or val) accuracy against ``key`` on a log axis, one point per row, labelled with its status."""
+    """Test accuracy (val where a row has no test score, and its label says so) against ``key`` on a log
+    axis, one point per row, labelled with its status; a row with neither is named under the axis."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    notes, missing = [], []
     for row in rows:
-        accuracy = row.get("test_acc") if row.get("test_acc") is not None else row.get("val_acc")
-        if row.get(key) and accuracy is not None:
-            ax.scatter(row[key], 100 * accuracy, s=60)
-            ax.annotate(f"{row['model']} ({row.get('status', '')})", (row[key], 100 * accuracy),
-                        textcoords="offset points", xytext=(6, 4), fontsize=9)
+        split = "test" if row.get("test_acc") is not None else "val"
+        accuracy = row.get(f"{split}_acc")
+        if not row.get(key) or accuracy is None:
+            missing.append(f"{row['model']} ({row.get('status') or 'no score'})")
+            continue
+        ax.scatter(row[key], 100 * accuracy, s=60)
+        status = ", ".join(filter(None, [row.get("status"), "val" if split == "val" else ""]))
+        notes.append(ax.annotate(f"{row['model']} ({status})", (row[key], 100 * accuracy),
+                                 textcoords="offset points", xytext=(6, 4), fontsize=9))
+        notes[-1].set_in_layout(False)  # placed inside the axes once the layout is final
     ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel + (f"\nnot shown, no accuracy: {', '.join(missing)}" if missing else ""))
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.set_title(_wrapped(title, 70), fontsize=10)
     fig.tight_layout()
+    _place_labels(ax, notes)
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
 
@@ -174,11 +260,11 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
                 label="train")
         ax.plot(epochs, [r.get("val_loss") for r in rows], marker="o", color=line.get_color(), label="val")
         ax.set_yscale("log")
-        _plain_log_ticks(ax)
+        _plain_log_ticks(ax, labelsize=7)
         ax.set_title(f"{name}: loss (log)", fontsize=9)
         _epoch_ticks(ax, max(r["epoch"] for r in rows), min(epochs))
         ax.set_xlabel("epoch", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(axis="x", labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     acc_ax.set_ylim(0, 100)

@@ -1,0 +1,81 @@
+"""What the PNGs show can be read: tick labels that differ and do not collide, point labels that do not
+cover each other."""
+
+import itertools
+
+import pytest
+
+from fer_zoo.figures import accuracy_vs_params_png, bench_curves_png
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the drawing functions close, kept open to be looked at."""
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig: figures.append(fig))
+    yield figures
+    for fig in figures:
+        fig.clf()
+
+
+def _shown(labels, axis):
+    """The tick labels drawn: in view, with text."""
+    low, high = sorted(axis.get_view_interval())
+    return [t for t in labels if t.get_text() and t.get_visible() and low <= t.get_position()[1] <= high]
+
+
+def _clashes(boxes):
+    return [(a, b) for a, b in itertools.combinations(boxes, 2) if a.overlaps(b)]
+
+
+def test_every_loss_panel_labels_its_ticks_distinctly_without_collisions(drawn, tmp_path):
+    def rows(losses):
+        return [{"epoch": e + 1, "loss": v, "val_loss": v * 1.01, "accuracy": 0.2, "val_accuracy": 0.2}
+                for e, v in enumerate(losses)]
+
+    histories = {"flat": rows([1.955, 1.948, 1.941]),  # moved by 0.014: three digits would read 1.95, 1.95
+                 "blew_up": rows([1.9, 13.0, 30.0]),  # 9 and 10 would sit on each other
+                 "learning": rows([1.9, 0.9, 0.05])}
+    bench_curves_png(histories, tmp_path / "curves.png")
+    fig, = drawn
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    panels = [ax for ax in fig.axes if ax.get_yscale() == "log"]
+    assert len(panels) == 3
+    for ax in panels:
+        labels = _shown(ax.yaxis.get_majorticklabels() + ax.yaxis.get_minorticklabels(), ax.yaxis)
+        texts = [t.get_text() for t in labels]
+        assert len(texts) >= 3 and len(set(texts)) == len(texts), (ax.get_title(), texts)
+        ticks = sorted(t.get_position()[1] for t in labels)
+        gap = min(b - a for a, b in zip(ticks, ticks[1:]))
+        assert all(abs(float(t.get_text()) - t.get_position()[1]) < 0.05 * gap for t in labels), texts
+        assert not _clashes([t.get_window_extent(renderer) for t in labels]), (ax.get_title(), texts)
+
+
+def test_point_labels_in_the_scatter_stay_apart_and_inside_the_axes(drawn, tmp_path):
+    rows = [{"model": "mini_xception", "param_count": 58_423, "test_acc": 0.14, "status": "too slow"},
+            {"model": "lenet", "param_count": 168_971, "test_acc": 0.167, "status": "chance"},
+            {"model": "plugin_a", "param_count": 120_000, "test_acc": 0.15, "status": "ok"},
+            {"model": "custom", "param_count": 2_140_231, "test_acc": 0.207, "status": "too slow"},
+            {"model": "alexnet48", "param_count": 10_545_735, "test_acc": 0.14, "status": "too slow"},
+            {"model": "only_val", "param_count": 9_000_000, "test_acc": None, "val_acc": 0.16, "status": "ok"},
+            {"model": "vgg16_48", "param_count": 33_088_519, "test_acc": None, "status": "too slow"}]
+    accuracy_vs_params_png(rows, tmp_path / "scatter.png", "accuracy vs parameters")
+    fig, = drawn
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax, = fig.axes
+    notes = {note.get_text(): note for note in ax.texts}
+    assert set(notes) == {"mini_xception (too slow)", "lenet (chance)", "plugin_a (ok)", "custom (too slow)",
+                          "alexnet48 (too slow)", "only_val (ok, val)"}  # a val score says it is one
+    assert "not shown, no accuracy: vgg16_48 (too slow)" in ax.get_xlabel()
+    boxes = [note.get_window_extent(renderer) for note in notes.values()]
+    frame = ax.get_window_extent(renderer)
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+    assert not _clashes(boxes), [note.get_text() for note in notes.values()]
+    for note in notes.values():  # each label beside its own point, not across the chart
+        x, y = ax.transData.transform(note.xy)
+        box = note.get_window_extent(renderer)
+        assert min(abs(x - box.x0), abs(x - box.x1)) < 12 and min(abs(y - box.y0), abs(y - box.y1)) < 40
