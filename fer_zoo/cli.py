@@ -124,6 +124,11 @@ def _command(name: str, group: typer.Typer | None = None):
     return decorate
 
 
+def _given_on_command_line(context: typer.Context) -> set[str]:
+    """The parameters of the running command that the command line set (not their defaults)."""
+    return {name for name in context.params if getattr(context.get_parameter_source(name), "name", "") == "COMMANDLINE"}
+
+
 def _loaded_plugins() -> plugin_loader.PluginSet:
     """The plugins, with each warning printed once on stderr (an error in strict mode)."""
     loaded = plugin_loader.current()
@@ -271,10 +276,12 @@ DataOption = Annotated[str, typer.Option("--data", help="synthetic (default), a 
 
 @_command("train")
 def train_command(
+    context: typer.Context,
     arch: Annotated[str | None, typer.Argument(help="Architecture name (not needed with --resume).")] = None,
     data: DataOption = "synthetic",
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/ARCH).")] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory.")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory, "
+                                                                    "with the settings it started with.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
     recipe: Annotated[str | None, typer.Option("--recipe", help="seed (the paper's), stable, modern, or a .toml file; default: the architecture's own.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
@@ -313,6 +320,10 @@ def train_command(
 
     if arch is None and resume is None:
         raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
+    given = _given_on_command_line(context)
+    if resume is not None and given & {"out", "force"}:
+        flags = " and ".join(f"--{name}" for name in ("out", "force") if name in given)
+        raise FerZooError(f"--resume {resume}: continues that run in its own directory; drop {flags}")
     if pretrained and init_from:
         raise FerZooError("--pretrained and --init-from: choose one (--pretrained is --init-from ARCH)")
     options = TrainOptions(recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
@@ -331,7 +342,8 @@ def train_command(
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
     try:
         result = train(arch or "", data, run_dir, options, resume=resume is not None, force=force, reporter=reporter,
-                       unsafe=unsafe, trackers=trackers)
+                       unsafe=unsafe, trackers=trackers,
+                       asked={{"no_augment": "augment", "pretrained": "init_from"}.get(name, name) for name in given})
     finally:
         if isinstance(reporter, TrainProgress):
             reporter.stop()

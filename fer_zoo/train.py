@@ -65,8 +65,13 @@ class RunResult:
 
 def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None,
           options: TrainOptions | None = None, resume: bool = False, force: bool = False,
-          callbacks: list | None = None, reporter=None, unsafe: bool = False, trackers=None) -> RunResult:
+          callbacks: list | None = None, reporter=None, unsafe: bool = False, trackers=None,
+          asked: set[str] | None = None) -> RunResult:
     """Train ``arch_name`` on ``data`` into the run directory ``out``; returns plain data.
+
+    A resumed run keeps the settings it was started with: ``arch_name``, ``data`` and each option named in
+    ``asked`` (default: those ``options`` sets away from TrainOptions' defaults; "data" for ``data``) must
+    match them or be left out, else a FerZooError names what differs.
 
     ``reporter`` (a fer_zoo.callbacks.Reporter) is told about every step and epoch, for a progress display.
     ``unsafe`` lets ``--init-from`` and ``--resume`` load models that hold code (Lambda layers).
@@ -85,6 +90,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     saved = None
     if resume:
         saved = rundir.load_config(out)
+        _refuse_changes(saved, out, arch_name, data, options, asked)
         arch_name, data = saved["architecture"], saved["data"]
         options = options_from_config(saved)
     from fer_zoo import parallel
@@ -396,6 +402,57 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
         "global_batch_size": recipe.batch_size * options.devices,
         **environment.describe(),
     }
+
+
+_FLAGS = {"recipe": "--recipe", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+          "optimizer": "--optimizer", "augment": "augmentation", "seed": "--seed", "precision": "--precision",
+          "class_weights": "--class-weights", "label_smoothing": "--label-smoothing",
+          "early_stopping": "--early-stopping", "init_from": "--init-from", "freeze": "--freeze",
+          "subset": "--subset", "eval_subset": "eval subset", "time_box": "--time-box", "devices": "--devices",
+          "data": "--data"}
+
+
+def _refuse_changes(saved: dict, out: Path, arch_name: str, data: str, options: TrainOptions,
+                    asked: set[str] | None) -> None:
+    """A resume that asks for another architecture, data or setting than the run has is refused, naming each."""
+    import fer_zoo
+
+    if asked is None:
+        default = TrainOptions()
+        asked = {f for f in default.__dataclass_fields__ if getattr(options, f) != getattr(default, f)}
+        asked |= {"data"} if data != "synthetic" else set()
+    had = saved["architecture"]
+    differ = [f"architecture {had} (not {arch_name})"] if arch_name not in ("", had) else []
+    differ += _conflicts(saved, fer_zoo.get_architecture(had).recipe, options, data, asked)
+    if differ:
+        raise FerZooError(f"--resume {out}: the run was started with {', '.join(differ)}; a resumed run keeps its "
+                          f"settings (leave them out, or start a new run with --init-from {out})")
+
+
+def _conflicts(config: dict, arch_recipe: str | None, options: TrainOptions, data: str,
+                     asked: set[str]) -> list[str]:
+    """What a resume asked for (the names in ``asked``) that differs from the run's ``config``, each as
+    "--epochs 5 (not 9)", the run's value first. A recipe counts as the same when it resolves to the same."""
+    from fer_zoo import parallel
+
+    saved = Recipe.from_dict(config["recipe"])
+    knobs = {"epochs": saved.epochs, "batch_size": saved.batch_size, "lr": saved.learning_rate,
+             "optimizer": saved.optimizer, "label_smoothing": saved.label_smoothing}
+    had = {**{f: config.get(f) for f in _FLAGS}, **knobs, "data": config["data"], "recipe": saved.name,
+           "augment": saved.augment.active, "devices": config.get("devices", 1)}
+    wanted = {**{f: getattr(options, f) for f in _FLAGS if f != "data"}, "data": data, "recipe": saved.name}
+    if "devices" in asked:
+        wanted["devices"] = parallel.resolve(options.devices)
+    if "recipe" in asked and resolve(arch_recipe, options.recipe, **knobs, augment=saved.augment.active) != saved:
+        wanted["recipe"] = options.recipe
+    return [f"{_FLAGS[f]} {_shown(had[f])} (not {_shown(wanted[f])})" for f in sorted(asked & set(_FLAGS))
+            if wanted[f] != had[f]]
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else str(value)
 
 
 def options_from_config(config: dict) -> TrainOptions:

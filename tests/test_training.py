@@ -209,7 +209,9 @@ def test_killed_run_resumes_to_a_complete_history(cli, tmp_path):
     process.wait()
     done = json.loads((out / "state.json").read_text())["completed_epochs"]
     assert 2 <= done < 40
-    result = cli("train", "--resume", str(out), "--quiet")
+    # the command that started it, with --resume: the same settings, so it goes on (a job script's retry)
+    result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "40", "--batch-size", "32", "--resume", str(out),
+                 "--quiet")
     assert result.exit_code == 0, result.output
     epochs = [int(r["epoch"]) for r in history(out)]
     assert epochs == list(range(1, 41))
