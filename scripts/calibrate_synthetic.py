@@ -25,21 +25,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _check_same_run(out: Path, args, seed: int) -> None:
-    """Continue only a run of this calibration: another arch, data, recipe or budget there is an error."""
-    import json
-
-    saved = json.loads((out / "config.json").read_text())
-    wanted = {"architecture": args.arch, "data": args.data, "seed": seed, "precision": args.precision,
-              "subset": args.subset, "epochs": args.epochs, "recipe": args.recipe}
-    found = {**{k: saved.get(k) for k in wanted}, "epochs": saved["recipe"]["epochs"],
-             "recipe": saved["recipe"]["name"] if args.recipe else None}
-    differ = [f"{k} {found[k]!r} (asked {wanted[k]!r})" for k in wanted if found[k] != wanted[k]]
-    if differ:
-        print(f"calibrate_synthetic.py: error: --out {out} holds another run: {', '.join(differ)}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="custom")
@@ -58,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
 
     from fer_zoo.environment import device_name
+    from fer_zoo.errors import FerZooError
     from fer_zoo.report import TrainProgress
     from fer_zoo.train import TrainOptions, train
 
@@ -71,11 +57,15 @@ def main(argv: list[str] | None = None) -> None:
                                    precision=args.precision)
             resume = (out / "config.json").is_file()
             if resume:
-                _check_same_run(out, args, seed)
                 print(f"seed {seed}: continuing {out}", flush=True)
             progress = TrainProgress(Console(width=100))  # a line an epoch, in a log too
+            # only a run of this calibration continues: fer-zoo refuses another arch, data, recipe or budget
+            asked = {"data", "seed", "precision", "subset", "epochs"} | ({"recipe"} if args.recipe else set())
             try:
-                result = train(args.arch, args.data, out, options, resume=resume, reporter=progress)
+                result = train(args.arch, args.data, out, options, resume=resume, reporter=progress, asked=asked)
+            except FerZooError as exc:
+                print(f"calibrate_synthetic.py: error: {exc}", file=sys.stderr)
+                raise SystemExit(2) from None
             finally:
                 progress.stop()
             accs = [row["val_accuracy"] for row in result.history]

@@ -53,7 +53,7 @@ def test_a_calibration_stopped_mid_seed_carries_on_from_its_last_epoch_with_the_
     with pytest.raises(SystemExit) as stopped:  # another architecture's calibration must not continue this one
         calibrate.main(["--arch", "custom", *argv[2:], "--out", str(tmp_path / "cal")])
     assert stopped.value.code == 2
-    assert "holds another run: architecture 'lenet' (asked 'custom')" in capsys.readouterr().err
+    assert "the run was started with architecture lenet (not custom)" in capsys.readouterr().err
     assert (seed_dir / "history.csv").read_text() == history
 
 
