@@ -167,40 +167,78 @@ def _overlap(a, b) -> float:
     return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
 
 
-def _place_labels(ax, notes) -> None:
+def _words(note, renderer):
+    """Where an annotation's text is drawn, without its leader line (which its own extent includes)."""
+    from matplotlib.text import Text
+
+    note.update_positions(renderer)
+    return Text.get_window_extent(note, renderer)
+
+
+def _leader(box, point) -> tuple:
+    """A label's leader line as matplotlib draws it: from the middle of its text (hidden under the text up
+    to the text's edge) to its point, in display pixels."""
+    return ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2), tuple(point)
+
+
+def _crossings(line, boxes) -> int:
+    """How many of ``boxes`` the straight line runs through (sampled every few pixels)."""
+    (x0, y0), (x1, y1) = line
+    steps = max(2, int(max(abs(x1 - x0), abs(y1 - y0)) / 3))
+    inside = [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps) for i in range(1, steps)]
+    return sum(any(box.contains(x, y) for x, y in inside) for box in boxes)
+
+
+def _place_labels(ax, notes, rounds: int = 4) -> None:
     """Moves each point's label to the first spot beside its point (right and above, then below, left,
-    further out) where it covers no other label or point and stays inside the axes; where none is free,
-    to the spot that covers least. Call it after the layout is final: it works in display pixels."""
+    further out) where it covers no other label or point, its leader line crosses none and no other's
+    crosses it, and it stays inside the axes; where none is free, to the spot that does least harm. Each
+    label moves again while another's move left it worse off, a few rounds at most. Call it after the
+    layout is final: it works in display pixels."""
     from matplotlib.transforms import Bbox
 
     renderer = ax.figure.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     half = 5 * ax.figure.dpi / 72  # a marker's half width
-    points = [ax.transData.transform(note.xy) for note in notes]
-    taken = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in points]
-    for index, note in enumerate(notes):
-        others = taken[:index] + taken[index + 1:]
-        best = None
-        for offset, ha, va in _LABEL_SPOTS:
-            note.xyann = offset
-            note.set_horizontalalignment(ha)
-            note.set_verticalalignment(va)
-            box = note.get_window_extent(renderer).padded(3)  # a little air between labels
-            outside = box.width * box.height - _overlap(box, frame)
-            cost = outside + sum(_overlap(box, other) for other in others)
-            if best is None or cost < best[0]:
-                best = (cost, offset, ha, va)
-            if cost == 0:
-                break
-        _, note.xyann, ha, va = best
+    points = [tuple(ax.transData.transform(note.xy)) for note in notes]
+    markers = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in points]
+    labels = [_words(note, renderer) for note in notes]
+
+    def harm(index, box) -> float:
+        others = markers[:index] + markers[index + 1:] + labels[:index] + labels[index + 1:]
+        leaders = [_leader(label, point) for j, (label, point) in enumerate(zip(labels, points)) if j != index]
+        crossed = _crossings(_leader(box, points[index]), others) + sum(_crossings(line, [box]) for line in leaders)
+        return box.width * box.height - _overlap(box, frame) + sum(_overlap(box, o) for o in others) + 200 * crossed
+
+    def put(note, spot) -> None:
+        note.xyann, ha, va = spot
         note.set_horizontalalignment(ha)
         note.set_verticalalignment(va)
-        taken.append(note.get_window_extent(renderer))
+
+    for _ in range(rounds):
+        moved = False
+        for index, note in enumerate(notes):
+            now = harm(index, labels[index].padded(3))
+            if now == 0:
+                continue
+            best = None
+            for spot in _LABEL_SPOTS:
+                put(note, spot)
+                cost = harm(index, _words(note, renderer).padded(3))  # a little air between labels
+                if best is None or cost < best[0]:
+                    best = (cost, spot)
+                if cost == 0:
+                    break
+            put(note, best[1])
+            moved |= best[0] < now
+            labels[index] = _words(note, renderer)
+        if not moved:
+            break
 
 
-def _accuracy_scatter_png(rows: list[dict], path, key: str, xlabel: str, title: str) -> None:
-    """Test accuracy (val where a row has no test score, and its label says so) against ``key`` on a log
-    axis, one point per row, labelled with its status; a row with neither is named under the axis."""
+def _accuracy_scatter_png(rows: list[dict], path, key: str, what: str, xlabel: str, title: str) -> None:
+    """Test accuracy (val where a row has no test score, and its label says so) against ``key`` (``what``)
+    on a log axis, one point per row, labelled with its status; a row without either is named under the axis."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     notes, missing = [], []
@@ -208,15 +246,18 @@ def _accuracy_scatter_png(rows: list[dict], path, key: str, xlabel: str, title: 
         split = "test" if row.get("test_acc") is not None else "val"
         accuracy = row.get(f"{split}_acc")
         if not row.get(key) or accuracy is None:
-            missing.append(f"{row['model']} ({row.get('status') or 'no score'})")
+            why = ["no accuracy" if accuracy is None else f"no {what}", row.get("status")]
+            missing.append(f"{row['model']} ({', '.join(filter(None, why))})")
             continue
-        ax.scatter(row[key], 100 * accuracy, s=60)
+        colour = ax.scatter(row[key], 100 * accuracy, s=60).get_facecolor()[0]
         status = ", ".join(filter(None, [row.get("status"), "val" if split == "val" else ""]))
-        notes.append(ax.annotate(f"{row['model']} ({status})", (row[key], 100 * accuracy),
-                                 textcoords="offset points", xytext=(6, 4), fontsize=9))
+        notes.append(ax.annotate(f"{row['model']} ({status})", (row[key], 100 * accuracy), color=colour,
+                                 textcoords="offset points", xytext=(6, 4), fontsize=9,  # a leader line to
+                                 arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.6,  # its own point
+                                             "shrinkA": 1, "shrinkB": 4}))
         notes[-1].set_in_layout(False)  # placed inside the axes once the layout is final
     ax.set_xscale("log")
-    ax.set_xlabel(xlabel + (f"\nnot shown, no accuracy: {', '.join(missing)}" if missing else ""))
+    ax.set_xlabel(xlabel + ("\n" + _wrapped(f"not shown: {', '.join(missing)}", 70) if missing else ""))
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
@@ -229,14 +270,15 @@ def _accuracy_scatter_png(rows: list[dict], path, key: str, xlabel: str, title: 
 
 def accuracy_vs_params_png(rows: list[dict], path, title: str = "") -> None:
     """Test (or val) accuracy against parameter count, log scale, one labelled point per architecture."""
-    _accuracy_scatter_png(rows, path, "param_count", "parameters (log scale)", title or "accuracy vs parameters")
+    _accuracy_scatter_png(rows, path, "param_count", "parameter count", "parameters (log scale)",
+                          title or "accuracy vs parameters")
 
 
 def accuracy_vs_speed_png(rows: list[dict], path, title: str = "") -> None:
     """Test (or val) accuracy against inference images/s at batch 256, log scale: the trade-off a deployment
     makes."""
-    _accuracy_scatter_png(rows, path, "infer_samples_per_sec", "inference images/s at batch 256 (log scale)",
-                          title or "accuracy vs inference speed")
+    _accuracy_scatter_png(rows, path, "infer_samples_per_sec", "inference speed",
+                          "inference images/s at batch 256 (log scale)", title or "accuracy vs inference speed")
 
 
 def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") -> None:

@@ -26,6 +26,14 @@ def _shown(labels, axis):
     return [t for t in labels if t.get_text() and t.get_visible() and low <= t.get_position()[1] <= high]
 
 
+def _words(note, renderer):
+    """The box of an annotation's text alone (its own extent takes in the leader line too)."""
+    from matplotlib.text import Text
+
+    note.update_positions(renderer)
+    return Text.get_window_extent(note, renderer)
+
+
 def _clashes(boxes):
     return [(a, b) for a, b in itertools.combinations(boxes, 2) if a.overlaps(b)]
 
@@ -61,7 +69,8 @@ def test_point_labels_in_the_scatter_stay_apart_and_inside_the_axes(drawn, tmp_p
             {"model": "custom", "param_count": 2_140_231, "test_acc": 0.207, "status": "too slow"},
             {"model": "alexnet48", "param_count": 10_545_735, "test_acc": 0.14, "status": "too slow"},
             {"model": "only_val", "param_count": 9_000_000, "test_acc": None, "val_acc": 0.16, "status": "ok"},
-            {"model": "vgg16_48", "param_count": 33_088_519, "test_acc": None, "status": "too slow"}]
+            {"model": "vgg16_48", "param_count": 33_088_519, "test_acc": None, "status": "too slow"},
+            {"model": "uncounted", "param_count": None, "test_acc": 0.3, "status": "ok"}]
     accuracy_vs_params_png(rows, tmp_path / "scatter.png", "accuracy vs parameters")
     fig, = drawn
     fig.canvas.draw()
@@ -70,12 +79,17 @@ def test_point_labels_in_the_scatter_stay_apart_and_inside_the_axes(drawn, tmp_p
     notes = {note.get_text(): note for note in ax.texts}
     assert set(notes) == {"mini_xception (too slow)", "lenet (chance)", "plugin_a (ok)", "custom (too slow)",
                           "alexnet48 (too slow)", "only_val (ok, val)"}  # a val score says it is one
-    assert "not shown, no accuracy: vgg16_48 (too slow)" in ax.get_xlabel()
-    boxes = [note.get_window_extent(renderer) for note in notes.values()]
+    assert "not shown: vgg16_48 (no accuracy, too slow), uncounted (no parameter count, ok)" in \
+        " ".join(ax.get_xlabel().split())  # wrapped to the figure's width
+    boxes = [_words(note, renderer) for note in notes.values()]
     frame = ax.get_window_extent(renderer)
     assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
     assert not _clashes(boxes), [note.get_text() for note in notes.values()]
-    for note in notes.values():  # each label beside its own point, not across the chart
+    for name, note in notes.items():  # each label beside its own point, its leader line clear of the others
         x, y = ax.transData.transform(note.xy)
-        box = note.get_window_extent(renderer)
+        box = _words(note, renderer)
         assert min(abs(x - box.x0), abs(x - box.x1)) < 12 and min(abs(y - box.y0), abs(y - box.y1)) < 40
+        mx, my = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2  # matplotlib draws it from the text's middle
+        along = [(mx + (x - mx) * i / 50, my + (y - my) * i / 50) for i in range(51)]
+        crossed = [other for other, b in zip(notes, boxes) if other != name and any(b.contains(*p) for p in along)]
+        assert not crossed, (name, crossed)
