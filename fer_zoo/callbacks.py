@@ -21,6 +21,12 @@ import numpy as np
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
                    "learning_rate", "images", "epoch_images", "epoch_seconds", "images_per_second"]
 TRAIN_TO_FORWARD = 3.0  # a training step costs about three forward passes (forward, and backward at twice)
+# What a first call compiles, per layer of the network: the training step (forward, backward, update) and the
+# precise-BN pass. Typical figures on a 2-core CPU under TensorFlow (scripts/time_compiles.py: 0.18-0.34 s a
+# layer for the step over lenet, custom, mini_xception, alexnet48 and vgg16_48, 0-0.07 s for precise BN); a
+# faster machine compiles sooner, so the time box is then a little cautious about a row's first step.
+STEP_COMPILE_PER_LAYER = 0.25
+PRECISE_BN_COMPILE_PER_LAYER = 0.05
 
 
 @dataclass
@@ -153,33 +159,43 @@ class Tracking(keras.callbacks.Callback):
 class TimeBox(keras.callbacks.Callback):
     """Stops training before the time box would overflow: a step is started only if it, and the
     validation and scoring still owed, fit in what is left. ``forward_seconds`` is the measured time of
-    one forward batch; the step time comes from the steps run so far (before the second step, three
-    forward passes). It reads each step's end, so the device waits for Python between steps: meant for
-    budgets of seconds, not for long runs.
+    one forward batch; the step time comes from the steps run so far. Before any step it is three forward
+    passes and ``first_step_compile``, the estimated compile of the training step; ``first_validation`` is
+    what the first validation compiles (the precise-BN pass), owed until an epoch has ended. It reads each
+    step's end, so the device waits for Python between steps: meant for budgets of seconds, not long runs.
     """
 
-    def __init__(self, seconds: float, started: float, forward_seconds: float, reserve_batches: float):
+    def __init__(self, seconds: float, started: float, forward_seconds: float, reserve_batches: float,
+                 first_step_compile: float = 0.0, first_validation: float = 0.0):
         super().__init__()
         self.deadline = started + seconds
         self.forward_seconds = forward_seconds
+        self.first_step_compile = first_step_compile
         self.reserve_batches = reserve_batches
+        self.first_validation = first_validation
         self.fired = False
         self.step_seconds: list[float] = []
         self.last = None
 
     def owed(self) -> float:
-        """Seconds still owed after training stops: validation and scoring at the measured forward speed."""
-        return self.reserve_batches * self.forward_seconds
+        """Seconds still owed after training stops: validation and scoring at the measured forward speed,
+        and the first validation's compile until it is done."""
+        return self.reserve_batches * self.forward_seconds + self.first_validation
 
     def next_step(self) -> float:
         measured = self.step_seconds[1:]  # the first includes the compile
-        return float(np.median(measured[-5:])) if measured else TRAIN_TO_FORWARD * self.forward_seconds
+        if measured:
+            return float(np.median(measured[-5:]))
+        return TRAIN_TO_FORWARD * self.forward_seconds + (0.0 if self.step_seconds else self.first_step_compile)
 
     def fits(self, now: float) -> bool:
         return now + self.next_step() + self.owed() <= self.deadline
 
     def on_epoch_begin(self, epoch, logs=None):
         self.last = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.first_validation = 0.0  # validated (EpochEnd runs first): compiled now
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()

@@ -221,14 +221,16 @@ def predict_fixed(model, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)[: len(x)]
 
 
-def batch_norm_layers(model) -> list:
+def leaf_layers(model) -> list:
+    """Every layer of ``model``, nested models opened up."""
     found = []
     for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found += batch_norm_layers(layer)
-        elif isinstance(layer, layers.BatchNormalization):
-            found.append(layer)
+        found += leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
     return found
+
+
+def batch_norm_layers(model) -> list:
+    return [layer for layer in leaf_layers(model) if isinstance(layer, layers.BatchNormalization)]
 
 
 class TrainingModeForward(keras.Model):

@@ -296,9 +296,10 @@ def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, d
 
 def _time_box(run: Run, seconds: float, started: float):
     """A TimeBox measured on this run: one forward batch, timed after a first call that compiles it (the
-    same compiled function validation uses afterwards)."""
-    from fer_zoo.callbacks import TimeBox
-    from fer_zoo.pipeline import predict_fixed
+    same compiled function validation uses afterwards); the compiles still to come (the training step's,
+    the precise-BN pass's) estimated from the network's layer count."""
+    from fer_zoo.callbacks import PRECISE_BN_COMPILE_PER_LAYER, STEP_COMPILE_PER_LAYER, TimeBox
+    from fer_zoo.pipeline import leaf_layers, predict_fixed
 
     probe = run.val.x[: run.eval_batch]
     predict_fixed(run.inference, probe, run.eval_batch)
@@ -309,7 +310,10 @@ def _time_box(run: Run, seconds: float, started: float):
     if run.precise_bn.sample is not None:
         per_validation += len(run.precise_bn.sample) / run.eval_batch
     scoring = math.ceil(len(run.test) / run.eval_batch) if run.test is not None else 0
-    return TimeBox(seconds, started, forward, per_validation + scoring)
+    layers = len(leaf_layers(run.inference))
+    return TimeBox(seconds, started, forward, per_validation + scoring,
+                   first_step_compile=STEP_COMPILE_PER_LAYER * layers,
+                   first_validation=PRECISE_BN_COMPILE_PER_LAYER * layers if run.precise_bn.sample is not None else 0)
 
 
 def _finish(run: Run, started: float, too_slow=None) -> RunResult:
@@ -351,8 +355,8 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     if too_slow is not None:
         summary["status"] = "too slow"
         summary["reason"] = (f"one training step of {run.batches.batch_size} images needs ~{too_slow.next_step():.0f} s "
-                             f"here, and scoring ~{too_slow.owed():.0f} s: more than the {run.options.time_box:g} s "
-                             f"time box; use a longer budget or a GPU")
+                             f"here the first time (it compiles), and scoring ~{too_slow.owed():.0f} s: more than "
+                             f"the {run.options.time_box:g} s time box; use a longer budget or a GPU")
     else:
         summary["status"], summary["reason"] = run_status(
             history, planned_epochs=run.recipe.epochs, images_per_epoch=len(run.batches) * run.batches.batch_size,

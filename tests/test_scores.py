@@ -82,3 +82,32 @@ def test_the_time_box_starts_a_step_only_if_it_and_the_scoring_still_fit():
     box.step_seconds = [9.0, 2.0, 2.0, 2.5]  # the first step compiled: left out
     assert box.next_step() == 2.0
     assert box.fits(100.0 + 19.0) and not box.fits(100.0 + 19.5)
+
+
+def test_the_time_box_reserves_the_first_step_and_first_validation_compiles():
+    from fer_zoo.callbacks import TimeBox
+
+    box = TimeBox(seconds=25, started=100.0, forward_seconds=1.0, reserve_batches=4, first_step_compile=5.0,
+                  first_validation=1.0)
+    assert box.next_step() == 8.0  # three forward passes, and the training step's compile
+    assert box.owed() == 5.0  # and the precise-BN pass's compile, still owed
+    assert box.fits(100.0 + 12.0) and not box.fits(100.0 + 12.5)
+    box.step_seconds = [8.0]  # the compiling step is done: the next one is three forward passes
+    assert box.next_step() == 3.0
+    box.on_epoch_end(0)  # validated once: nothing left to compile
+    assert box.owed() == 4.0 and box.fits(100.0 + 18.0) and not box.fits(100.0 + 18.5)
+
+
+def test_a_time_boxed_run_counts_its_networks_layers_into_the_compiles_it_reserves(monkeypatch, tmp_path):
+    from fer_zoo import callbacks
+    from fer_zoo.train import TrainOptions, train
+
+    boxes = []
+    monkeypatch.setattr(callbacks.TimeBox, "on_train_begin", lambda self, logs=None: boxes.append(self))
+    from fer_zoo.pipeline import leaf_layers
+
+    result = train("lenet", "synthetic:size=84,seed=1,preset=easy", tmp_path / "run",
+                   TrainOptions(epochs=1, batch_size=32, time_box=600))
+    box, = boxes
+    assert box.first_step_compile == callbacks.STEP_COMPILE_PER_LAYER * len(leaf_layers(result.model)) > 0
+    assert box.first_validation == 0  # no batch norm, no precise-BN pass to compile
