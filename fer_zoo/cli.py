@@ -126,7 +126,8 @@ def _command(name: str, group: typer.Typer | None = None):
 
 def _given_on_command_line(context: typer.Context) -> set[str]:
     """The parameters of the running command that the command line set (not their defaults)."""
-    return {name for name in context.params if getattr(context.get_parameter_source(name), "name", "") == "COMMANDLINE"}
+    return {name for name in context.params
+            if getattr(context.get_parameter_source(name), "name", "") == "COMMANDLINE"}
 
 
 def _loaded_plugins() -> plugin_loader.PluginSet:

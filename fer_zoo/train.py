@@ -311,9 +311,9 @@ def _time_box(run: Run, seconds: float, started: float):
         per_validation += len(run.precise_bn.sample) / run.eval_batch
     scoring = math.ceil(len(run.test) / run.eval_batch) if run.test is not None else 0
     layers = len(leaf_layers(run.inference))
+    precise_bn_compile = PRECISE_BN_COMPILE_PER_LAYER * layers if run.precise_bn.sample is not None else 0.0
     return TimeBox(seconds, started, forward, per_validation + scoring,
-                   first_step_compile=STEP_COMPILE_PER_LAYER * layers,
-                   first_validation=PRECISE_BN_COMPILE_PER_LAYER * layers if run.precise_bn.sample is not None else 0)
+                   first_step_compile=STEP_COMPILE_PER_LAYER * layers, first_validation=precise_bn_compile)
 
 
 def _finish(run: Run, started: float, too_slow=None) -> RunResult:
@@ -434,7 +434,7 @@ def _refuse_changes(saved: dict, out: Path, arch_name: str, data: str, options: 
 
 
 def _conflicts(config: dict, arch_recipe: str | None, options: TrainOptions, data: str,
-                     asked: set[str]) -> list[str]:
+               asked: set[str]) -> list[str]:
     """What a resume asked for (the names in ``asked``) that differs from the run's ``config``, each as
     "--epochs 5 (not 9)", the run's value first. A recipe counts as the same when it resolves to the same."""
     from fer_zoo import parallel
