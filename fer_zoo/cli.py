@@ -284,7 +284,9 @@ def train_command(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory, "
                                                                     "with the settings it started with.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
-    recipe: Annotated[str | None, typer.Option("--recipe", help="seed (the paper's), stable, modern, or a .toml file; default: the architecture's own.")] = None,
+    recipe: Annotated[str | None, typer.Option(
+        "--recipe", help="seed (the paper's), stable, adam, modern, or a .toml file; default: the architecture's "
+                         "own.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
@@ -514,7 +516,7 @@ def bench_command(
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
     recipe: Annotated[str | None, typer.Option(
-        "--recipe", help="Every row's recipe: seed (the paper's), stable, modern or a .toml file; default: each "
+        "--recipe", help="Every row's recipe: seed (the paper's), stable, adam, modern or a .toml file; default: each "
                          "one's own.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,

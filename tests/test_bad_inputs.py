@@ -313,7 +313,7 @@ CASES = [
     Case("resume-other-arch", lambda c: ["train", "custom", "--resume", str(c.run())],
          "architecture lenet (not custom)"),
     Case("resume-other-recipe-and-lr", lambda c: ["train", "--resume", str(c.run()), "--recipe", "seed", "--lr", "0.5"],
-         "(not 0.5), --recipe modern (not seed)"),
+         "(not 0.5), --recipe adam (not seed)"),
     Case("resume-no-augment", lambda c: ["train", "--resume", str(c.run()), "--no-augment"],
          "augmentation on (not off)"),
     Case("resume-elsewhere", lambda c: ["train", "--resume", str(c.run()), "--out", c.p("other")], "drop --out"),

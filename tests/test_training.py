@@ -51,7 +51,7 @@ def test_run_directory_layout(trained_run):
     rows = history(run)
     assert list(rows[0]) == HISTORY_COLUMNS and [r["epoch"] for r in rows] == ["1", "2"]
     config = json.loads((run / "config.json").read_text())
-    assert config["recipe"]["name"] == "modern" and config["recipe"]["batch_size"] == 32  # lenet's own recipe
+    assert config["recipe"]["name"] == "adam" and config["recipe"]["batch_size"] == 32  # lenet's own recipe
     assert config["dataset_fingerprint"].startswith("synthetic-") and config["backend"] == "tensorflow"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["best_epoch"] in (1, 2) and 0 <= metrics["test_accuracy"] <= 1
