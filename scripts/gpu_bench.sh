@@ -9,7 +9,8 @@
 #       keras namex optree "setuptools>=77"
 # There:
 #   WHEELS=wheels bash scripts/gpu_bench.sh          (results and logs in ${OUT:-gpu-results})
-# A rehearsal on any CPU (small sizes, same steps):  REHEARSAL=1 PYTHON=/path/to/python bash scripts/gpu_bench.sh
+# A rehearsal on any CPU (small sizes, same steps), with jax and setuptools>=77 in that python:
+#   REHEARSAL=1 PYTHON=/path/to/python bash scripts/gpu_bench.sh
 #
 # Installs into that interpreter directly: a `--system-site-packages` venv made from the base
 # interpreter loses a JAX that lives in another venv. Then, under KERAS_BACKEND=jax:
@@ -29,6 +30,12 @@ mkdir -p "$OUT"
 if [ -n "${WHEELS:-}" ]; then
   "$PY" -m pip install --no-index --no-deps "$WHEELS"/*.whl
 fi
+# What the install and the steps need from the interpreter, said before anything runs.
+"$PY" -c "import jax" 2>/dev/null \
+  || { echo "gpu_bench.sh: $PY has no JAX: $PY -m pip install jax, or set PYTHON to one that has" >&2; exit 2; }
+"$PY" -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" 2>/dev/null \
+  || { echo "gpu_bench.sh: installing fer-zoo needs setuptools>=77 in $PY: $PY -m pip install 'setuptools>=77'," \
+       "or put its wheel in WHEELS" >&2; exit 2; }
 "$PY" -m pip install -q --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception
 export KERAS_BACKEND=jax FER_ZOO_CACHE_DIR="$OUT/cache"
 "$PY" -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
