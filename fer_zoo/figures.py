@@ -40,6 +40,23 @@ def epoch_positions(rows: list[dict]) -> list[float]:
             for r in rows]
 
 
+CUT_SHORT = "hollow: an epoch the time box cut short"
+
+
+def _cut_short(rows: list[dict]) -> list[bool]:
+    """Which history rows are epochs the time box ended before all their images."""
+    return [bool(r.get("epoch_images")) and r["images"] < r["epoch_images"] for r in rows]
+
+
+def _mark_cut_short(ax, epochs, values, cut, color) -> bool:
+    """Redraw the points of cut-short epochs hollow; whether there were any."""
+    points = [(x, y) for x, y, c in zip(epochs, values, cut) if c and y is not None]
+    if points:
+        xs, ys = zip(*points)
+        ax.plot(xs, ys, linestyle="none", marker="o", markerfacecolor="white", markeredgecolor=color, zorder=3)
+    return bool(points)
+
+
 def epochs_trained(rows: list[dict]) -> int | float:
     """How many epochs a history trained: 20 when each was whole, 2.14 when the time box cut the third
     after 256 of its 1,792 images."""
@@ -104,7 +121,7 @@ def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only
     """
     plt = _pyplot()
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    longest, first = 1, 1.0
+    longest, first, any_cut = 1, 1.0, False
     for name, rows in histories.items():
         epochs = epoch_positions(rows)
         longest = max([longest, *(r["epoch"] for r in rows)])
@@ -112,13 +129,14 @@ def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only
         for ax, key, scale in ((acc_ax, "accuracy", 100), (loss_ax, "loss", 1)):
             values = [None if r.get(f"val_{key}") is None else scale * r[f"val_{key}"] for r in rows]
             line, = ax.plot(epochs, values, marker="o", label=f"{name} val")
+            any_cut |= _mark_cut_short(ax, epochs, values, _cut_short(rows), line.get_color())
             if not val_only:
                 ax.plot(epochs, [None if r.get(key) is None else scale * r[key] for r in rows], linestyle="--",
                         marker=".", color=line.get_color(), label=f"{name} train")
     loss_ax.set_yscale("log")
     _plain_log_ticks(loss_ax)
     for ax, label in ((acc_ax, "accuracy (%)"), (loss_ax, "cross-entropy loss (log scale)")):
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(f"epoch ({CUT_SHORT})" if any_cut else "epoch")
         ax.set_ylabel(label)
         _epoch_ticks(ax, longest, first)  # no epoch 1.25
         ax.grid(alpha=0.3)
@@ -294,13 +312,18 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
     longest = max([1, *(r["epoch"] for rows in histories.values() for r in rows)])
     positions = {name: epoch_positions(rows) for name, rows in histories.items()}
     first = min([1.0, *(x for epochs in positions.values() for x in epochs)])
+    any_cut = False
     for index, name in enumerate(names):
         rows, epochs = histories[name], positions[name]
-        line, = acc_ax.plot(epochs, [100 * r["val_accuracy"] for r in rows], marker="o", label=name)
+        accuracies = [100 * r["val_accuracy"] for r in rows]
+        line, = acc_ax.plot(epochs, accuracies, marker="o", label=name)
+        any_cut |= _mark_cut_short(acc_ax, epochs, accuracies, _cut_short(rows), line.get_color())
         ax = fig.add_subplot(grid[1 + index // columns, index % columns])
         ax.plot(epochs, [r.get("loss") for r in rows], linestyle="--", marker=".", color=line.get_color(),
                 label="train")
-        ax.plot(epochs, [r.get("val_loss") for r in rows], marker="o", color=line.get_color(), label="val")
+        val_losses = [r.get("val_loss") for r in rows]
+        ax.plot(epochs, val_losses, marker="o", color=line.get_color(), label="val")
+        _mark_cut_short(ax, epochs, val_losses, _cut_short(rows), line.get_color())
         ax.set_yscale("log")
         _plain_log_ticks(ax, labelsize=7)
         ax.set_title(f"{name}: loss (log)", fontsize=9)
@@ -311,7 +334,7 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
         ax.legend(fontsize=7)
     acc_ax.set_ylim(0, 100)
     _epoch_ticks(acc_ax, longest, first)
-    acc_ax.set_xlabel("epoch")
+    acc_ax.set_xlabel(f"epoch ({CUT_SHORT})" if any_cut else "epoch")
     acc_ax.set_ylabel("val accuracy (%)")
     acc_ax.grid(alpha=0.3)
     acc_ax.legend(fontsize=8)

@@ -93,3 +93,31 @@ def test_point_labels_in_the_scatter_stay_apart_and_inside_the_axes(drawn, tmp_p
         along = [(mx + (x - mx) * i / 50, my + (y - my) * i / 50) for i in range(51)]
         crossed = [other for other, b in zip(notes, boxes) if other != name and any(b.contains(*p) for p in along)]
         assert not crossed, (name, crossed)
+
+
+def test_an_epoch_the_time_box_cut_short_is_drawn_hollow_and_the_axis_says_so(drawn, tmp_path):
+    from matplotlib.colors import same_color
+
+    from fer_zoo.figures import curves_png
+
+    def row(epoch, images, accuracy):
+        return {"epoch": epoch, "images": images, "epoch_images": 1984, "loss": 2 - accuracy, "val_loss": 2 - accuracy,
+                "accuracy": accuracy, "val_accuracy": accuracy}
+
+    cut = [row(1, 1984, 0.15), row(2, 1984, 0.30), row(3, 64, 0.35)]  # epoch 3: one step of 31
+    whole = [row(1, 1984, 0.2), row(2, 1984, 0.25)]
+    bench_curves_png({"cut": cut, "whole": whole}, tmp_path / "bench.png")
+    curves_png({"cut": cut}, tmp_path / "run.png")
+    curves_png({"whole": whole}, tmp_path / "whole.png")
+    bench_fig, run_fig, whole_fig = drawn
+
+    def hollow(ax):
+        return sorted((round(float(x), 3), round(float(y), 3)) for line in ax.get_lines()
+                      if same_color(line.get_markerfacecolor(), "white") for x, y in zip(*line.get_data()))
+
+    acc_ax = bench_fig.axes[0]
+    assert hollow(acc_ax) == [(2.032, 35.0)]  # only the cut epoch, where it sits, and not the whole ones
+    assert "cut short" in acc_ax.get_xlabel()
+    for ax in run_fig.axes:  # accuracy and loss
+        assert [x for x, _ in hollow(ax)] == [2.032] and "cut short" in ax.get_xlabel()
+    assert all(not hollow(ax) and ax.get_xlabel() == "epoch" for ax in whole_fig.axes)
