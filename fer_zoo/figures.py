@@ -123,13 +123,13 @@ def curves_png(histories: dict[str, list[dict]], path, title: str = "", val_only
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
     longest, first, any_cut = 1, 1.0, False
     for name, rows in histories.items():
-        epochs = epoch_positions(rows)
+        epochs, cut = epoch_positions(rows), _cut_short(rows)
         longest = max([longest, *(r["epoch"] for r in rows)])
         first = min([first, *epochs])
         for ax, key, scale in ((acc_ax, "accuracy", 100), (loss_ax, "loss", 1)):
             values = [None if r.get(f"val_{key}") is None else scale * r[f"val_{key}"] for r in rows]
             line, = ax.plot(epochs, values, marker="o", label=f"{name} val")
-            any_cut |= _mark_cut_short(ax, epochs, values, _cut_short(rows), line.get_color())
+            any_cut |= _mark_cut_short(ax, epochs, values, cut, line.get_color())
             if not val_only:
                 ax.plot(epochs, [None if r.get(key) is None else scale * r[key] for r in rows], linestyle="--",
                         marker=".", color=line.get_color(), label=f"{name} train")
@@ -314,16 +314,16 @@ def bench_curves_png(histories: dict[str, list[dict]], path, title: str = "") ->
     first = min([1.0, *(x for epochs in positions.values() for x in epochs)])
     any_cut = False
     for index, name in enumerate(names):
-        rows, epochs = histories[name], positions[name]
+        rows, epochs, cut = histories[name], positions[name], _cut_short(histories[name])
         accuracies = [100 * r["val_accuracy"] for r in rows]
         line, = acc_ax.plot(epochs, accuracies, marker="o", label=name)
-        any_cut |= _mark_cut_short(acc_ax, epochs, accuracies, _cut_short(rows), line.get_color())
+        any_cut |= _mark_cut_short(acc_ax, epochs, accuracies, cut, line.get_color())
         ax = fig.add_subplot(grid[1 + index // columns, index % columns])
         ax.plot(epochs, [r.get("loss") for r in rows], linestyle="--", marker=".", color=line.get_color(),
                 label="train")
         val_losses = [r.get("val_loss") for r in rows]
         ax.plot(epochs, val_losses, marker="o", color=line.get_color(), label="val")
-        _mark_cut_short(ax, epochs, val_losses, _cut_short(rows), line.get_color())
+        _mark_cut_short(ax, epochs, val_losses, cut, line.get_color())
         ax.set_yscale("log")
         _plain_log_ticks(ax, labelsize=7)
         ax.set_title(f"{name}: loss (log)", fontsize=9)

@@ -78,8 +78,8 @@ RECIPES = {
     "seed": Recipe("seed", "adam", 0.01, 256, 450, SEED_AUGMENT),
     "stable": STABLE,
     # Adam at Keras' default step (1e-3) and batch 64, otherwise as ``stable``: a small net without
-    # batch norm (LeNet) leaves chance within an epoch or two under it, where SGD at 0.01 and Adam at
-    # 3e-4 spend most of the quick budget there (docs/architectures.md).
+    # batch norm (LeNet) leaves chance within two or three epochs under it, where SGD at 0.01 and Adam
+    # at 3e-4 spend most of the quick budget there (docs/architectures.md).
     "adam": replace(STABLE, name="adam", learning_rate=1e-3, batch_size=64),
     # What the strongest single FER2013 nets use (Khaireddin & Chen 2021 and peers).
     "modern": Recipe("modern", "sgd", 0.01, 64, 300,
