@@ -22,6 +22,10 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from fer_zoo import plugins as plugin_loader
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import import_keras
+from fer_zoo.recipes import RECIPES
+
+# the built-in recipes, for --recipe's help: "seed (the paper's), stable, adam, modern"
+_RECIPE_NAMES = ", ".join(f"{name} (the paper's)" if name == "seed" else name for name in RECIPES)
 
 
 class _OneLineErrors(TyperGroup):
@@ -285,8 +289,7 @@ def train_command(
                                                                     "with the settings it started with.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
     recipe: Annotated[str | None, typer.Option(
-        "--recipe", help="seed (the paper's), stable, adam, modern, or a .toml file; default: the architecture's "
-                         "own.")] = None,
+        "--recipe", help=f"{_RECIPE_NAMES}, or a .toml file; default: the architecture's own.")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
@@ -516,8 +519,7 @@ def bench_command(
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
     recipe: Annotated[str | None, typer.Option(
-        "--recipe", help="Every row's recipe: seed (the paper's), stable, adam, modern or a .toml file; default: each "
-                         "one's own.")] = None,
+        "--recipe", help=f"Every row's recipe: {_RECIPE_NAMES} or a .toml file; default: each one's own.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Every column (two tables), not the 80-column summary.")] = False,
