@@ -76,7 +76,7 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
     from fer_zoo.runtime import load_classifier
 
     out = Path(out)
-    _check_request(fmt, quantize, out, force)
+    _check_request(fmt, quantize, out, force, model, data)
     backend = keras.backend.backend()
     if backend != "tensorflow" and fmt in TENSORFLOW_FORMATS:
         raise FerZooError(f"--format {fmt} converts through TensorFlow and needs its backend, not {backend}: run "
@@ -110,7 +110,7 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
     return report
 
 
-def _check_request(fmt: str, quantize: str, out: Path, force: bool) -> None:
+def _check_request(fmt: str, quantize: str, out: Path, force: bool, model="", data: str = "") -> None:
     if fmt not in FORMATS:
         raise FerZooError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if quantize not in QUANTIZATIONS:
@@ -122,9 +122,17 @@ def _check_request(fmt: str, quantize: str, out: Path, force: bool) -> None:
     suffix = FORMATS[fmt]
     if suffix and out.suffix.lower() != suffix:
         raise FerZooError(f"--out {out}: a {fmt} file must end in {suffix}")
-    if out.exists() and not force:
-        raise FerZooError(f"--out {out} exists; pass --force to replace it")
-    atomic.writable(out, "--out", folder=fmt == "savedmodel")
+    from fer_zoo import outputs
+
+    given = outputs.inputs(data=data, models=[model])
+    if fmt != "savedmodel":
+        outputs.file(out, "--out", given, force)
+        return
+    outputs.folder(out, "--out", given, force, replace=True)
+    # --force replaces the whole folder: only an old SavedModel goes that way, never a folder of other things
+    if out.is_dir() and not (out / "saved_model.pb").is_file() and any(out.iterdir()):
+        raise FerZooError(f"--out {out}: a folder that is not a SavedModel; --force replaces only a SavedModel "
+                          f"folder, so choose another --out")
 
 
 def _images(data: str, shape: tuple[int, int, int], representative: bool):
