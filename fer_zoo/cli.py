@@ -384,8 +384,6 @@ def evaluate_command(
     from fer_zoo.report import evaluation_tables
 
     _loaded_plugins()
-    if split not in ("train", "val", "test"):  # the default confusion file is named after it
-        raise FerZooError(f"--split must be train, val or test, got {split!r}")
     target = confusion_target(models, data, confusion, split, force)
     import_keras()
     result = evaluate(models, data, split, tta, unsafe, scale, offset, runtime=runtime,

@@ -93,7 +93,11 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
         raise FerZooError(f"--out {out}: cannot create its folder ({exc.strerror or exc})") from None
     atomic.remove_stale(out.parent)  # what a killed export left beside its --out
     ladder = INT8_LADDER[fmt] if quantize == "int8" else [("keep_float", ())]
-    with atomic.scratch_dir(out) as scratch:
+    try:
+        scratch_dir = atomic.scratch_dir(out)
+    except OSError as exc:  # a read-only file system, whoever runs fer-zoo
+        raise FerZooError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    with scratch_dir as scratch:
         for step, scope in enumerate(ladder):
             artifact = Path(scratch) / f"try{step}" / f"model{FORMATS[fmt]}"
             artifact.parent.mkdir()

@@ -6,7 +6,8 @@ data, the models, the photos). Paths are compared resolved (symlinks and ``..`` 
 ``--force`` or not, with one line naming the flag:
 
 - an input, a path inside an input folder, or a folder output that holds an input;
-- a path inside a run directory (the command's own run-directory outputs are not user-named);
+- a path inside a run directory (a run's own files, such as the confusion matrix ``evaluate`` writes into
+  the run it scores, are not user-named);
 - a file named from data (a class name, a photo's name) that would land outside its folder;
 - ``.`` or a folder above it, the home folder, ``/``, a system path, or a place that cannot be written.
 
@@ -62,8 +63,10 @@ def inputs(*, data: str | None = None, models: Iterable[str | os.PathLike] = (),
 
 
 def run_directory(folder: Path) -> bool:
-    """Whether ``folder`` holds a fer-zoo run (see fer_zoo/rundir.py): its state, its best model, or its config."""
-    if (folder / "state.json").is_file() or (folder / "best.keras").is_file():
+    """Whether ``folder`` holds a fer-zoo run (see fer_zoo/rundir.py): its state.json, or a config.json that is a
+    run's (one killed before its first checkpoint). Not a lone best.keras: an exported model beside a
+    user's own files does not make their folder a run."""
+    if (folder / "state.json").is_file():
         return True
     config = folder / "config.json"
     if not config.is_file():

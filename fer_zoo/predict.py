@@ -363,6 +363,8 @@ class Annotator:
             return name
 
         for path, root in files:
+            if str(path) in self.names:  # named twice: one annotated copy
+                continue
             # a folder is named by what it really is ("..", "." and symlinks resolved); a file by its own name
             top = (root.resolve().name or "input") if root != path else None
             relative = Path(top) / path.relative_to(root) if top else Path(path.name or "input")

@@ -117,3 +117,18 @@ def test_paths_are_compared_resolved(tmp_path, monkeypatch):
     with pytest.raises(FerZooError, match="is the current folder"):
         outputs.folder(tmp_path / "link", "--out", [], force=True)
     assert outputs.file(tmp_path / "grid.png", "--grid", given) == tmp_path / "grid.png"
+
+
+def test_a_run_directory_is_told_by_its_state_not_by_a_model_file(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "best.keras").write_bytes(b"an exported model")  # a user's own folder, not a run
+    (project / "config.json").write_text('{"name": "my app"}')
+    assert outputs.file(project / "cm.png", "--confusion") == project / "cm.png"
+    (project / "config.json").write_text('{"architecture": "lenet", "recipe": {}}')  # killed before a checkpoint
+    with pytest.raises(FerZooError, match="is inside the run directory"):
+        outputs.file(project / "cm.png", "--confusion")
+    (project / "config.json").unlink()
+    (project / "state.json").write_text("{}")
+    with pytest.raises(FerZooError, match="is inside the run directory"):
+        outputs.folder(project / "maps" / "deeper", "--out")
