@@ -373,6 +373,7 @@ def evaluate_command(
     scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
     offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,
     confusion: Annotated[Path | None, typer.Option("--confusion", help="Write the confusion matrix PNG here.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --confusion file.")] = False,
     runtime: RuntimeOption = "keras",
     as_json: JsonFlag = False,
 ) -> None:
@@ -383,12 +384,12 @@ def evaluate_command(
     from fer_zoo.report import evaluation_tables
 
     _loaded_plugins()
-    target = confusion_target(models, data, confusion)
+    target = confusion_target(models, data, confusion, split, force)
     import_keras()
     result = evaluate(models, data, split, tta, unsafe, scale, offset, runtime=runtime,
                       weights=_parse_weights(weights))
     if target is not None:
-        target = write_confusion(result, target)
+        write_confusion(result, target)
         result["confusion_png"] = str(target)
     if as_json:
         _print_json(result)
@@ -478,7 +479,7 @@ def predict_command(
     models, inputs = split_models(model, list(inputs))
     if not inputs:
         raise FerZooError(f"no inputs: {' '.join(models)} are all models; name images, folders or videos after them")
-    annotator = Annotator(annotate, inputs, force) if annotate is not None else None
+    annotator = Annotator(annotate, inputs, force, models) if annotate is not None else None
     import_keras()
     classifier = load_ensemble(models, _parse_weights(weights), runtime=runtime, unsafe=unsafe, class_names=names,
                                scale=scale, offset=offset)
@@ -608,18 +609,21 @@ def explain_command(
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
 ) -> None:
     """Heat maps of where each face's evidence for a class is (LayerCAM, Grad-CAM or Grad-CAM++)."""
+    from fer_zoo import outputs
     from fer_zoo.explain import METHODS, explain, write_maps
     from fer_zoo.report import explanations_table
     from fer_zoo.runtime import load_classifier
 
     if method not in METHODS:
         raise FerZooError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    given = outputs.inputs(models=[model], files=inputs)
+    outputs.folder(out, "--out", given, force)
     _loaded_plugins()
     import_keras()
     classifier = load_classifier(model, runtime="keras", unsafe=unsafe)
     explanations, faceless = explain(classifier, inputs, target=target, detector=None if no_detect else detector,
                                      margin=margin, layer=layer, method=method)
-    files = write_maps(explanations, out, inputs, method, force)
+    files = write_maps(explanations, out, given, method, force)
     if as_json:
         _print_json([{**e.as_dict(), "method": method, "file": str(f)} for e, f in zip(explanations, files)])
     else:
@@ -686,6 +690,7 @@ def detectors_command(as_json: JsonFlag = False) -> None:
 def data_inspect(
     source: Annotated[str, typer.Argument(help="synthetic (default), a CSV, a folder, or NAME:key=value,...")] = "synthetic",
     grid: Annotated[Path | None, typer.Option("--grid", help="Write a sample grid PNG here.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --grid file.")] = False,
     skip_bad_rows: Annotated[bool, typer.Option("--skip-bad-rows", help="Load the rest of a file with bad rows.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -695,6 +700,10 @@ def data_inspect(
     from fer_zoo.report import dataset_tables
 
     _loaded_plugins()
+    if grid is not None:
+        from fer_zoo import outputs
+
+        outputs.file(grid, "--grid", outputs.inputs(data=source), force)
     dataset = load_dataset(source, skip_bad_rows=skip_bad_rows)
     for note in dataset.notes:
         sys.stderr.write(f"fer-zoo: note: {note}\n")

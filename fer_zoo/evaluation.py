@@ -77,38 +77,27 @@ def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "te
     return result
 
 
-def confusion_target(model: str | Path | list, data: str, confusion: str | Path | None = None) -> Path | None:
-    """Where ``evaluate``'s confusion matrix PNG goes: ``confusion`` if given, else into the run directory
-    being evaluated (one model), else nowhere. Checked before any work: never onto an input (a model, the data)."""
+def confusion_target(model: str | Path | list, data: str, confusion: str | Path | None = None, split: str = "test",
+                     force: bool = False) -> Path | None:
+    """Where ``evaluate``'s confusion matrix PNG goes: ``confusion`` if given (checked by fer_zoo/outputs.py
+    against the models and the data, before any work), else ``confusion_SPLIT.png`` in the run directory
+    being evaluated (one model), else nowhere."""
+    from fer_zoo import outputs
     from fer_zoo.runtime import artifact_kind
 
     models = [Path(m) for m in model] if isinstance(model, (list, tuple)) else [Path(model)]
     if confusion is None:
-        return models[0] / "confusion.png" if len(models) == 1 and artifact_kind(models[0]) == "run" else None
-    target = Path(confusion)
-    for given in (*models, Path(data)):
-        if not given.exists():
-            continue
-        inside = given.is_dir() and artifact_kind(given) != "run" and target.resolve().is_relative_to(given.resolve())
-        if target.resolve() == given.resolve() or inside:
-            raise FerZooError(f"--confusion {target}: that is an input of this evaluation; choose another file")
-    from fer_zoo import atomic
-
-    return atomic.writable(target, "--confusion")
+        if len(models) == 1 and artifact_kind(models[0]) == "run":
+            return models[0] / f"confusion_{split}.png"
+        return None
+    return outputs.file(confusion, "--confusion", outputs.inputs(data=data, models=models), force)
 
 
 def write_confusion(result: dict, target: Path) -> Path:
-    """The row-normalised confusion matrix of an ``evaluate`` result as a PNG at ``target`` (a run
-    directory's default name gets the split: confusion_test.png)."""
-    from fer_zoo import atomic
+    """The row-normalised confusion matrix of an ``evaluate`` result as a PNG at ``target``."""
+    from fer_zoo import outputs
     from fer_zoo.figures import confusion_png
 
-    if target.name == "confusion.png":
-        target = target.with_name(f"confusion_{result['split']}.png")
     title = f"{Path(result['model']).name} on {result['data']} ({result['split']}, row-normalised)"
-    try:
-        atomic.write_with(target, lambda tmp: confusion_png(result["confusion_matrix"], result["classes"], tmp,
-                                                            title))
-    except OSError as exc:
-        raise FerZooError(f"--confusion {target}: cannot write it ({exc.strerror or exc})") from None
-    return target
+    return outputs.write_with(target, "--confusion", lambda tmp: confusion_png(result["confusion_matrix"],
+                                                                               result["classes"], tmp, title))

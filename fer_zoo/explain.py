@@ -240,8 +240,11 @@ def explain(classifier, inputs: Iterable[str | os.PathLike], *, target: str | No
 
 
 def output_names(explanations: list[Explanation]) -> list[str]:
-    """A file name per explanation: the image's stem, and the face's number where an image has several."""
-    stems = [Path(e.source).stem for e in explanations]
+    """A file name per explanation: the image's stem, and the face's number where an image has several, then
+    the class; what comes from data (a stem, a class name) cannot hold a path separator (``../x`` is ``.._x``)."""
+    from fer_zoo.outputs import safe_name
+
+    stems = [safe_name(Path(e.source).stem) for e in explanations]
     count: dict[str, int] = {}
     names = []
     for stem in stems:
@@ -252,29 +255,21 @@ def output_names(explanations: list[Explanation]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             names[i] = f"{name}-{seen[name]}"
-    return [f"{name}-{e.target}.png" for name, e in zip(names, explanations)]
+    return [f"{name}-{safe_name(e.target)}.png" for name, e in zip(names, explanations)]
 
 
-def write_maps(explanations: list[Explanation], out_dir: Path, inputs: Iterable[str | os.PathLike], method: str,
+def write_maps(explanations: list[Explanation], out_dir: Path, given: list[Path], method: str,
                force: bool = False) -> list[Path]:
-    """One PNG per explanation in ``out_dir`` (the face and its heat map); nothing is overwritten without
-    ``force``, and nothing lands on an input."""
-    from fer_zoo import atomic
+    """One PNG per explanation in ``out_dir`` (the face and its heat map). ``given``: the command's inputs
+    (fer_zoo.outputs.inputs); every name is checked before the first file is written: inside ``out_dir``,
+    no input, nothing replaced without ``force``."""
+    from fer_zoo import outputs
     from fer_zoo.figures import explanation_png
-    from fer_zoo.predict import expand_inputs
 
-    atomic.writable(out_dir, "--out", folder=True)
-    targets = [out_dir / name for name in output_names(explanations)]
-    sources = {path.resolve() for path, _ in expand_inputs(inputs) if path.exists()}
-    for target in targets:
-        if target.resolve() in sources:
-            raise FerZooError(f"--out {out_dir}: the heat map {target.name} would overwrite an input; choose "
-                              f"another folder")
-        if target.exists() and not force:
-            raise FerZooError(f"--out {out_dir}: {target.name} exists; pass --force to replace it")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs.folder(out_dir, "--out", given, force)
+    targets = [outputs.member(out_dir, name, "--out", given, force) for name in output_names(explanations)]
     for e, target in zip(explanations, targets):
         title = (f"{Path(e.source).name}: {e.label} {e.probabilities[e.label]:.0%} · {method} for "
                  f"{e.target} at {e.layer}")
-        atomic.write_with(target, lambda tmp, e=e, title=title: explanation_png(e.face, e.heat, tmp, title))
+        outputs.write_with(target, "--out", lambda tmp, e=e, title=title: explanation_png(e.face, e.heat, tmp, title))
     return targets

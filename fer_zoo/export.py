@@ -76,7 +76,7 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
     from fer_zoo.runtime import load_classifier
 
     out = Path(out)
-    _check_request(fmt, quantize, out, force)
+    _check_request(fmt, quantize, out, force, model, data)
     backend = keras.backend.backend()
     if backend != "tensorflow" and fmt in TENSORFLOW_FORMATS:
         raise FerZooError(f"--format {fmt} converts through TensorFlow and needs its backend, not {backend}: run "
@@ -93,7 +93,11 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
         raise FerZooError(f"--out {out}: cannot create its folder ({exc.strerror or exc})") from None
     atomic.remove_stale(out.parent)  # what a killed export left beside its --out
     ladder = INT8_LADDER[fmt] if quantize == "int8" else [("keep_float", ())]
-    with atomic.scratch_dir(out) as scratch:
+    try:
+        scratch_dir = atomic.scratch_dir(out)
+    except OSError as exc:  # a read-only file system, whoever runs fer-zoo
+        raise FerZooError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    with scratch_dir as scratch:
         for step, scope in enumerate(ladder):
             artifact = Path(scratch) / f"try{step}" / f"model{FORMATS[fmt]}"
             artifact.parent.mkdir()
@@ -110,7 +114,7 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
     return report
 
 
-def _check_request(fmt: str, quantize: str, out: Path, force: bool) -> None:
+def _check_request(fmt: str, quantize: str, out: Path, force: bool, model="", data: str = "") -> None:
     if fmt not in FORMATS:
         raise FerZooError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if quantize not in QUANTIZATIONS:
@@ -122,9 +126,17 @@ def _check_request(fmt: str, quantize: str, out: Path, force: bool) -> None:
     suffix = FORMATS[fmt]
     if suffix and out.suffix.lower() != suffix:
         raise FerZooError(f"--out {out}: a {fmt} file must end in {suffix}")
-    if out.exists() and not force:
-        raise FerZooError(f"--out {out} exists; pass --force to replace it")
-    atomic.writable(out, "--out", folder=fmt == "savedmodel")
+    from fer_zoo import outputs
+
+    given = outputs.inputs(data=data, models=[model])
+    if fmt != "savedmodel":
+        outputs.file(out, "--out", given, force)
+        return
+    outputs.folder(out, "--out", given, force, replace=True)
+    # --force replaces the whole folder: only an old SavedModel goes that way, never a folder of other things
+    if out.is_dir() and not (out / "saved_model.pb").is_file() and any(out.iterdir()):
+        raise FerZooError(f"--out {out}: a folder that is not a SavedModel; --force replaces only a SavedModel "
+                          f"folder, so choose another --out")
 
 
 def _images(data: str, shape: tuple[int, int, int], representative: bool):

@@ -12,6 +12,7 @@ for classification, whether or not they hold faces.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -332,49 +333,64 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
 # --- annotation -------------------------------------------------------------------------------------
 
 
-class Annotator:
-    """Writes each frame with its faces boxed and labelled to ``out_dir``, mirroring the input names."""
+_FRAME_NAME = re.compile(r"^(?P<video>.+)_frame\d{6,}$")
 
-    def __init__(self, out_dir: str | os.PathLike, inputs: Iterable[str | os.PathLike], force: bool = False):
+
+class Annotator:
+    """Writes each frame with its faces boxed and labelled to ``out_dir``, mirroring the input names. Every
+    name is decided, and checked by fer_zoo/outputs.py, before the first file is written: one file per frame,
+    none outside ``out_dir``, none on an input. A photo whose name is a video's frame name (``clip.mp4`` and
+    ``clip_frame000000.png``) is numbered like any other clash (``clip_frame000000-2.png``)."""
+
+    def __init__(self, out_dir: str | os.PathLike, inputs: Iterable[str | os.PathLike], force: bool = False,
+                 models: Iterable[str | os.PathLike] = ()):
+        from fer_zoo import outputs
+
         self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())) and not force:
-            raise FerZooError(f"--annotate {self.out_dir} exists and is not an empty folder; pass --force to "
-                              f"write into it")
+        inputs = list(inputs)
+        given = outputs.inputs(models=models, files=inputs)
+        outputs.folder(self.out_dir, "--annotate", given, force, empty=True)
         files = expand_inputs(inputs)
-        home = self.out_dir.resolve()
-        sources = {path.resolve() for path, _ in files if path.exists()}
-        for _, root in files:
-            if root.is_dir() and (home == root.resolve() or home.is_relative_to(root.resolve())):
-                raise FerZooError(f"--annotate {self.out_dir}: is inside the input folder {root}; choose a folder "
-                                  f"outside the inputs")
         self.names: dict[str, Path] = {}
         taken: set[Path] = set()
+
+        def free(relative: Path) -> Path:
+            name, n = relative, 1
+            while name in taken:
+                n += 1
+                name = relative.with_name(f"{relative.name}-{n}")
+            taken.add(name)
+            return name
+
         for path, root in files:
+            if str(path) in self.names:  # named twice: one annotated copy
+                continue
             # a folder is named by what it really is ("..", "." and symlinks resolved); a file by its own name
             top = (root.resolve().name or "input") if root != path else None
             relative = Path(top) / path.relative_to(root) if top else Path(path.name or "input")
-            name, n = relative.with_suffix(""), 1
-            while name in taken:
-                n += 1
-                name = relative.with_name(f"{relative.stem}-{n}")
-            taken.add(name)
-            target = (self.out_dir / name.with_suffix(".png")).resolve()
-            if not target.is_relative_to(home) or target in sources:
-                raise FerZooError(f"--annotate {self.out_dir}: the annotated copy of {path} would land on "
-                                  f"{target}, outside the folder or on an input; choose another folder")
-            self.names[str(path)] = name
+            self.names[str(path)] = free(relative.with_name(outputs.safe_name(relative.stem)))
+        videos = {self.names[str(path)] for path, _ in files if path.suffix.lower() in VIDEO_SUFFIXES}
+        for path, _ in files:
+            name = self.names[str(path)]
+            match = _FRAME_NAME.match(name.name)
+            if name not in videos and match and name.with_name(match["video"]) in videos:
+                self.names[str(path)] = free(name)
+        for path, _ in files:
+            name = self.names[str(path)]
+            sample = name.with_name(f"{name.name}_frame000000") if name in videos else name
+            outputs.member(self.out_dir, sample.with_name(sample.name + ".png"), "--annotate", given, force)
         self.written = 0
 
     def path_for(self, source: str, frame: int | None) -> Path:
         name = self.names[source]
         if frame is not None:
             name = name.with_name(f"{name.name}_frame{frame:06d}")
-        return self.out_dir / name.with_suffix(".png")
+        return self.out_dir / name.with_name(name.name + ".png")
 
     def __call__(self, frame: _Frame, faces: list[Face]) -> None:
         import cv2
 
-        from fer_zoo import atomic
+        from fer_zoo import outputs
 
         canvas = cv2.cvtColor(frame.image, cv2.COLOR_GRAY2BGR if frame.image.ndim == 2 else cv2.COLOR_RGB2BGR)
         height, width = canvas.shape[:2]
@@ -396,5 +412,5 @@ class Annotator:
             if not cv2.imwrite(str(tmp), canvas):
                 raise FerZooError(f"{target}: cannot write the annotated image")
 
-        atomic.write_with(target, write)
+        outputs.write_with(target, "--annotate", write)
         self.written += 1

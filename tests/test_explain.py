@@ -112,12 +112,12 @@ def test_explain_writes_one_map_per_face_and_keeps_what_is_there(cli, tiny_model
     again = cli("explain", str(tiny_model_file), str(face_png), "--no-detect", "--out", str(out), "--class", "happy")
     assert again.exit_code == 2 and "face-happy.png exists; pass --force" in again.stderr
     assert written.read_bytes() == before
-    # a.png's map would be a-happy.png, itself an input here: refused, --force or not
+    # face.png's map would be face-happy.png, itself an input in the --out folder: refused, --force or not
     other = face_png.with_name("face-happy.png")
     other.write_bytes(face_png.read_bytes())
     onto_input = cli("explain", str(tiny_model_file), str(face_png), str(other), "--no-detect", "--out",
                      str(face_png.parent), "--class", "happy", "--force")
-    assert onto_input.exit_code == 2 and "face-happy.png would overwrite an input" in onto_input.stderr
+    assert onto_input.exit_code == 2 and f"holds the input {face_png.resolve()}" in onto_input.stderr
     assert other.read_bytes() == face_png.read_bytes()
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from fer_zoo import atomic
+from fer_zoo import outputs
 from fer_zoo.data.dataset import Dataset
-from fer_zoo.errors import FerZooError
 
 
 def summary(dataset: Dataset) -> dict:
@@ -47,7 +46,8 @@ def duplicates_across_splits(dataset: Dataset) -> dict[str, int]:
 
 
 def sample_grid(dataset: Dataset, path: Path, per_class: int = 8, seed: int = 0, scale: int = 2) -> Path:
-    """A grid like the seed paper's Fig. 1: one row per class, random training images, labelled."""
+    """A grid like the seed paper's Fig. 1: one row per class, random training images, labelled; ``path`` is
+    checked by the caller (fer_zoo/outputs.py)."""
     from PIL import Image, ImageDraw
 
     split = dataset.splits.get("train") or next(iter(dataset.splits.values()))
@@ -64,9 +64,4 @@ def sample_grid(dataset: Dataset, path: Path, per_class: int = 8, seed: int = 0,
             image = Image.fromarray(split.x[index].squeeze(-1) if split.x.shape[-1] == 1 else split.x[index])
             image = image.convert("L").resize((cell_w, cell_h), Image.NEAREST)
             grid.paste(image, (label_width + col * (cell_w + 2), row * (cell_h + 2)))
-    atomic.writable(path, "--grid")
-    try:
-        atomic.write_with(path, lambda tmp: grid.save(tmp, format="PNG"))
-    except OSError as exc:
-        raise FerZooError(f"--grid {path}: cannot write it ({exc.strerror or exc})") from None
-    return path
+    return outputs.write_with(Path(path), "--grid", lambda tmp: grid.save(tmp, format="PNG"))
