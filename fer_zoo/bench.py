@@ -161,7 +161,7 @@ def config_changes(saved: dict, new: dict) -> str:
     """Each setting that differs, old → new, in one line (``recipe each row's default → seed``)."""
     keys = [*saved, *(k for k in new if k not in saved)]
     return ", ".join(f"{k} {_setting(k, saved)} → {_setting(k, new)}" for k in keys
-                     if _setting(k, saved) != _setting(k, new))
+                     if (k in saved, saved.get(k)) != (k in new, new.get(k)))
 
 
 def _prepare(out: Path, config: BenchConfig, force: bool) -> None:
