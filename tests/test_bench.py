@@ -106,9 +106,9 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     other = cli("bench", "tiny", "--data", DATA, "--budget", "quick", "--epochs", "2", "--batch-size", "35", "--out",
                 str(out))
     assert other.exit_code == 2
-    assert (f"{out}/ holds a bench of another config: epochs 1 → 2, pretrained true → false, fine_tune true → false, "
-            f"ensemble true → false, recipe modern → each row's default; pass --out DIR for a new bench, or --force "
-            f"to replace it") in other.stderr
+    assert (f"{out}/ holds a bench of another config: epochs 1 → 2, pretrained true → false, "
+            f"fine_tune true → false, ensemble true → false, recipe modern → each row's default; "
+            f"pass --out DIR for a new bench, or --force to replace it") in other.stderr
     # a damaged row.json (say, a disk that filled up) is that row run again, with a warning; the others are reused
     (out / "tiny" / "seed0" / "row.json").write_text('{"model": "tiny", "see')
     mended = cli(*args)
