@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import statistics
 import time
 from collections.abc import Callable
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from fer_zoo import atomic
-from fer_zoo.errors import FerZooError
+from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.executors import Bench, LocalExecutor, serialised
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -143,21 +146,65 @@ def select(patterns: list[str], all_: bool) -> list[str]:
     return names
 
 
+# How a setting left out of BenchConfig.comparable() reads in a message: what it means when absent.
+UNSET = {"recipe": "each row's default", "devices": "1"}
+
+
+def _setting(key: str, config: dict) -> str:
+    if key not in config:
+        return UNSET.get(key, "unset")
+    value = config[key]
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def config_changes(saved: dict, new: dict) -> str:
+    """Each setting that differs, old → new, in one line (``recipe each row's default → seed``)."""
+    keys = [*saved, *(k for k in new if k not in saved)]
+    return ", ".join(f"{k} {_setting(k, saved)} → {_setting(k, new)}" for k in keys
+                     if (k in saved, saved.get(k)) != (k in new, new.get(k)))
+
+
 def _prepare(out: Path, config: BenchConfig, force: bool) -> None:
     path = out / "bench.json"
+    advice = "pass --out DIR for a new bench, or --force to replace it"
     if path.is_file() and not force:
         try:
             saved = json.loads(path.read_text())
-        except ValueError:
-            raise FerZooError(f"{path}: unreadable; use another --out or --force") from None
+        except (OSError, ValueError) as exc:
+            raise FerZooError(f"{path}: unreadable ({one_line(exc, 120)}); {advice}") from None
+        if not isinstance(saved, dict):
+            raise FerZooError(f"{path}: not a fer-zoo bench file (expected a JSON object); {advice}")
         if saved != config.comparable():
-            changed = ", ".join(k for k in saved if saved.get(k) != config.comparable().get(k))
-            raise FerZooError(f"--out {out}: holds a bench with a different config ({changed}); "
-                              f"use another --out or --force")
+            raise FerZooError(f"{out}/ holds a bench of another config: "
+                              f"{config_changes(saved, config.comparable())}; {advice}")
     elif force and out.is_dir():
         for row in out.glob("*/seed*/row.json"):
             row.unlink()
     atomic.write_json(path, config.comparable())
+
+
+def read_row(path: Path) -> dict | None:
+    """A finished row's row.json, or None (with a warning) when it is damaged: a row.json is this bench's own
+    record of a row, and running that row again is cheaper for a user than mending the file by hand."""
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        problem = one_line(exc, 120)
+    else:
+        if isinstance(row, dict) and isinstance(row.get("status"), str):
+            return row
+        problem = "not a fer-zoo bench row"
+    log.warning("%s: unreadable (%s); running that row again", path, problem)
+    return None
+
+
+def check_splits(config: BenchConfig, dataset) -> None:
+    """Refused once, before any row starts, rather than by every row in turn."""
+    # each row trains on train and picks its best epoch on val (test is scored where there is one)
+    missing = [split for split in ("train", "val") if split not in dataset.splits or len(dataset.splits[split]) == 0]
+    if missing:
+        raise FerZooError(f"--data {config.data}: has no {' and no '.join(missing)} images; every bench row trains "
+                          f"on train and picks its best epoch on val")
 
 
 Event = dict[str, Any]
@@ -174,14 +221,18 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     """
     from fer_zoo import environment
     from fer_zoo.data import load_dataset
+    from fer_zoo.train import PRECISIONS
 
     budget = BUDGETS.get(config.budget)
     if budget is None:
         raise FerZooError(f"--budget must be one of {', '.join(BUDGETS)}, got {config.budget!r}")
     if config.seeds < 1:
         raise FerZooError("--seeds must be at least 1")
+    if config.precision not in PRECISIONS:  # every row would fail on it
+        raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     emit = on_event or (lambda event: None)
     dataset = load_dataset(config.data)  # parse and cache once, before the workers
+    check_splits(config, dataset)
     atomic.writable(out, "--out", folder=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -201,8 +252,9 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     for spec in specs:
         for seed in seeds[spec.label]:
             row_path = out / spec.folder / f"seed{seed}" / "row.json"
-            if row_path.is_file():  # finished by an earlier invocation
-                done[spec.label, seed] = json.loads(row_path.read_text())
+            row = read_row(row_path) if row_path.is_file() else None  # finished by an earlier invocation
+            if row is not None:
+                done[spec.label, seed] = row
                 bench.emit({"event": "row", "model": spec.label, "seed": seed, "state": "reused",
                             "row": done[spec.label, seed], "path": str(row_path.parent)})
             else:

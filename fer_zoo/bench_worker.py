@@ -50,6 +50,10 @@ def run(job: dict, reporter=None) -> dict:
                    reporter=reporter or JsonLines(sys.stdout), trackers=trackers)
     metrics = result.metrics
     model = result.model
+    if not any(r.get("images", 1) for r in result.history):
+        # not one optimizer step: the file would be the network as built (41-127 MB for the big ones), which
+        # no one should evaluate or export; metrics.json and row.json keep the status and its reason
+        (run_dir / "best.keras").unlink(missing_ok=True)
     throughput = 256 / time_inference(model, 256, job["infer_repeats"])
     latency = time_inference(model, 1, job["latency_repeats"])
     history = result.history

@@ -514,8 +514,8 @@ def bench_command(
     budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
                                                          "paper.")] = "",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
-    out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture.")] = Path(
-        "bench"),
+    out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture; a bench of "
+                                                    "another config needs another --out.")] = Path("bench"),
     epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the budget's epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
     precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",

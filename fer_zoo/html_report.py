@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_zoo.errors import FerZooError
+from fer_zoo.errors import FerZooError, one_line
 
 SAMPLE_FACES = 12
 STYLE = """
@@ -60,12 +60,20 @@ def build(bench_dir: str | Path) -> str:
     try:
         data = json.loads(results.read_text())
         rows, env = data["rows"], data["environment"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FerZooError(f"{results}: not a fer-zoo bench result ({exc})") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FerZooError(f"{results}: not a fer-zoo bench result ({one_line(exc, 120)})") from None
+    if not isinstance(env, dict) or not isinstance(rows, list):
+        raise FerZooError(f"{results}: not a fer-zoo bench result (\"environment\" must be an object and "
+                          f"\"rows\" a list)")
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not isinstance(row.get("model"), str):
+            raise FerZooError(f"{results}: row {number} of \"rows\" is not a bench row (an object with a "
+                              f"\"model\" name); rerun `fer-zoo bench` with the same --out to write it again")
     runs = {}
     for row in rows:
-        if row.get("kind", "train") in KINDS and row.get("kind") != "pretrained" and row.get("architecture"):
-            folder = bench_dir / RowSpec(row["architecture"], row["kind"]).folder / "seed0"
+        kind = row.get("kind", "train")
+        if kind in KINDS and kind != "pretrained" and isinstance(row.get("architecture"), str):
+            folder = bench_dir / RowSpec(row["architecture"], kind).folder / "seed0"
             if folder.is_dir():
                 runs[row["model"]] = folder
     subject = bench_subject(env)

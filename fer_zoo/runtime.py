@@ -69,6 +69,7 @@ def resolve_model_path(model: str | Path) -> Path:
     """A run directory's best.keras, or the Keras file itself."""
     path = Path(model)
     if path.is_dir():
+        _refuse_untrained_run(path)
         path = path / "best.keras"
         if not path.is_file():
             raise FerZooError(f"{model}: not a run directory (no best.keras inside)")
@@ -77,6 +78,20 @@ def resolve_model_path(model: str | Path) -> Path:
     if path.suffix not in KERAS_SUFFIXES:
         raise FerZooError(f"{path}: expected a .keras or .h5 model file")
     return path
+
+
+def _refuse_untrained_run(path: Path) -> None:
+    """A finished run without best.keras is a bench row that never took a training step (it keeps no model):
+    say so, with its status and reason, rather than that the folder is not a run."""
+    if (path / "best.keras").is_file() or not (path / "metrics.json").is_file():
+        return
+    try:
+        summary = json.loads((path / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(summary, dict) and summary.get("status"):
+        reason = f": {summary['reason']}" if summary.get("reason") else ""
+        raise FerZooError(f"{path}: this run trained no step, so it keeps no model ({summary['status']}{reason})")
 
 
 def load_model(model: str | Path, unsafe: bool = False, scale: float | None = None, offset: float | None = None,
@@ -166,6 +181,7 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
         classifier = Classifier(source, "tensorflow savedmodel", static_shape(dims, source),
                                 default_class_names(n), run)
     elif path.exists():
+        _refuse_untrained_run(path)
         raise FerZooError(f"{source}: not a model: expected a run directory, a .keras/.h5/.onnx/.tflite file "
                           f"or a SavedModel directory")
     else:

@@ -111,6 +111,17 @@ def fer_zoo_register_architectures(register):
 
 EXIT_PLUGIN = "import sys\nsys.exit(3)\n"
 
+# bench.json as `bench lenet --data DATA --budget smoke --precision float32` writes it
+BENCH_JSON = {"data": DATA, "budget": "smoke", "seeds": 1, "epochs": None, "batch_size": None, "precision": "float32",
+              "pretrained": False, "fine_tune": False, "ensemble": False}
+
+
+def _bench_in(c: Ctx, bench_json: str) -> list[str]:
+    """A bench of lenet into an --out that already holds ``bench_json``."""
+    c.file("b/bench.json", bench_json.encode())
+    return ["bench", "lenet", "--data", DATA, "--budget", "smoke", "--precision", "float32", "--out", c.p("b")]
+
+
 CASES = [
     # --- flags -------------------------------------------------------------------------------------
     Case("unknown-flag", lambda c: ["list", "--bogus"], "No such option: --bogus"),
@@ -156,6 +167,25 @@ CASES = [
                                                 "--out", c.p("b")], "--devices all with --executor ray"),
     Case("bench-devices-absent", lambda c: ["bench", "lenet", "--devices", "3", "--data", DATA, "--out", c.p("b")],
          "--devices 3: this machine has 1"),
+    # --- bench and report inputs ---------------------------------------------------------------------
+    Case("bench-config-differs", lambda c: [*_bench_in(c, json.dumps(BENCH_JSON)), "--recipe", "seed"],
+         "b/ holds a bench of another config: recipe each row's default → seed; pass --out DIR for a new bench"),
+    Case("bench-config-differs-each", lambda c: [*_bench_in(c, json.dumps(BENCH_JSON)), "--seeds", "3", "--epochs",
+                                                 "2"], "another config: seeds 1 → 3, epochs none → 2; pass --out"),
+    Case("bench-json-truncated", lambda c: _bench_in(c, json.dumps(BENCH_JSON)[:30]), "bench.json: unreadable ("),
+    Case("bench-json-not-object", lambda c: _bench_in(c, "[1, 2]"), "bench.json: not a fer-zoo bench file"),
+    Case("bench-precision", lambda c: ["bench", "lenet", "--precision", "float8", "--data", DATA, "--out", c.p("b")],
+         "--precision must be one of float32, mixed_float16, mixed_bfloat16, got 'float8'"),
+    Case("bench-data-no-val", lambda c: ["bench", "lenet", "--data", c.csv(lambda lines: [
+        line.replace("PublicTest", "Training") for line in lines]), "--out", c.p("b")], "has no val images"),
+    Case("report-rows-not-objects", lambda c: ["report", c.file("r/results.json", json.dumps(
+        {"environment": {}, "rows": [1, 2]}).encode()).removesuffix("/results.json")],
+         'results.json: row 1 of "rows" is not a bench row'),
+    Case("report-rows-not-a-list", lambda c: ["report", c.file("r/results.json", json.dumps(
+        {"environment": {}, "rows": {"a": 1}}).encode()).removesuffix("/results.json")],
+         'results.json: not a fer-zoo bench result ("environment" must be an object and "rows" a list)'),
+    Case("report-results-truncated", lambda c: ["report", c.file("r/results.json", b'{"rows": [{"mo').removesuffix(
+        "/results.json")], "results.json: not a fer-zoo bench result ("),
     Case("train-devices-absent", lambda c: ["train", "lenet", "--devices", "4", "--data", DATA, "--out", c.p("o")],
          "--devices 4: this machine has 1"),
     Case("evaluate-missing", lambda c: ["evaluate", c.p("no/such/model.keras")], "no such model file"),

@@ -105,7 +105,42 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     # a different config in the same --out is refused
     other = cli("bench", "tiny", "--data", DATA, "--budget", "quick", "--epochs", "2", "--batch-size", "35", "--out",
                 str(out))
-    assert other.exit_code == 2 and "different config (epochs, pretrained, fine_tune, ensemble, recipe)" in other.stderr
+    assert other.exit_code == 2
+    assert (f"{out}/ holds a bench of another config: epochs 1 → 2, pretrained true → false, "
+            f"fine_tune true → false, ensemble true → false, recipe modern → each row's default; "
+            f"pass --out DIR for a new bench, or --force to replace it") in other.stderr
+    # a damaged row.json (say, a disk that filled up) is that row run again, with a warning; the others are reused
+    (out / "tiny" / "seed0" / "row.json").write_text('{"model": "tiny", "see')
+    mended = cli(*args)
+    assert mended.exit_code == 0, mended.output
+    assert f"fer-zoo: warning: {out / 'tiny' / 'seed0' / 'row.json'}: unreadable (" in mended.stderr
+    assert "running that row again" in mended.stderr
+    assert "tiny: epoch 1/1" in mended.stdout and "reused from an earlier run in this --out: tiny/pretrained" in \
+        mended.stdout
+    assert json.loads((out / "tiny" / "seed0" / "row.json").read_text())["status"] in STATUSES
+
+
+def test_a_row_that_never_trained_keeps_no_model(cli, tmp_path, install_plugin, tiny_plugin_source, capsys):
+    """A row the time box let take no training step writes no .keras file (for vgg16_48 it would be the 127 MB
+    network as built); its row, metrics.json and `evaluate` still say why."""
+    from dataclasses import replace
+
+    from fer_zoo import bench_worker
+    from fer_zoo.bench import BUDGETS, BenchConfig, RowSpec
+    from fer_zoo.executors import Bench
+
+    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    config = BenchConfig(data=DATA, budget="smoke", seeds=1, epochs=1, batch_size=35, precision="float32")
+    bench = Bench(config, replace(BUDGETS["smoke"], time_box=0.001), tmp_path, lambda event: None)
+    run_dir = tmp_path / "tiny" / "seed0"
+    row = bench_worker.run(bench.job(RowSpec("tiny"), 0, run_dir))
+    assert row["status"] == "too slow" and "time box" in row["reason"] and row["epochs"] == 0
+    assert row["param_count"] == 75 and row["infer_samples_per_sec"] > 0  # still measured, from memory
+    assert not list(run_dir.glob("*.keras")), sorted(p.name for p in run_dir.iterdir())
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "too slow"
+    result = cli("evaluate", str(run_dir), "--data", DATA)
+    assert result.exit_code == 2
+    assert f"fer-zoo: error: {run_dir}: this run trained no step, so it keeps no model (too slow: " in result.stderr
 
 
 def test_bench_needs_architectures(cli):
