@@ -26,7 +26,7 @@ from typing import Any
 import pluggy
 
 from fer_zoo import hookspecs, plugin_probe as probe
-from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.errors import FerZooError, describe_exception, one_line
 from fer_zoo.registry import Architecture, PluginSource, Registry
 
 ENTRY_POINT_GROUP = "fer_zoo"
@@ -237,16 +237,6 @@ class _Interrupts:
     def __exit__(self, *exc) -> None:
         if self.installed:
             signal.signal(signal.SIGINT, self.previous)
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``Type: message`` of anything a plugin raised, even an exception whose ``str()`` raises in turn."""
-    try:
-        kind = type(exc).__name__
-        text = str(exc)
-    except BaseException:  # a plugin's exception whose message is itself broken
-        kind, text = type(exc).__qualname__, "(its message cannot be read)"
-    return f"{kind}: {text}" if text else kind
 
 
 def contained(call: Callable[[], Any], interrupts: _Interrupts) -> tuple[Any, str | None]:
