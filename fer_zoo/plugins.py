@@ -214,8 +214,9 @@ class _Interrupts:
     def _handler(self, signum, frame) -> None:
         self.pressed = True
         if callable(self.previous) and self.previous is not signal.default_int_handler:
-            self.previous(signum, frame)
-        raise KeyboardInterrupt
+            self.previous(signum, frame)  # the program's own handler decides, as it would have
+        else:
+            raise KeyboardInterrupt
 
     def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
@@ -245,8 +246,8 @@ def contained(call: Callable[[], Any], interrupts: _Interrupts) -> tuple[Any, st
     "failed: " ("ValueError: ...", "the plugin called sys.exit(3)")."""
     try:
         return call(), None
-    except KeyboardInterrupt as exc:
-        if interrupts.pressed or not isinstance(exc, KeyboardInterrupt):
+    except KeyboardInterrupt:
+        if interrupts.pressed:
             raise
         return None, "the plugin raised KeyboardInterrupt while nobody pressed Ctrl-C"
     except SystemExit as exc:  # a plugin's sys.exit() must not end every command with its status
