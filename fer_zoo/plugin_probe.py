@@ -65,7 +65,7 @@ os._exit(0)
 def verdicts(entries: list[tuple[Any, metadata.EntryPoint]]) -> dict[int, str]:
     """``id(plugin) -> error`` for each ``(plugin, entry_point)`` that crashes, exits or hangs the
     interpreter; the others are absent. Probes only what the cache does not know yet."""
-    todo = [(p, ep) for p, ep in entries if _top(ep) not in sys.modules]  # imported already: it did not crash
+    todo = [(p, ep) for p, ep in entries if _module(ep) not in sys.modules]  # imported already: it did not crash
     if not todo:
         return {}
     keys = {id(p): _key(p, ep) for p, ep in todo}
@@ -81,13 +81,13 @@ def verdicts(entries: list[tuple[Any, metadata.EntryPoint]]) -> dict[int, str]:
     return {id(p): store[keys[id(p)]] for p, _ in todo if store.get(keys[id(p)])}
 
 
-def _top(ep: metadata.EntryPoint) -> str:
-    return ep.value.split(":")[0].strip().split(".")[0]
+def _module(ep: metadata.EntryPoint) -> str:
+    return ep.value.split(":")[0].strip()
 
 
 def _module_file(ep: metadata.EntryPoint) -> str | None:
     """The entry point's module file, found without importing anything (a package's parts by path)."""
-    parts = ep.value.split(":")[0].strip().split(".")
+    parts = _module(ep).split(".")
     try:
         spec = util.find_spec(parts[0])
     except (ImportError, ValueError):
@@ -171,7 +171,10 @@ def _run_child(entry_points: list[metadata.EntryPoint]) -> tuple[int, str | None
         last, since = None, time.monotonic()
         while True:
             code = child.poll()
-            lines = Path(progress).read_text().splitlines()  # ready, import 0, hooks 0, done 0, ..., end
+            try:
+                lines = Path(progress).read_text().splitlines()  # ready, import 0, hooks 0, done 0, ..., end
+            except OSError:  # removed under us (a temporary-file cleaner): nothing can be told
+                return None
             done = sum(line.startswith("done ") for line in lines)
             phase = lines[-1].split()[0] if lines else None
             if code is not None:
@@ -201,4 +204,4 @@ def _run_child(entry_points: list[metadata.EntryPoint]) -> tuple[int, str | None
         if child.poll() is None:  # a slow plugin, the user's Ctrl-C or a bug of ours: the child goes too
             child.kill()
             child.wait()
-        os.unlink(progress)
+        Path(progress).unlink(missing_ok=True)

@@ -348,14 +348,15 @@ def test_a_plugin_slow_to_import_is_skipped_by_the_probe(cli, install_plugin, mo
 
 
 def test_plugins_that_kill_the_interpreter_are_named_not_fatal(install_plugin, tmp_path):
-    """A segmentation fault and os._exit() at import, in a real process: each is named and skipped, and the verdict
-    is cached, so the next command probes nothing (the counting plugin is imported once per command, no more)."""
+    """A segmentation fault and os._exit() at import, and os._exit() in a hook, in a real process: each is named and
+    skipped, and the verdict is cached, so the next command probes nothing (the counting plugin is imported once per command, no more)."""
     import subprocess
     import sys
 
     count = tmp_path / "imports.txt"
     segv = install_plugin("segv-fer", "import ctypes\nctypes.string_at(0)\n")
     exits = install_plugin("exit-fer", "import os\nos._exit(0)\n")
+    hook_exits = install_plugin("hook-exit-fer", _HOOK + "    import os\n    os._exit(0)\n")
     install_plugin("counted-fer", f"with open({str(count)!r}, 'a') as f:\n    f.write('imported\\n')\n" + _HOOK
                    + "    pass\n")
     for run in (1, 2):
@@ -367,6 +368,8 @@ def test_plugins_that_kill_the_interpreter_are_named_not_fatal(install_plugin, t
         assert warnings == [
             f"fer-zoo: warning: plugin exit-fer 1.0 (entry point '{exits}'): ended the interpreter at import "
             f"(exit status 0, as os._exit() does); skipped",
+            f"fer-zoo: warning: plugin hook-exit-fer 1.0 (entry point '{hook_exits}'): ended the interpreter in its "
+            f"hook (exit status 0, as os._exit() does); skipped",
             f"fer-zoo: warning: plugin segv-fer 1.0 (entry point '{segv}'): crashed the interpreter at import "
             f"(signal 11, SIGSEGV); skipped"], done.stderr
         # the probe's import and this process's on the first run; only this process's on the second
