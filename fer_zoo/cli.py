@@ -103,8 +103,11 @@ RuntimeOption = Annotated[str, typer.Option(
 
 
 def _out() -> Console:
-    # a terminal keeps its own width, and $COLUMNS is obeyed; otherwise a pipe or file gets room for wide tables
-    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=160)
+    # a terminal keeps its own width, and $COLUMNS is obeyed; otherwise a pipe or file gets room for wide tables.
+    # No markup: what is printed holds file names, paths and plugins' text, whose "[/]" or "[bold]" is literal;
+    # styles come from Text objects and column styles.
+    wide = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return Console(markup=False) if wide else Console(width=160, markup=False)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -731,7 +734,7 @@ def cache_info(as_json: JsonFlag = False) -> None:
         _out().print(f"{details['path']}: {len(details['entries'])} dataset(s), {details['total_bytes'] / 1e6:.1f} MB"
                      + (f"; compiled: {compiled}" if compiled else "")
                      + (f"; {left['files']} leftover(s) of killed writes, {left['bytes'] / 1e6:.1f} MB "
-                        f"(removed by the next write or `cache clear`)" if left["files"] else ""), markup=False)
+                        f"(removed by the next write or `cache clear`)" if left["files"] else ""))
 
 
 @_command("clear", cache_app)

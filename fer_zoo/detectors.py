@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fer_zoo.errors import FerZooError
+from fer_zoo.errors import FerZooError, describe_exception
 from fer_zoo.hookspecs import hookimpl
 from fer_zoo.registry import NAME_PATTERN, PluginSource
 
@@ -96,6 +96,61 @@ def number(value, name: str, kind: type = float, low: float | None = None, high:
         raise FerZooError(f"detector option {name} must be {'an integer' if kind is int else 'a number'}{where}, "
                           f"got {value!r}")
     return converted
+
+
+def build_detector(detector: FaceDetector, options: Mapping[str, str]) -> Callable[[Any], Any]:
+    """``detector.build(**options)``, checked: what it raises (a FerZooError as it is, anything else but a
+    Ctrl-C as the detector's failure) or a result that is not callable is a one-line error naming it."""
+    try:
+        detect = detector.build(**options)
+    except (FerZooError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # the plugin's bug, sys.exit() included, is the plugin's
+        raise FerZooError(f"detector {detector.name!r}{_from(detector)}: build() failed: {describe_exception(exc)}")
+    if not callable(detect):
+        raise FerZooError(f"detector {detector.name!r}{_from(detector)}: build() returned "
+                          f"{type(detect).__name__}, not a function of an image")
+    return detect
+
+
+def detect_faces(name: str, detect: Callable[[Any], Any], image, source: str) -> list[list[int]]:
+    """The boxes ``detect(image)`` finds, as ``[x, y, w, h]`` lists of ints with positive sizes overlapping the
+    image; a detector that raises or returns anything else is a one-line error naming it and the image."""
+    height, width = image.shape[:2]
+    try:
+        found = detect(image)
+    except (FerZooError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        raise FerZooError(f"detector {name!r} failed on {source}: {describe_exception(exc)}") from None
+    try:
+        boxes = [list(box) for box in found]
+    except Exception:
+        raise FerZooError(f"detector {name!r} returned {type(found).__name__} for {source}, not a list of "
+                          f"[x, y, w, h] boxes") from None
+    return [_box(name, box, width, height, source) for box in boxes]
+
+
+def _box(name: str, box: list, width: int, height: int, source: str) -> list[int]:
+    import math
+    import numbers
+
+    def integral(v) -> bool:
+        return (isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+                and float(v).is_integer())
+
+    if len(box) != 4 or not all(integral(v) for v in box):
+        raise FerZooError(f"detector {name!r} returned the box {box!r:.80} for {source}: a box is [x, y, w, h], "
+                          f"four finite whole numbers")
+    x, y, w, h = (int(v) for v in box)
+    if w <= 0 or h <= 0 or x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise FerZooError(f"detector {name!r} returned the box {[x, y, w, h]}, which is not [x, y, w, h] inside "
+                          f"the {width}x{height} image {source}")
+    return [x, y, w, h]
+
+
+def _from(detector: FaceDetector) -> str:
+    return f" ({detector.plugin})" if detector.plugin else ""
 
 
 class HaarDetector:

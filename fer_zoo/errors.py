@@ -26,3 +26,12 @@ def one_line(text: object, limit: int = 400) -> str:
     control characters shown escaped."""
     line = " ".join("".join(_visible(c) for c in str(text)).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` of anything plugin code raised, even an exception whose ``str()`` raises in turn."""
+    try:
+        kind, text = type(exc).__name__, str(exc)
+    except BaseException:  # a plugin's exception whose message is itself broken
+        kind, text = type(exc).__qualname__, "(its message cannot be read)"
+    return f"{kind}: {text}" if text else kind

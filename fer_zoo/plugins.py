@@ -1,24 +1,32 @@
 """Plugin loading: entry points of the ``fer_zoo`` group, each loaded and called on its own.
 
-A plugin that fails to import, whose hook raises, or that registers invalid metadata is recorded
-with its error and skipped; everything else keeps working. Set ``FER_ZOO_STRICT_PLUGINS=1`` to turn
+A plugin that fails to import, whose hook raises (any ``BaseException``: ``sys.exit()``, a
+``KeyboardInterrupt`` nobody pressed, a class of its own), that hands over a value of the wrong type
+(``FER_ZOO_PLUGIN_API``, what ``register`` receives) or that registers invalid metadata is recorded
+with its error and skipped; everything else keeps working. One that would end or hang the interpreter
+is found first, in a child process (``fer_zoo.plugin_probe``). Set ``FER_ZOO_STRICT_PLUGINS=1`` to turn
 every plugin warning into an error, and ``FER_ZOO_DISABLE_PLUGINS=dist-a,dist-b`` to skip
 distributions by name.
+
+Long because every value that comes from plugin code is checked here, where its plugin is known.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
-from fer_zoo import hookspecs
-from fer_zoo.errors import FerZooError, one_line
+from fer_zoo import hookspecs, plugin_probe as probe
+from fer_zoo.errors import FerZooError, describe_exception, one_line
 from fer_zoo.registry import Architecture, PluginSource, Registry
 
 ENTRY_POINT_GROUP = "fer_zoo"
@@ -155,16 +163,105 @@ def current() -> PluginSet:
     return _current
 
 
-def _entry_point_plugins() -> list[tuple[Plugin, metadata.EntryPoint]]:
-    found = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+def _entry_point_plugins() -> list[tuple[Plugin, metadata.EntryPoint | None]]:
+    try:
+        entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    except Exception:  # one distribution's unreadable metadata: find it, and keep the others
+        entry_points, broken = _entry_points_one_by_one()
+    else:
+        broken = []
+    found = broken
+    for ep in entry_points:
         dist = ep.dist
-        name = dist.metadata["Name"] if dist is not None else "unknown"
-        version = dist.version if dist is not None else "?"
-        found.append((Plugin(name=ep.name, distribution=name, version=version, module=ep.value), ep))
+        name = (dist.metadata["Name"] if dist is not None else None) or "unknown"
+        version = (dist.version if dist is not None else None) or "?"
+        plugin = Plugin(name=ep.name, distribution=str(name), version=str(version), module=ep.value)
+        if not ep.name.strip():
+            plugin.error = "the entry point has no name: write `name = module` in [project.entry-points.fer_zoo]"
+        found.append((plugin, ep))
     # Built-ins first, so they claim their names before anyone else; then a stable order.
     found.sort(key=lambda p: (not p[0].builtin, canonical(p[0].distribution), p[0].name))
     return found
+
+
+def _entry_points_one_by_one() -> tuple[list[metadata.EntryPoint], list[tuple[Plugin, None]]]:
+    """The group's entry points distribution by distribution, and each distribution whose metadata cannot be
+    read as a failed plugin naming it (what ``metadata.entry_points`` does, without stopping at the first)."""
+    found, broken, seen = [], [], set()
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata["Name"] or "unknown"
+            if canonical(name) in seen:  # an earlier path entry shadows it, as importlib.metadata does
+                continue
+            seen.add(canonical(name))
+            found += [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
+        except Exception as exc:
+            where = getattr(dist, "_path", None) or "a distribution"
+            broken.append((Plugin(name="?", distribution=str(where), version="?", module="?",
+                                  error=f"its metadata cannot be read: {describe_exception(exc)}"), None))
+    return found, broken
+
+
+class _Interrupts:
+    """Tells the user's Ctrl-C from a ``KeyboardInterrupt`` a plugin raises by itself: SIGINT's handler,
+    while plugin code runs, notes that the signal came before passing it on."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.previous = None
+        self.installed = False
+
+    def _handler(self, signum, frame) -> None:
+        self.pressed = True
+        if callable(self.previous) and self.previous is not signal.default_int_handler:
+            self.previous(signum, frame)  # the program's own handler decides, as it would have
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self.previous = signal.getsignal(signal.SIGINT)
+                if self.previous not in (signal.SIG_IGN, None):  # a SIGINT the user ignores stays ignored
+                    signal.signal(signal.SIGINT, self._handler)
+                    self.installed = True
+            except (ValueError, OSError):  # no signals here (an embedded interpreter)
+                pass
+        # elsewhere SIGINT never reaches this thread: any KeyboardInterrupt in it was raised by code
+        return self
+
+    def rearm(self) -> None:
+        """Undo a plugin's own SIGINT handler, so the next Ctrl-C is still seen (and the user's again after)."""
+        if self.installed and signal.getsignal(signal.SIGINT) is not self._handler:
+            signal.signal(signal.SIGINT, self._handler)
+
+    def __exit__(self, *exc) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def contained(call: Callable[[], Any], interrupts: _Interrupts) -> tuple[Any, str | None]:
+    """``(call(), None)``, or ``(None, why)`` for whatever ``call`` — plugin code — raised: any
+    ``BaseException`` but the user's own Ctrl-C, which still ends the command. ``why`` reads after
+    "failed: " ("ValueError: ...", "the plugin called sys.exit(3)")."""
+    try:
+        return call(), None
+    except KeyboardInterrupt:
+        if interrupts.pressed:
+            raise
+        return None, "the plugin raised KeyboardInterrupt while nobody pressed Ctrl-C"
+    except SystemExit as exc:  # a plugin's sys.exit() must not end every command with its status
+        return None, f"the plugin called sys.exit({_safe_repr(exc.code)})"
+    except BaseException as exc:  # GeneratorExit, a plugin's own BaseException subclass: still the plugin's
+        return None, describe_exception(exc)
+    finally:
+        interrupts.rearm()
+
+
+def _safe_repr(value: Any) -> str:
+    if value is None or isinstance(value, (int, str)):
+        return repr(value) if isinstance(value, str) else str(value)
+    return f"<{type(value).__name__}>"
 
 
 def load() -> PluginSet:
@@ -174,48 +271,28 @@ def load() -> PluginSet:
     plugins: list[Plugin] = []
     warnings: list[str] = []
 
-    candidates = [(plugin, ep.load) for plugin, ep in _entry_point_plugins()]
-    candidates += [(Plugin(name=n, distribution=n, version="local", module=repr(o)), lambda o=o: o)
-                   for o, n in _local_plugins]
-    for plugin, load_object in candidates:
-        plugins.append(plugin)
+    found = _entry_point_plugins()
+    for plugin, _ in found:
         if canonical(plugin.distribution) in disabled:
             plugin.disabled = True
-            continue
-        started = time.perf_counter()
-        try:
-            plugin.obj = load_object()
-        except SystemExit as exc:  # a plugin's sys.exit() must not end every command with its status
-            plugin.error = f"import failed: the plugin called sys.exit({exc.code})"
-        except Exception as exc:  # a broken plugin must not take the CLI down
-            plugin.error = f"import failed: {type(exc).__name__}: {exc}"
-        else:
-            seconds = time.perf_counter() - started
-            if seconds > SLOW_IMPORT_SECONDS:
-                warnings.append(f"{plugin.label}: took {seconds:.1f} s to import, which every fer-zoo command pays; "
-                                f"import heavy libraries (tensorflow, keras, torch) inside build()")
-            incompatible = api_incompatibility(getattr(plugin.obj, "FER_ZOO_PLUGIN_API", None))
-            if incompatible:
-                plugin.error = incompatible
-                plugin.incompatible = True
+    verdicts = probe.verdicts([(p, ep) for p, ep in found if ep is not None and not p.error and not p.disabled
+                               and not p.builtin])
+    for plugin, _ in found:
+        plugin.error = plugin.error or verdicts.get(id(plugin))
+    candidates = [(plugin, ep.load if ep is not None else None) for plugin, ep in found]
+    candidates += [(Plugin(name=n, distribution=n, version="local", module=repr(o)), lambda o=o: o)
+                   for o, n in _local_plugins]
+    with _Interrupts() as interrupts:
+        for plugin, load_object in candidates:
+            plugins.append(plugin)
+            if plugin.disabled or plugin.error:
                 continue
-            try:
-                pm.register(plugin.obj, name=f"{plugin.distribution}:{plugin.name}")
-            except Exception as exc:
-                plugin.error = f"registration failed: {type(exc).__name__}: {exc}"
-            else:
-                callers = pm.get_hookcallers(plugin.obj) or []
-                plugin.hooks = sorted(c.name for c in callers)
-                unknown = sorted(c.name for c in callers if not c.has_spec())
-                if unknown:
-                    warnings.append(f"{plugin.label}: implements unknown hook(s) {', '.join(unknown)}")
-                elif not plugin.hooks:
-                    warnings.append(f"{plugin.label}: implements no fer-zoo hook")
-
+            _load_one(pm, plugin, load_object, warnings, interrupts)
+        claims = {kind: _call_register_hook(pm, plugins, kind, warnings, interrupts) for kind in kinds()}
     resolved = {}
-    for kind in kinds():
-        claims = _call_register_hook(pm, plugins, kind.hook, kind.item, warnings)
-        winners, unavailable, kind_warnings = _resolve(claims, kind.name, kind.plural)
+    for kind, claimed in claims.items():  # a plugin that failed in any hook contributes nothing of any kind
+        winners, unavailable, kind_warnings = _resolve([(item, p) for item, p in claimed if not p.error],
+                                                       kind.name, kind.plural)
         resolved[kind.plural] = (winners, unavailable)
         warnings += kind_warnings
     # Errors first: they are what a user needs to read.
@@ -224,6 +301,47 @@ def load() -> PluginSet:
         resolved["architectures"], resolved["datasets"], resolved["detectors"])
     return PluginSet(plugins, Registry(archs), unavailable, [one_line(w) for w in warnings],
                      {d.name: d for d in datasets}, unavailable_datasets, {d.name: d for d in detectors})
+
+
+def _load_one(pm, plugin: Plugin, load_object, warnings: list[str], interrupts: _Interrupts) -> None:
+    """Import one entry point and register it with ``pm``; what goes wrong becomes ``plugin.error``."""
+    started = time.perf_counter()
+    obj, error = contained(load_object, interrupts)
+    if error:
+        plugin.error = f"import failed: {error}"
+        return
+    plugin.obj = obj
+    seconds = time.perf_counter() - started
+    if seconds > SLOW_IMPORT_SECONDS:
+        warnings.append(f"{plugin.label}: took {seconds:.1f} s to import, which every fer-zoo command pays; "
+                        f"import heavy libraries (tensorflow, keras, torch) inside build()")
+    required, error = contained(lambda: getattr(obj, "FER_ZOO_PLUGIN_API", None), interrupts)
+    if error:
+        plugin.error = f"reading FER_ZOO_PLUGIN_API failed: {error}"
+        return
+    if required is not None and not isinstance(required, str):
+        plugin.error = f"FER_ZOO_PLUGIN_API must be a version string like \"1.0\", got {type(required).__name__}"
+        return
+    incompatible = api_incompatibility(required)
+    if incompatible:
+        plugin.error = incompatible
+        plugin.incompatible = True
+        return
+    callers, error = contained(lambda: _register(pm, plugin), interrupts)
+    if error:
+        plugin.error = f"registration failed: {error}"
+        return
+    plugin.hooks = sorted(c.name for c in callers)
+    unknown = sorted(c.name for c in callers if not c.has_spec())
+    if unknown:
+        warnings.append(f"{plugin.label}: implements unknown hook(s) {', '.join(unknown)}")
+    elif not plugin.hooks:
+        warnings.append(f"{plugin.label}: implements no fer-zoo hook")
+
+
+def _register(pm, plugin: Plugin) -> list:
+    pm.register(plugin.obj, name=f"{plugin.distribution}:{plugin.name}")
+    return list(pm.get_hookcallers(plugin.obj) or [])
 
 
 @dataclass(frozen=True)
@@ -246,9 +364,10 @@ def kinds() -> tuple[Kind, ...]:
             Kind("detector", "detectors", "fer_zoo_register_detectors", FaceDetector))
 
 
-def _call_register_hook(pm, plugins, hook_name, kind, warnings: list[str]) -> list[tuple[Any, Plugin]]:
-    """Call each plugin's implementation alone; a plugin that raises contributes nothing."""
-    caller = getattr(pm.hook, hook_name)
+def _call_register_hook(pm, plugins, kind: Kind, warnings: list[str], interrupts: _Interrupts):
+    """Call each plugin's implementation alone; a plugin that raises, or registers anything invalid (even
+    if it catches the error ``register`` raised), contributes nothing."""
+    caller = getattr(pm.hook, kind.hook)
     claims = []
     for plugin in plugins:
         if plugin.obj is None or plugin.error:
@@ -257,26 +376,54 @@ def _call_register_hook(pm, plugins, hook_name, kind, warnings: list[str]) -> li
             if impl.plugin is not plugin.obj:
                 continue
             got: list[Any] = []
+            refused: list[str] = []
 
-            def register_one(item, _got=got):
-                if not isinstance(item, kind):
-                    raise FerZooError(f"register() expects a fer_zoo.{kind.__name__}, got {type(item).__name__}")
-                _got.append(item)
+            def register_one(item, _got=got, _refused=refused):
+                try:
+                    _got.append(checked_item(item, kind.item))
+                except FerZooError as exc:
+                    _refused.append(str(exc))
+                    raise
 
             arguments = {"register": register_one}
-            try:
-                returned = impl.function(*(arguments[name] for name in impl.argnames))
-            except SystemExit as exc:
-                plugin.error = f"{hook_name} called sys.exit({exc.code})"
-                break
-            except Exception as exc:
-                plugin.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+            returned, error = contained(lambda: impl.function(*(arguments[name] for name in impl.argnames)),
+                                        interrupts)
+            if error or refused:
+                plugin.error = f"{kind.hook} failed: {refused[0] if refused else error}"
                 break
             if returned is not None and not got:
-                warnings.append(f"{plugin.label}: {hook_name} returned {type(returned).__name__} instead of calling "
+                warnings.append(f"{plugin.label}: {kind.hook} returned {type(returned).__name__} instead of calling "
                                 f"register(...) for each item; nothing was registered")
             claims += [(item, plugin) for item in got]
     return claims
+
+
+def checked_item(item: Any, kind: type):
+    """``item`` (what a plugin passed to ``register``) rebuilt as exactly ``kind`` from its fields, so every
+    field is checked by ``kind`` itself: a subclass or an object built around ``__post_init__`` is not trusted.
+    A description must be one line of text and options a mapping of text to text, whatever the kind."""
+    if not isinstance(item, kind):
+        raise FerZooError(f"register() expects a fer_zoo.{kind.__name__}, got {type(item).__name__}")
+    values = {}
+    for f in fields(kind):
+        if f.init and f.name != "plugin":
+            try:
+                values[f.name] = getattr(item, f.name)
+            except Exception as exc:
+                raise FerZooError(f"register(): the {kind.__name__}'s {f.name} cannot be read: "
+                                  f"{describe_exception(exc)}") from None
+    named = values.get("name")
+    where = f"{kind.__name__} {named!r}" if isinstance(named, str) else kind.__name__
+    if "description" in values and (not isinstance(values["description"], str)
+                                    or "\n" in values["description"].strip()):
+        raise FerZooError(f"{where}: description must be one line of text, got {type(values['description']).__name__}")
+    if "options" in values:
+        options = values["options"]
+        if not isinstance(options, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                       for k, v in options.items()):
+            raise FerZooError(f"{where}: options must map each option's name to one line of help text")
+        values["options"] = dict(options)
+    return kind(**values)
 
 
 def _resolve(claims: list[tuple[Any, Plugin]], kind: str, attribute: str):

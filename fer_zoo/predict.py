@@ -156,16 +156,16 @@ def _detector(spec: str):
     import threading
 
     from fer_zoo import plugins
-    from fer_zoo.detectors import parse
+    from fer_zoo.detectors import build_detector, detect_faces, parse
 
     detector, options = parse(spec, plugins.current().detectors)
     local = threading.local()
-    local.detect = detector.build(**options)  # fail now, in the caller's thread, if it cannot be built
+    local.detect = build_detector(detector, options)  # fail now, in the caller's thread, if it cannot be built
 
-    def detect(image: np.ndarray) -> list[list[int]]:
+    def detect(image: np.ndarray, source: str) -> list[list[int]]:
         if not hasattr(local, "detect"):
-            local.detect = detector.build(**options)
-        return [[int(v) for v in box] for box in local.detect(image)]
+            local.detect = build_detector(detector, options)
+        return detect_faces(detector.name, local.detect, image, source)
 
     detect.name = detector.name
     return detect
@@ -208,12 +208,7 @@ class FaceFinder:
         from fer_zoo.runtime import fit_image
 
         height, width = image.shape[:2]
-        boxes = self.detect(image) if self.detect is not None else [[0, 0, width, height]]
-        for box in boxes:
-            if (len(box) != 4 or box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height
-                    or box[0] + box[2] <= 0 or box[1] + box[3] <= 0):
-                raise FerZooError(f"detector {self.detector_name!r} returned the box {list(box)}, which is not "
-                                  f"[x, y, w, h] inside the {width}x{height} image {source}")
+        boxes = self.detect(image, source) if self.detect is not None else [[0, 0, width, height]]
         crops = [fit_image(crop_face(image, box, self.margin) if self.detect is not None else image, self.shape)
                  for box in boxes]
         return _Frame(source, index, image if self.keep_images else None, boxes, crops)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer_zoo.errors import FerZooError
+from fer_zoo.errors import FerZooError, describe_exception
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 REPORTED_KEYS = ("train", "val", "test", "top2_train", "top2_val", "top2_test")
@@ -92,7 +92,19 @@ class Architecture:
         """The local file of shipped weights, or None; a plugin never downloads them."""
         if self.weights is None:
             return None
-        path = Path(self.weights() if callable(self.weights) else self.weights)
+        where = f"architecture {self.name!r} ({self.plugin})"
+        if callable(self.weights):
+            try:
+                found = self.weights()
+            except (FerZooError, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # the plugin's lookup failing is the plugin's, sys.exit() included
+                raise FerZooError(f"{where}: finding its weights failed: {describe_exception(exc)}") from None
+        else:
+            found = self.weights
+        if not isinstance(found, (str, os.PathLike)):
+            raise FerZooError(f"{where}: its weights lookup returned {type(found).__name__}, not a file path")
+        path = Path(found)
         if not path.is_file():
             raise FerZooError(f"architecture {self.name!r} ({self.plugin}): weights file {path} does not exist")
         return path

@@ -18,6 +18,7 @@ from PIL import Image
 
 from fer_zoo.data.fer2013 import write_csv
 from tests.conftest import png_claiming
+from tests.test_plugins import FIGHTING
 
 DATA = "synthetic:size=84,seed=1,preset=easy"
 USAGE = ["Training"] * 8 + ["PublicTest"] * 3 + ["PrivateTest"] * 3
@@ -384,6 +385,24 @@ CASES = [
                                           "list"], "the plugin's own bug"),
     Case("strict-plugin-exits", lambda c: [*_plugin(c, EXIT_PLUGIN), *_env(c, "FER_ZOO_STRICT_PLUGINS", "1"), "list"],
          "the plugin called sys.exit(3)"),
+    # --- plugins that fight back ------------------------------------------------------------------------
+    *(Case(f"strict-plugin-{kind}", lambda c, s=source: [*_plugin(c, s), *_env(c, "FER_ZOO_STRICT_PLUGINS", "1"),
+                                                          "list"], fragment)
+      for kind, (source, fragment) in FIGHTING.items()),
+    Case("detector-returns-none", lambda c: _detect(c, "return None"), "detector 'rogue' returned NoneType for"),
+    Case("detector-returns-nan-box", lambda c: _detect(c, "return [[float('nan'), 0, 10, 10]]"),
+         "a box is [x, y, w, h], four finite whole numbers"),
+    Case("detector-returns-text-box", lambda c: _detect(c, "return ['abcd']"), "four finite whole numbers"),
+    Case("detector-box-outside", lambda c: _detect(c, "return [[500, 500, 10, 10]]"), "inside the 64x64 image"),
+    Case("detector-raises-base-exception", lambda c: _detect(c, "raise GeneratorExit('gone')"),
+         "detector 'rogue' failed on"),
+    Case("detector-build-exits", lambda c: _detect(c, "pass", build="import sys; sys.exit(5)"),
+         "detector 'rogue' (case-plugin 1.0): build() failed: SystemExit: 5"),
+    Case("detector-build-not-callable", lambda c: _detect(c, "pass", build="return 42"),
+         "build() returned int, not a function of an image"),
+    Case("weights-lookup-raises", lambda c: _shipped(c, "raise OSError('package data missing')"),
+         "finding its weights failed: OSError: package data missing"),
+    Case("weights-lookup-not-a-path", lambda c: _shipped(c, "return 42"), "its weights lookup returned int"),
     # --- outputs -------------------------------------------------------------------------------------
     Case("confusion-onto-model", lambda c: ["evaluate", (m := c.model()), "--data", DATA, "--confusion", m],
          "is the input"),
@@ -475,6 +494,39 @@ def _env(c: Ctx, name: str, value: str) -> list[str]:
 def _plugin(c: Ctx, source: str) -> list[str]:
     c.plugin(source)
     return []
+
+
+def _detect(c: Ctx, body: str, build: str = "return detect") -> list[str]:
+    """predict through a plugin's detector 'rogue' whose detect(image) runs ``body``."""
+    c.plugin(f"""
+import fer_zoo
+def detect(image):
+    {body}
+def build():
+    {build}
+@fer_zoo.hookimpl
+def fer_zoo_register_detectors(register):
+    register(fer_zoo.FaceDetector(name="rogue", build=build, description="x"))
+""")
+    return ["predict", c.model(), str(_photos(c) / "a.png"), "--detector", "rogue", "--strict"]
+
+
+def _shipped(c: Ctx, body: str) -> list[str]:
+    """predict with an architecture whose weights lookup runs ``body``."""
+    c.plugin(f"""
+import fer_zoo
+def build(input_shape, num_classes):
+    import keras
+    return keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(),
+                             keras.layers.Dense(num_classes, activation="softmax")])
+def weights():
+    {body}
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture(name="shipped", build=build, input_shape=(8, 8, 1), description="x",
+                                  weights=weights))
+""")
+    return ["predict", "shipped", str(_photos(c) / "a.png"), "--no-detect"]
 
 
 def _recipe(c: Ctx, text: str) -> list[str]:

@@ -253,3 +253,124 @@ def test_in_process_registration_for_scripts_and_tests(cli, tiny_plugin_source):
         plugins.unregister("scratch-plugin")
     with pytest.raises(fer_zoo.FerZooError, match="unknown architecture 'scratch'"):
         fer_zoo.get_architecture("scratch")
+
+
+# --- plugins that fight back: each is its own load error, and everything else keeps working ------------------
+
+_HOOK = "import fer_zoo\n@fer_zoo.hookimpl\ndef fer_zoo_register_architectures(register):\n"
+FIGHTING = {  # id: (module source, a fragment of the one warning naming the plugin)
+    "base-exception-at-import": ("class Boom(BaseException):\n    pass\nraise Boom('not an Exception')\n",
+                                 "import failed: Boom: not an Exception"),
+    "generator-exit-at-import": ("raise GeneratorExit\n", "import failed: GeneratorExit"),
+    "keyboard-interrupt-at-import": ("raise KeyboardInterrupt\n",
+                                     "the plugin raised KeyboardInterrupt while nobody pressed Ctrl-C"),
+    "api-attribute-raises": ("def __getattr__(name):\n    raise RuntimeError('no ' + name)\n",
+                             "reading FER_ZOO_PLUGIN_API failed: RuntimeError: no FER_ZOO_PLUGIN_API"),
+    "api-not-a-string": ("FER_ZOO_PLUGIN_API = 1.0\n", 'FER_ZOO_PLUGIN_API must be a version string like "1.0", '
+                                                         "got float"),
+    "exception-whose-message-raises": ("class Bad(Exception):\n    def __str__(self):\n        raise ValueError\n"
+                                       "raise Bad()\n", "import failed: Bad: (its message cannot be read)"),
+    "hook-raises-base-exception": (_HOOK + "    class Boom(BaseException):\n        pass\n    raise Boom('hook')\n",
+                                   "fer_zoo_register_architectures failed: Boom: hook"),
+    "hook-exits": (_HOOK + "    import sys\n    sys.exit(4)\n", "fer_zoo_register_architectures failed: the plugin "
+                                                               "called sys.exit(4)"),
+    "hook-swallows-the-refusal": (_HOOK + "    try:\n        register(42)\n    except Exception:\n        pass\n",
+                                  "register() expects a fer_zoo.Architecture, got int"),
+    "subclass-skips-its-checks": (
+        "import fer_zoo\nclass Sly(fer_zoo.Architecture):\n    def __post_init__(self):\n        pass\n"
+        "@fer_zoo.hookimpl\ndef fer_zoo_register_architectures(register):\n"
+        "    register(Sly(name='Not Valid', build=None, input_shape=(1,), description='x'))\n",
+        "architecture name 'Not Valid' is invalid"),
+    "detector-options-not-text": (
+        "import fer_zoo\n@fer_zoo.hookimpl\ndef fer_zoo_register_detectors(register):\n"
+        "    register(fer_zoo.FaceDetector(name='odd', build=lambda: None, description='x', options={1: 2}))\n",
+        "FaceDetector 'odd': options must map each option's name to one line of help text"),
+    "dataset-description-not-text": (
+        "import fer_zoo\n@fer_zoo.hookimpl\ndef fer_zoo_register_datasets(register):\n"
+        "    register(fer_zoo.DatasetSource(name='odd', load=lambda o: None, description=None))\n",
+        "DatasetSource 'odd': description must be one line of text, got NoneType"),
+}
+
+
+@pytest.mark.parametrize("kind", FIGHTING)
+def test_a_plugin_that_fights_back_is_one_warning(cli, install_plugin, kind):
+    source, fragment = FIGHTING[kind]
+    install_plugin("rogue-fer", source)
+    for command in ("list", "datasets", "detectors"):
+        result = cli(command)
+        assert result.exit_code == 0, (command, result.output)
+        [warning] = stderr_lines(result)
+        assert warning.startswith("fer-zoo: warning: plugin rogue-fer 1.0") and fragment in warning, warning
+    assert builtin(listed(cli("list", "--json"))) == SEED
+    result = cli("plugins", "--json")
+    assert result.exit_code == 0, result.output
+    [row] = [p for p in json.loads(result.stdout) if p["distribution"] == "rogue-fer"]
+    assert row["status"] == "error" and fragment in row["error"]
+    assert row["architectures"] == row["detectors"] == row["datasets"] == []
+
+
+def test_an_entry_point_without_a_name_is_a_load_error(cli, install_plugin, tiny_plugin_source):
+    install_plugin("nameless-fer", tiny_plugin_source("nameless"), entry_point=" ")
+    result = cli("list", "--json")
+    assert "nameless" not in listed(result)
+    [warning] = stderr_lines(result)
+    assert "nameless-fer 1.0" in warning and "the entry point has no name" in warning
+
+
+def test_a_plugin_that_fails_in_one_hook_contributes_nothing_of_any_kind(cli, install_plugin, tiny_plugin_source):
+    install_plugin("half-fer", tiny_plugin_source("halfnet") + (
+        "\n@fer_zoo.hookimpl\ndef fer_zoo_register_detectors(register):\n    raise RuntimeError('no model file')\n"))
+    result = cli("list", "--json")
+    assert "halfnet" not in listed(result)
+    assert "fer_zoo_register_detectors failed: RuntimeError: no model file" in result.stderr
+
+
+def test_the_users_ctrl_c_during_a_plugin_import_still_stops(install_plugin):
+    # the signal arrives while the plugin imports: a real interrupt, not the plugin's error
+    install_plugin("slow-fer", "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(2)\n")
+    with pytest.raises(KeyboardInterrupt):
+        plugins.load()
+
+
+def test_a_plugin_slow_to_import_is_skipped_by_the_probe(cli, install_plugin, monkeypatch):
+    import time
+
+    from fer_zoo import plugin_probe
+
+    monkeypatch.setattr(plugin_probe, "PROBE_SECONDS", 0.5)
+    install_plugin("sleepy-fer", "import time\ntime.sleep(60)\n")
+    started = time.perf_counter()
+    result = cli("list", "--json")
+    assert time.perf_counter() - started < 20
+    assert builtin(listed(result)) == SEED
+    [warning] = stderr_lines(result)
+    assert "sleepy-fer 1.0" in warning and "took more than 0.5 s to import" in warning and "skipped" in warning
+
+
+def test_plugins_that_kill_the_interpreter_are_named_not_fatal(install_plugin, tmp_path):
+    """A segmentation fault and os._exit() at import, and os._exit() in a hook, in a real process: each is named and
+    skipped, and the verdict is cached, so the next command probes nothing (the counting plugin is imported once per command, no more)."""
+    import subprocess
+    import sys
+
+    count = tmp_path / "imports.txt"
+    segv = install_plugin("segv-fer", "import ctypes\nctypes.string_at(0)\n")
+    exits = install_plugin("exit-fer", "import os\nos._exit(0)\n")
+    hook_exits = install_plugin("hook-exit-fer", _HOOK + "    import os\n    os._exit(0)\n")
+    install_plugin("counted-fer", f"with open({str(count)!r}, 'a') as f:\n    f.write('imported\\n')\n" + _HOOK
+                   + "    pass\n")
+    for run in (1, 2):
+        done = subprocess.run([sys.executable, "-m", "fer_zoo", "list", "--json"], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert set(SEED) <= {row["name"] for row in json.loads(done.stdout)}
+        warnings = [line for line in done.stderr.splitlines() if line.strip()]
+        assert warnings == [
+            f"fer-zoo: warning: plugin exit-fer 1.0 (entry point '{exits}'): ended the interpreter at import "
+            f"(exit status 0, as os._exit() does); skipped",
+            f"fer-zoo: warning: plugin hook-exit-fer 1.0 (entry point '{hook_exits}'): ended the interpreter in its "
+            f"hook (exit status 0, as os._exit() does); skipped",
+            f"fer-zoo: warning: plugin segv-fer 1.0 (entry point '{segv}'): crashed the interpreter at import "
+            f"(signal 11, SIGSEGV); skipped"], done.stderr
+        # the probe's import and this process's on the first run; only this process's on the second
+        assert count.read_text().count("imported") == {1: 2, 2: 3}[run]
