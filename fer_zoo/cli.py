@@ -232,12 +232,17 @@ def list_command(
     loaded = _loaded_plugins()
     archs = [loaded.get_architecture(n) for n in loaded.architectures.names(patterns or [], exclude or [])]
     archs = [a for a in archs if a.weights is not None or not pretrained]
+    if not archs and (patterns or exclude or pretrained):
+        asked = " ".join([*(patterns or []), *(f"--exclude {x}" for x in exclude or []),
+                          *(["--pretrained"] if pretrained else [])])
+        raise FerZooError(f"no architecture matches {asked} (installed: "
+                          f"{', '.join(loaded.architectures.names([], [])) or 'none'})")
     if as_json:
         _print_json([a.describe() for a in archs])
     elif archs:
         _out().print(architectures_table(archs))
     else:
-        sys.stderr.write("fer-zoo: no architecture matches " + " ".join(patterns or []) + "\n")
+        sys.stderr.write("fer-zoo: no architecture is installed\n")
 
 
 @_command("info")

@@ -126,6 +126,9 @@ def _bench_in(c: Ctx, bench_json: str) -> list[str]:
 CASES = [
     # --- flags -------------------------------------------------------------------------------------
     Case("unknown-flag", lambda c: ["list", "--bogus"], "No such option: --bogus"),
+    Case("list-no-match", lambda c: ["list", "nosuch*"], "no architecture matches nosuch* (installed: alexnet48,"),
+    Case("list-excluded-all", lambda c: ["list", "lenet", "--exclude", "len*"],
+         "no architecture matches lenet --exclude len*"),
     Case("info-no-name", lambda c: ["info"], "Missing argument 'NAME'"),
     Case("info-unknown-arch", lambda c: ["info", "nosuchnet"], "unknown architecture 'nosuchnet'"),
     Case("info-close-match", lambda c: ["info", "custon"], "did you mean custom"),
