@@ -47,21 +47,50 @@ def fingerprint(kind: str, parts: list[str], options: dict) -> str:
 
 
 def load(key: str) -> Dataset | None:
-    """The cached dataset, or None: absent, or unreadable (truncated by a crash, corrupted), in which case
-    the entry is deleted, the fact logged, and the caller rebuilds it."""
+    """The cached dataset, or None: absent, or unusable (truncated by a crash, corrupted, arrays that break
+    the Dataset contract, a folder in the entry's place), in which case the entry is deleted, the fact
+    logged, and the caller rebuilds it."""
     path = cache_dir() / f"{key}.npz"
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+        log.warning("cache entry %s was a folder, not a file; deleted it, rebuilding", path.name)
+        return None
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             splits = {s: Split(archive[f"x_{s}"], archive[f"y_{s}"]) for s in meta["splits"]}
-        return Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
+        dataset = Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
+        _check(dataset)
+        return dataset
     except Exception as exc:  # zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError ...
         path.unlink(missing_ok=True)
         log.warning("cache entry %s was unreadable (%s: %s); deleted it, rebuilding", path.name,
                     type(exc).__name__, str(exc)[:80])
         return None
+
+
+def _check(dataset: Dataset) -> None:
+    """What every source's arrays promise (data/dataset.py): raises ValueError where a stored entry breaks it."""
+    classes = len(dataset.class_names)
+    if classes < 2 or not all(isinstance(c, str) for c in dataset.class_names):
+        raise ValueError(f"class names {list(dataset.class_names)[:3]} are not two or more strings")
+    shapes = set()
+    for name, split in dataset.splits.items():
+        x, y = split.x, split.y
+        if x.dtype != np.uint8 or x.ndim != 4:
+            raise ValueError(f"x_{name} is {x.dtype} {list(x.shape)}, not uint8 [N,H,W,C]")
+        shapes.add(x.shape[1:])
+        if len(y) != len(x):
+            raise ValueError(f"x_{name} has {len(x)} images and y_{name} {len(y)} labels")
+        if y.ndim == 1:
+            if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= classes)):
+                raise ValueError(f"y_{name} holds labels outside 0-{classes - 1}")
+        elif y.ndim != 2 or y.shape[1] != classes or y.dtype.kind != "f" or not np.isfinite(y).all():
+            raise ValueError(f"y_{name} is {y.dtype} {list(y.shape)}, not {classes} finite soft labels per image")
+    if len(shapes) > 1:
+        raise ValueError(f"splits have different image shapes {sorted(shapes)}")
 
 
 def save(dataset: Dataset) -> Path:

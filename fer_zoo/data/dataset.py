@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_zoo import values
 from fer_zoo.errors import FerZooError
 from fer_zoo.registry import FER2013_CLASSES, NAME_PATTERN, PluginSource
 
@@ -66,6 +67,17 @@ class Dataset:
             keep = np.sort(rng.permutation(len(part))[: limits.get(name, len(part))])
             splits[name] = Split(part.x[keep], part.y[keep])
         return Dataset(f"{self.name} (subset {n_train})", self.class_names, splits, self.fingerprint, self.notes)
+
+    def require(self, splits: tuple[str, ...] = SPLITS, purpose: str = "training") -> None:
+        """Refuse, up front, data without the splits a job reads (training selects on val and reports on test):
+        a missing or empty one would otherwise fail after the first epoch, or score nothing."""
+        for name in splits:
+            if name not in self.splits:
+                raise FerZooError(f"{self.name}: has no {name} split, which {purpose} needs "
+                                  f"(it needs {', '.join(splits)}; this data has {', '.join(self.splits) or 'none'})")
+            if len(self.splits[name]) == 0:
+                raise FerZooError(f"{self.name}: its {name} split is empty, and {purpose} needs images in "
+                                  f"{', '.join(splits)}")
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Images per split and class, every class listed."""
@@ -127,35 +139,35 @@ def stratified_split(y: np.ndarray, fractions: Mapping[str, float], seed: int) -
 
 def split_options(options: dict[str, str], *, default_val: float = 0.1, default_test: float = 0.1):
     """The val/test fractions and seed a source without its own split uses."""
-    val = float_option(options, "val_fraction", default_val)
-    test = float_option(options, "test_fraction", default_test)
-    seed = int_option(options, "seed", 0)
-    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        raise FerZooError(f"val_fraction={val} and test_fraction={test} must be in [0, 1) and sum below 1")
+    val = float_option(options, "val_fraction", default_val, 0, 1, high_open=True)
+    test = float_option(options, "test_fraction", default_test, 0, 1, high_open=True)
+    seed = seed_option(options, "seed")
+    if val + test >= 1:
+        raise FerZooError(f"dataset options val_fraction={val:g} and test_fraction={test:g} must sum below 1 "
+                          f"(train gets the rest)")
     return val, test, seed
 
 
-def float_option(options: dict[str, str], key: str, default: float) -> float:
-    try:
-        return float(options.pop(key, default))
-    except ValueError:
-        raise FerZooError(f"dataset option {key}: expected a number") from None
+def float_option(options: dict[str, str], key: str, default: float, low: float | None = None,
+                 high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> float:
+    """Pop ``key`` as a finite number in the range (:func:`fer_zoo.values.real`)."""
+    return values.real(options.pop(key, default), f"dataset option {key}", low, high,
+                       low_open=low_open, high_open=high_open)
 
 
-def int_option(options: dict[str, str], key: str, default: int) -> int:
-    try:
-        return int(options.pop(key, default))
-    except ValueError:
-        raise FerZooError(f"dataset option {key}: expected an integer") from None
+def int_option(options: dict[str, str], key: str, default: int, low: int | None = None,
+               high: int | None = None) -> int:
+    """Pop ``key`` as an integer in [low, high] (:func:`fer_zoo.values.integer`)."""
+    return values.integer(options.pop(key, default), f"dataset option {key}", low, high)
+
+
+def seed_option(options: dict[str, str], key: str = "seed", default: int = 0) -> int:
+    """Pop ``key`` as a seed in [0, 2**32 - 1]."""
+    return values.seed(options.pop(key, default), f"dataset option {key}")
 
 
 def bool_option(options: dict[str, str], key: str, default: bool = False) -> bool:
-    value = str(options.pop(key, default)).strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise FerZooError(f"dataset option {key}: expected true or false, got {value!r}")
+    return values.boolean(options.pop(key, default), f"dataset option {key}")
 
 
 def reject_unknown(source: str, options: dict[str, str]) -> None:
