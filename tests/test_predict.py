@@ -242,7 +242,7 @@ def test_csv_and_annotated_images(cli, tiny_model_file, astronaut, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--json", "--csv"], "choose one"),
     (["--detector", "dlib"], "got 'dlib'"),
-    (["--detector", "haar:min_size=tiny"], "detector option min_size must be an integer from 1, got 'tiny'"),
+    (["--detector", "haar:min_size=tiny"], "detector option min_size must be an integer in [1, 65536], got 'tiny'"),
     (["--detector", "haar:size=50"], "haar has no option 'size' (its options: min_size, scale_factor, min_neighbors)"),
     (["--detector", "haar:min_size"], "expected key=value, got 'min_size'"),
     (["--classes", "a,b"], "--classes: 2 names given, the model predicts 7"),
