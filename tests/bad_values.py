@@ -11,9 +11,10 @@ VOTE_COLUMNS = "neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,u
 
 
 def onnx_model(path: Path, *, input_type: str = "float", output_shape=("N", 7), no_input: bool = False,
-               metadata: str | None = None) -> str:
+               metadata: str | None = None, weight: float = 0.0) -> str:
     """A tiny ONNX graph: 48x48x1 pixels -> softmax over ``output_shape[1]`` classes, or what the options break
-    (``input_type`` "uint8" or "int64", ``output_shape=()`` a scalar, no input at all, class-name metadata)."""
+    (``input_type`` "uint8" or "int64", ``output_shape=()`` a scalar, no input at all, class-name metadata,
+    ``weight=nan``: a well-formed classifier that answers NaN)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -33,7 +34,7 @@ def onnx_model(path: Path, *, input_type: str = "float", output_shape=("N", 7), 
             nodes.append(helper.make_node("ReduceMean", [src], ["y"], keepdims=0))
         else:
             inits += [numpy_helper.from_array(np.array([-1, 48 * 48], np.int64), "shape"),
-                      numpy_helper.from_array(np.zeros((48 * 48, output_shape[1]), np.float32), "w")]
+                      numpy_helper.from_array(np.full((48 * 48, output_shape[1]), weight, np.float32), "w")]
             nodes += [helper.make_node("Reshape", [src, "shape"], ["flat"]),
                       helper.make_node("MatMul", ["flat", "w"], ["z"]),
                       helper.make_node("Softmax", ["z"], ["y"], axis=1)]
