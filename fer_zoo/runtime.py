@@ -287,7 +287,7 @@ def _from_keras(model, source: str, runtime: str, class_names, cache_key: str | 
     shape = tuple(model.input_shape[1:])
     if None in shape:
         raise FerZooError(f"{source}: expected a model of images (H, W, C), its input is {model.input_shape}")
-    if not all(np.isfinite(w).all() for w in model.get_weights()):
+    if not all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.weights):  # one at a time
         raise FerZooError(f"{source}: its weights hold NaN or infinite values (saved from a run that diverged?); "
                           f"it cannot classify anything")
     n = model.output_shape[-1]

@@ -331,6 +331,32 @@ def fer_zoo_register_datasets(register):
     assert sum(report["splits"]["train"].values()) == 21 and report["image"]["channels"] == 3
 
 
+def test_a_plugin_dataset_that_breaks_the_contract_is_one_line_naming_the_plugin(cli, install_plugin):
+    install_plugin("acme-bad-data", """
+import numpy as np
+import fer_zoo
+from fer_zoo.data import CLASS_NAMES, Dataset, DatasetSource, Split
+
+def load(options):
+    x = np.zeros((14, 8, 8, 1), np.uint8)
+    y = np.arange(14) % 7
+    if options.get("break") == "labels":
+        y = y + 7
+    elif options.get("break") == "lengths":
+        y = y[:-1]
+    return Dataset("bad", CLASS_NAMES, {"train": Split(x, y), "val": Split(x, y), "test": Split(x, y)})
+
+@fer_zoo.hookimpl
+def fer_zoo_register_datasets(register):
+    register(DatasetSource(name="bad", load=load, description="broken arrays", options={"break": "what"}))
+""")
+    for broken, message in [("labels", "split 'train': labels must be integers 0-6"),
+                            ("lengths", "split 'train': 14 images but 13 labels")]:
+        result = cli("data", "inspect", f"bad:break={broken}")
+        assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+        assert "dataset 'bad' returned data that breaks the contract: " + message in result.stderr, result.stderr
+
+
 def test_grid_png_is_written(cli, tmp_path, fer_csv):
     grid = tmp_path / "out" / "grid.png"
     report = inspect(cli, fer_csv, "--grid", grid)

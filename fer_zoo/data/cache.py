@@ -17,7 +17,7 @@ import numpy as np
 import xxhash
 
 from fer_zoo import atomic
-from fer_zoo.data.dataset import Dataset, Split
+from fer_zoo.data.dataset import Dataset, Split, contract_problem
 
 FORMAT_VERSION = 1
 CACHE_ENV = "FER_ZOO_CACHE_DIR"
@@ -62,35 +62,14 @@ def load(key: str) -> Dataset | None:
             meta = json.loads(str(archive["meta"]))
             splits = {s: Split(archive[f"x_{s}"], archive[f"y_{s}"]) for s in meta["splits"]}
         dataset = Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
-        _check(dataset)
+        if problem := contract_problem(dataset):
+            raise ValueError(problem)
         return dataset
     except Exception as exc:  # zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError ...
         path.unlink(missing_ok=True)
         log.warning("cache entry %s was unreadable (%s: %s); deleted it, rebuilding", path.name,
                     type(exc).__name__, str(exc)[:80])
         return None
-
-
-def _check(dataset: Dataset) -> None:
-    """What every source's arrays promise (data/dataset.py): raises ValueError where a stored entry breaks it."""
-    classes = len(dataset.class_names)
-    if classes < 2 or not all(isinstance(c, str) for c in dataset.class_names):
-        raise ValueError(f"class names {list(dataset.class_names)[:3]} are not two or more strings")
-    shapes = set()
-    for name, split in dataset.splits.items():
-        x, y = split.x, split.y
-        if x.dtype != np.uint8 or x.ndim != 4:
-            raise ValueError(f"x_{name} is {x.dtype} {list(x.shape)}, not uint8 [N,H,W,C]")
-        shapes.add(x.shape[1:])
-        if len(y) != len(x):
-            raise ValueError(f"x_{name} has {len(x)} images and y_{name} {len(y)} labels")
-        if y.ndim == 1:
-            if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= classes)):
-                raise ValueError(f"y_{name} holds labels outside 0-{classes - 1}")
-        elif y.ndim != 2 or y.shape[1] != classes or y.dtype.kind != "f" or not np.isfinite(y).all():
-            raise ValueError(f"y_{name} is {y.dtype} {list(y.shape)}, not {classes} finite soft labels per image")
-    if len(shapes) > 1:
-        raise ValueError(f"splits have different image shapes {sorted(shapes)}")
 
 
 def save(dataset: Dataset) -> Path:

@@ -116,6 +116,33 @@ class DatasetSource:
         }
 
 
+def contract_problem(dataset: Dataset) -> str | None:
+    """What breaks the promise every source keeps (uint8 ``x [N,H,W,C]`` of one shape, one label per image
+    within the classes, splits named train/val/test), in words; None if nothing does. The loader checks a
+    plugin's dataset with it, the cache each entry it reads back."""
+    classes = len(dataset.class_names)
+    if classes < 2 or not all(isinstance(c, str) for c in dataset.class_names):
+        return f"class names must be two or more strings, got {list(dataset.class_names)[:3]}"
+    shapes = set()
+    for name, split in dataset.splits.items():
+        x, y = split.x, split.y
+        if name not in SPLITS:
+            return f"split {name!r} is not one of {', '.join(SPLITS)}"
+        if x.dtype != np.uint8 or x.ndim != 4:
+            return f"split {name!r}: x is {x.dtype} {list(x.shape)}, not uint8 [N,H,W,C]"
+        shapes.add(x.shape[1:])
+        if len(y) != len(x):
+            return f"split {name!r}: {len(x)} images but {len(y)} labels"
+        if y.ndim == 1:
+            if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= classes)):
+                return f"split {name!r}: labels must be integers 0-{classes - 1}"
+        elif y.ndim != 2 or y.shape[1] != classes or y.dtype.kind != "f" or not np.isfinite(y).all():
+            return f"split {name!r}: y is {y.dtype} {list(y.shape)}, not {classes} finite soft labels per image"
+    if len(shapes) > 1:
+        return f"splits have different image shapes {sorted(shapes)}"
+    return None
+
+
 def canonical_class(name: str) -> str | None:
     return CLASS_ALIASES.get(name.strip().lower())
 
