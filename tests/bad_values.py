@@ -57,7 +57,8 @@ def keras_model(path: Path, kind: str) -> str:
 
     pixels = keras.Input((48, 48, 1), dtype="uint8" if kind == "uint8" else "float32")
     flat = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(pixels))
-    head = keras.layers.Dense(1 if kind == "one-class" else 7, activation="sigmoid" if kind == "one-class" else "softmax")
+    one = kind == "one-class"
+    head = keras.layers.Dense(1 if one else 7, activation="sigmoid" if one else "softmax")
     outputs = [head(flat), keras.layers.Dense(2)(flat)] if kind == "multi-output" else head(flat)
     model = keras.Model(pixels, outputs)
     if kind == "nan":

@@ -96,9 +96,9 @@ def load(options: dict[str, str]) -> Dataset:
     usage = np.array(usage)
     splits = {s: Split(images[keep & (usage == u)], y[keep & (usage == u)]) for u, s in USAGE_TO_SPLIT.items()}
     if not keep.any():
+        rule = " with more than half the votes" if mode == "majority" else ""
         raise FerZooError(f"{labels_path}: no row has a FER+ {mode} label (kept 0 of {len(keep)} rows: each needs an "
-                          f"image name and its top emotion{' with more than half the votes' if mode == 'majority' else ''}, "
-                          f"after single votes are dropped)")
+                          f"image name and its top emotion{rule}, after single votes are dropped)")
     note = f"{labels_path}: FER+ {mode} labels; kept {int(keep.sum())} of {len(keep)} rows"
     return Dataset(f"ferplus:{csv}", CLASS_NAMES + EXTRA_CLASSES, splits, notes=[note])
 
