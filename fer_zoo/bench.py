@@ -198,15 +198,6 @@ def read_row(path: Path) -> dict | None:
     return None
 
 
-def check_splits(config: BenchConfig, dataset) -> None:
-    """Refused once, before any row starts, rather than by every row in turn."""
-    # each row trains on train and picks its best epoch on val (test is scored where there is one)
-    missing = [split for split in ("train", "val") if split not in dataset.splits or len(dataset.splits[split]) == 0]
-    if missing:
-        raise FerZooError(f"--data {config.data}: has no {' and no '.join(missing)} images; every bench row trains "
-                          f"on train and picks its best epoch on val")
-
-
 Event = dict[str, Any]
 
 
@@ -232,7 +223,7 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
         raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     emit = on_event or (lambda event: None)
     dataset = load_dataset(config.data)  # parse and cache once, before the workers
-    check_splits(config, dataset)
+    dataset.require(purpose="a bench")  # once, before any row starts, rather than by every row in turn
     atomic.writable(out, "--out", folder=True)
     try:
         out.mkdir(parents=True, exist_ok=True)

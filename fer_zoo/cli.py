@@ -459,8 +459,8 @@ def predict_command(
     detector: DetectorOption = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Faces classified at a time.")] = 64,
     every: Annotated[int, typer.Option("--every", min=1, help="For videos: every Nth frame.")] = 1,
-    margin: Annotated[float, typer.Option("--margin", min=0.0, help="Context around each face box, as a fraction "
-                                                                    "of its size.")] = 0.1,
+    margin: Annotated[float, typer.Option("--margin", min=0.0, max=10.0,
+                                          help="Context around each face box, as a fraction of its size.")] = 0.1,
     runtime: RuntimeOption = "auto",
     classes: Annotated[str | None, typer.Option("--classes", help="Comma-separated class names, in the model's "
                                                                   "output order.")] = None,
@@ -610,8 +610,8 @@ def explain_command(
     no_detect: Annotated[bool, typer.Option("--no-detect", help="Each image is already a cropped face "
                                                                 "(FER2013 style).")] = False,
     detector: DetectorOption = "auto",
-    margin: Annotated[float, typer.Option("--margin", min=0.0, help="Context around each face box, as a fraction "
-                                                                    "of its size.")] = 0.1,
+    margin: Annotated[float, typer.Option("--margin", min=0.0, max=10.0,
+                                          help="Context around each face box, as a fraction of its size.")] = 0.1,
     force: Annotated[bool, typer.Option("--force", help="Replace heat maps already in --out.")] = False,
     as_json: JsonFlag = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fer_zoo import values
 from fer_zoo.errors import FerZooError, describe_exception
 from fer_zoo.hookspecs import hookimpl
 from fer_zoo.registry import NAME_PATTERN, PluginSource
@@ -85,17 +86,13 @@ def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetecto
 
 
 def number(value, name: str, kind: type = float, low: float | None = None, high: float | None = None):
-    """An option's text (or a number) as ``kind`` within [low, high], or a one-line error naming it."""
-    try:
-        converted = kind(value)
-    except (TypeError, ValueError):
-        converted = None
-    if converted is None or (low is not None and converted < low) or (high is not None and converted > high):
-        where = f" from {low:g}" if low is not None else ""
-        where += f" to {high:g}" if high is not None else ""
-        raise FerZooError(f"detector option {name} must be {'an integer' if kind is int else 'a number'}{where}, "
-                          f"got {value!r}")
-    return converted
+    """An option's text (or a number) as ``kind`` within [low, high] (:mod:`fer_zoo.values`: a float must be
+    finite), or a one-line error naming it. Plugins' detectors call this for their own options."""
+    label = f"detector option {name}"
+    return values.integer(value, label, low, high) if kind is int else values.real(value, label, low, high)
+
+
+MAX_FACE = 1 << 16  # px: beyond any image fer-zoo reads (--max-pixels), where OpenCV's int sizes overflow
 
 
 def build_detector(detector: FaceDetector, options: Mapping[str, str]) -> Callable[[Any], Any]:
@@ -162,7 +159,7 @@ class HaarDetector:
     def __init__(self, min_size: int | str = 24, scale_factor: float | str = 1.1, min_neighbors: int | str = 5):
         import cv2
 
-        min_size = number(min_size, "min_size", int, 1)
+        min_size = number(min_size, "min_size", int, 1, MAX_FACE)
         scale_factor = number(scale_factor, "scale_factor", float, 1.01, 4)
         min_neighbors = number(min_neighbors, "min_neighbors", int, 0)
 

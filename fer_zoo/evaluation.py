@@ -56,6 +56,8 @@ def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "te
     if split not in dataset.splits:
         raise FerZooError(f"{data}: has no {split} split")
     part = dataset.splits[split]
+    if len(part) == 0:
+        raise FerZooError(f"{data}: its {split} split is empty: nothing to score (--split names another)")
     members = classifier.members if isinstance(classifier, Ensemble) else [classifier]
     # each member's probabilities over the data's classes (matched by name); a model of another input size
     # gets the images resized and channel-converted (Classifier.predict)

@@ -11,9 +11,34 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
+from fer_zoo import values
 from fer_zoo.errors import FerZooError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+
+# Each number's allowed range: Keras' own constraints where it has them (SGD's momentum in [0, 1],
+# ReduceLROnPlateau's factor below 1, RandomErasing's factor in [0, 1]), else what makes sense for it.
+# (kind, low, high, low_open, high_open); None for plateau_factor means no plateau schedule.
+RANGES: dict[str, tuple] = {
+    "learning_rate": (float, 0, None, True, False),
+    "batch_size": (int, 1, 1 << 20, False, False),
+    "epochs": (int, 1, 1_000_000, False, False),
+    "momentum": (float, 0, 1, False, False),
+    "weight_decay": (float, 0, 1, False, True),
+    "gradient_clip": (float, 0, None, False, False),  # 0: no clipping
+    "plateau_factor": (float, 0, 1, True, True),
+    "plateau_patience": (int, 0, 1_000_000, False, False),
+    "label_smoothing": (float, 0, 1, False, True),
+    "precise_bn": (int, 0, 1 << 24, False, False),  # images; 0: Keras' moving averages
+    "augment.shift": (float, 0, 1, False, False),  # of the image's width and height
+    "augment.zoom": (float, 0, 1, False, True),  # 1 would scale by 0
+    "augment.rotation_degrees": (float, 0, 180, False, False),
+    "augment.shear": (float, 0, 1, False, False),
+    "augment.erasing": (float, 0, 1, False, False),  # a probability
+}
+# the flag that sets a field, for messages about a value that came from the command line
+FLAGS = {"learning_rate": "--lr", "batch_size": "--batch-size", "epochs": "--epochs",
+         "label_smoothing": "--label-smoothing"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +130,7 @@ def load_recipe_file(path: Path, default_base: str) -> Recipe:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise FerZooError(f"--recipe {path}: not TOML ({exc})") from None
     base = table.pop("base", default_base)
-    if base not in RECIPES:
+    if not isinstance(base, str) or base not in RECIPES:
         raise FerZooError(f"--recipe {path}: base must be one of {', '.join(RECIPES)}, got {base!r}")
     recipe = RECIPES[base]
     augment = table.pop("augment", {})
@@ -113,7 +138,31 @@ def load_recipe_file(path: Path, default_base: str) -> Recipe:
         raise FerZooError(f"--recipe {path}: [augment] must be a table")
     _check_types(path, table, recipe, skip={"name", "augment"})
     _check_types(path, augment, recipe.augment, prefix="augment.")
+    where = f"--recipe {path}: "
+    table = {k: checked(k, v, f"{where}{k}") for k, v in table.items()}
+    augment = {k: checked(f"augment.{k}", v, f"{where}augment.{k}") for k, v in augment.items()}
     return replace(recipe, **table, augment=replace(recipe.augment, **augment))
+
+
+def checked(key: str, value, label: str):
+    """``value`` of the field ``key`` ("augment.shift" for augmentation) within its range (:data:`RANGES`), as
+    the declared type (a TOML 0 for a float field becomes 0.0: Keras' SGD refuses an int momentum)."""
+    if key not in RANGES or (key == "plateau_factor" and value is None):
+        return value
+    kind, low, high, low_open, high_open = RANGES[key]
+    if kind is int:
+        return values.integer(value, label, low, high)
+    return values.real(value, label, low, high, low_open=low_open, high_open=high_open)
+
+
+def check(recipe: Recipe, label: str = "recipe") -> Recipe:
+    """Every number of ``recipe`` within its range: a built-in, a run's saved recipe, a TOML file changed by flags."""
+    numbers = {f.name: checked(f.name, getattr(recipe, f.name), FLAGS.get(f.name, f"{label} {f.name}"))
+               for f in fields(recipe) if f.name in RANGES}
+    augment = {f.name: checked(f"augment.{f.name}", getattr(recipe.augment, f.name),
+                               f"{label} augment.{f.name}") for f in fields(recipe.augment)
+               if f"augment.{f.name}" in RANGES}
+    return replace(recipe, **numbers, augment=replace(recipe.augment, **augment))
 
 
 def _check_types(path: Path, table: dict, template, prefix: str = "", skip: set[str] = frozenset()) -> None:
@@ -147,7 +196,7 @@ def resolve(arch_recipe: str | None, recipe: str | None = None, *, epochs: int |
         raise FerZooError(f"unknown optimizer {chosen.optimizer!r}; use {', '.join(OPTIMIZERS)}")
     if chosen.epochs < 1 or chosen.batch_size < 1 or not chosen.learning_rate > 0:
         raise FerZooError("--epochs and --batch-size must be at least 1 and --lr positive")
-    return chosen
+    return check(chosen, f"--recipe {name}")
 
 
 def make_optimizer(recipe: Recipe):

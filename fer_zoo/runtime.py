@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_zoo import values
 from fer_zoo.errors import FerZooError, one_line
 
 RUNTIMES = ("auto", "keras", "onnx")
@@ -62,7 +63,11 @@ class Classifier:
             return np.zeros((0, self.num_classes), np.float32)
         parts = [np.asarray(self.run_batch(x[i:i + batch_size]), dtype=np.float32)
                  for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts)
+        out = np.concatenate(parts)
+        if not np.isfinite(out).all():  # NaN weights (a diverged run), or a NaN --scale: never a score
+            raise FerZooError(f"{self.source}: the model's outputs are not finite numbers (NaN or infinite); "
+                              f"its weights or its input scaling are broken")
+        return out
 
 
 def resolve_model_path(model: str | Path) -> Path:
@@ -83,11 +88,16 @@ def resolve_model_path(model: str | Path) -> Path:
 def _refuse_untrained_run(path: Path) -> None:
     """A finished run without best.keras is a bench row that never took a training step (it keeps no model):
     say so, with its status and reason, rather than that the folder is not a run."""
+    from fer_zoo import rundir
+
     if (path / "best.keras").is_file() or not (path / "metrics.json").is_file():
         return
     try:
         summary = json.loads((path / "metrics.json").read_text())
-    except (OSError, ValueError):
+        trained = any(row.get("images", 1) for row in rundir.read_history(path / "history.csv"))
+    except (OSError, ValueError, FerZooError):
+        return
+    if trained:  # it did train: a missing best.keras is damage, said by the caller
         return
     if isinstance(summary, dict) and summary.get("status"):
         reason = f": {summary['reason']}" if summary.get("reason") else ""
@@ -105,6 +115,7 @@ def load_model(model: str | Path, unsafe: bool = False, scale: float | None = No
 
     import fer_zoo.pipeline  # noqa: F401  (registers fer-zoo's own layers, which saved models may hold)
 
+    scale, offset = _scaling(scale, offset)
     path = resolve_model_path(model)
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise FerZooError(f"{path}: not a complete .keras file (a .keras file is a zip archive; this one is "
@@ -122,6 +133,50 @@ def load_model(model: str | Path, unsafe: bool = False, scale: float | None = No
         loaded = keras.Model(inputs, loaded(keras.layers.Rescaling(scale if scale is not None else 1 / 255,
                                                                    offset or 0.0)(inputs)))
     return loaded
+
+
+def _scaling(scale, offset):
+    """``--scale`` and ``--offset``, finite (a NaN would score every image as class 0); scale not 0."""
+    if scale is not None and values.real(scale, "--scale") == 0:
+        raise FerZooError("--scale must not be 0: every image would look the same")
+    return (None if scale is None else float(scale)), (None if offset is None else values.real(offset, "--offset"))
+
+
+CLASSIFIER = "a classifier has one image input [N,H,W,C] and one output [N,classes] of floats, classes ≥ 2"
+FLOAT_TYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def require_classifier(source: str, inputs: list, outputs: list) -> None:
+    """Refuse a model that loads but is not an image classifier fer-zoo can feed: ``inputs`` and ``outputs``
+    as (full shape, batch included, or None if unknown; dtype name) pairs. Checked at load, so no command
+    gets as far as a shape error or a uint8 tensor of pixels it never meant."""
+    def fail(what: str):
+        raise FerZooError(f"{source}: not an image classifier: {what}; {CLASSIFIER}")
+
+    if len(inputs) != 1 or len(outputs) != 1:
+        fail(f"it has {len(inputs)} input(s) and {len(outputs)} output(s)")
+    (in_shape, in_type), (out_shape, out_type) = inputs[0], outputs[0]
+    if in_shape is None or len(in_shape) != 4:
+        fail(f"its input is {_shape(in_shape)}, not [N,H,W,C]")
+    if str(in_type) not in FLOAT_TYPES:
+        fail(f"its input takes {in_type}, not floats")
+    if out_shape is None or len(out_shape) != 2:
+        fail(f"its output is {_shape(out_shape)}, not [N,classes]")
+    classes = out_shape[1]
+    if not isinstance(classes, (int, np.integer)):
+        fail(f"its output {_shape(out_shape)} has no fixed number of classes")
+    if classes < 2:
+        fail(f"its output has {classes} class")
+    if str(out_type) not in FLOAT_TYPES:
+        fail(f"its output is {out_type}, not floats")
+
+
+def _shape(dims) -> str:
+    if dims is None:
+        return "of unknown shape"
+    if len(dims) == 0:
+        return "a scalar"
+    return "[" + ",".join(str(d) if isinstance(d, (int, np.integer)) and d >= 0 else "?" for d in dims) + "]"
 
 
 def default_class_names(n: int) -> tuple[str, ...]:
@@ -156,6 +211,7 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
     """
     if runtime not in RUNTIMES:
         raise FerZooError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    scale, offset = _scaling(scale, offset)
     source = str(model)
     path = Path(model)
     kind = artifact_kind(path)
@@ -178,6 +234,7 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
         from fer_zoo import tf_backend
 
         run, dims, n = tf_backend.saved_model_runner(path)
+        require_classifier(source, [([None, *dims], "float32")], [([None, n], "float32")])
         classifier = Classifier(source, "tensorflow savedmodel", static_shape(dims, source),
                                 default_class_names(n), run)
     elif path.exists():
@@ -246,9 +303,14 @@ def _from_architecture(name: str, runtime: str) -> Classifier:
 def _from_keras(model, source: str, runtime: str, class_names, cache_key: str | None) -> Classifier:
     import keras
 
+    require_classifier(source, [(tuple(t.shape), keras.backend.standardize_dtype(t.dtype)) for t in model.inputs],
+                       [(tuple(t.shape), keras.backend.standardize_dtype(t.dtype)) for t in model.outputs])
     shape = tuple(model.input_shape[1:])
-    if len(shape) != 3 or None in shape:
+    if None in shape:
         raise FerZooError(f"{source}: expected a model of images (H, W, C), its input is {model.input_shape}")
+    if not all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in model.weights):  # one at a time
+        raise FerZooError(f"{source}: its weights hold NaN or infinite values (saved from a run that diverged?); "
+                          f"it cannot classify anything")
     n = model.output_shape[-1]
     names = tuple(class_names) if class_names and len(class_names) == n else default_class_names(n)
     notes = []
@@ -379,18 +441,40 @@ def onnx_classifier(path: Path, source: str) -> Classifier:
     except Exception as exc:
         raise FerZooError(f"{source}: cannot load ONNX model: {one_line(exc, 200)}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
+    require_classifier(source, [(i.shape, _onnx_type(i.type)) for i in inputs],
+                       [(o.shape, _onnx_type(o.type)) for o in outputs])
     shape = static_shape(inputs[0].shape[1:], source)
-    n = outputs[0].shape[-1]
+    n = int(outputs[0].shape[-1])
     from fer_zoo.tf_backend import ONNX_METADATA_KEY
 
     meta = session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
-    names = tuple(json.loads(meta)) if meta else default_class_names(int(n))
+    names = default_class_names(n) if meta is None else _metadata_names(meta, n, source, ONNX_METADATA_KEY)
     input_name = inputs[0].name
     return Classifier(source, "onnxruntime", shape, names, lambda x: session.run(None, {input_name: x})[0])
 
 
+def _onnx_type(name: str) -> str:
+    """ONNX Runtime's "tensor(float)" as numpy's name, "float32"."""
+    bare = name.removeprefix("tensor(").removesuffix(")")
+    return {"float": "float32", "double": "float64"}.get(bare, bare)
+
+
+def _metadata_names(meta: str, n: int, source: str, key: str) -> tuple[str, ...]:
+    """Class names from an ONNX file's metadata: a JSON list of ``n`` strings, or a one-line error."""
+    try:
+        names = json.loads(meta)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or len(names) != n or not all(isinstance(x, str) and x for x in names):
+        raise FerZooError(f"{source}: its metadata {key!r} must be a JSON list of its {n} class names, "
+                          f"got {one_line(meta, 80)!r}")
+    return tuple(names)
+
+
 def _from_tflite(path: Path, source: str) -> Classifier:
     interpreter, runtime = _tflite_interpreter(path, source)
+    require_classifier(source, [(list(d["shape"]), np.dtype(d["dtype"]).name) for d in interpreter.get_input_details()],
+                       [(list(d["shape"]), np.dtype(d["dtype"]).name) for d in interpreter.get_output_details()])
     detail = interpreter.get_input_details()[0]
     index, out_index = detail["index"], interpreter.get_output_details()[0]["index"]
     shape = static_shape(list(detail["shape"][1:]), source)

@@ -49,6 +49,10 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
     """Accuracy, top-2, macro-F1, per-class precision/recall/F1 and the confusion matrix (scikit-learn)."""
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+    if len(y_true) == 0:
+        raise FerZooError("no images to score (an empty split)")
+    if not np.isfinite(proba).all():  # argmax of NaN is class 0: a broken model would score as "always angry"
+        raise FerZooError("the probabilities to score hold NaN or infinite values")
     labels = np.arange(len(class_names))
     y_true = hard_labels(y_true)
     predicted = proba.argmax(axis=1)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_zoo import atomic, rundir
+from fer_zoo import atomic, rundir, values
 from fer_zoo.errors import FerZooError
 from fer_zoo.recipes import Recipe, resolve
 from fer_zoo.runtime import load_model
@@ -86,6 +86,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
     if options.class_weights not in ("none", "balanced"):
         raise FerZooError(f"--class-weights must be none or balanced, got {options.class_weights!r}")
+    values.seed(options.seed, "--seed")
     out = Path(out or f"runs/{arch_name}")
     saved = None
     if resume:
@@ -103,9 +104,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     dataset = load_dataset(data)
     if options.subset:
         dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
-    for split in ("train", "val"):
-        if split not in dataset.splits or len(dataset.splits[split]) == 0:
-            raise FerZooError(f"{data}: has no {split} images")
+    dataset.require(purpose="training")
     config = _config(arch, dataset, data, recipe, options)
     if saved and rundir.comparable(config) != rundir.comparable(saved):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "

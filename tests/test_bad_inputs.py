@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from fer_zoo.data.fer2013 import write_csv
+from tests import bad_values
 from tests.conftest import png_claiming
 from tests.test_plugins import FIGHTING
 
@@ -181,7 +182,7 @@ CASES = [
     Case("bench-precision", lambda c: ["bench", "lenet", "--precision", "float8", "--data", DATA, "--out", c.p("b")],
          "--precision must be one of float32, mixed_float16, mixed_bfloat16, got 'float8'"),
     Case("bench-data-no-val", lambda c: ["bench", "lenet", "--data", c.csv(lambda lines: [
-        line.replace("PublicTest", "Training") for line in lines]), "--out", c.p("b")], "has no val images"),
+        line.replace("PublicTest", "Training") for line in lines]), "--out", c.p("b")], "its val split is empty, and a bench needs images in train, val, test"),
     Case("report-rows-not-objects", lambda c: ["report", c.file("r/results.json", json.dumps(
         {"environment": {}, "rows": [1, 2]}).encode()).removesuffix("/results.json")],
          'results.json: row 1 of "rows" is not a bench row'),
@@ -224,17 +225,68 @@ CASES = [
     Case("data-unknown-source", lambda c: ["data", "inspect", "nosuchsource:x=1"], "no such dataset"),
     Case("data-missing-file", lambda c: ["data", "inspect", c.p("no/such.csv")], "no such file or folder"),
     Case("data-no-equals", lambda c: ["data", "inspect", "synthetic:size"], "expected key=value"),
-    Case("synthetic-size-word", lambda c: ["data", "inspect", "synthetic:size=abc"], "option size: expected an integer"),
-    Case("synthetic-size-tiny", lambda c: ["data", "inspect", "synthetic:size=3"], "size must be >= 7"),
+    Case("synthetic-size-word", lambda c: ["data", "inspect", "synthetic:size=abc"], "option size must be an integer"),
+    Case("synthetic-size-tiny", lambda c: ["data", "inspect", "synthetic:size=3"], "size must be an integer in [7,"),
     Case("synthetic-difficulty", lambda c: ["data", "inspect", "synthetic:difficulty=extreme"], "difficulty must be"),
     Case("synthetic-unknown-option", lambda c: ["data", "inspect", "synthetic:colour=1"], "unknown option(s) colour"),
     Case("synthetic-preset", lambda c: ["data", "inspect", "synthetic:preset=hard"], "preset must be one of"),
-    Case("synthetic-noise", lambda c: ["data", "inspect", "synthetic:label_noise=2"], "label_noise in [0, 1]"),
+    Case("synthetic-noise", lambda c: ["data", "inspect", "synthetic:label_noise=2"],
+         "label_noise must be a finite number in [0, 1]"),
     Case("synthetic-imbalance", lambda c: ["data", "inspect", "synthetic:imbalance=weird"], "imbalance must be"),
     Case("fer2013-unknown-option", lambda c: ["data", "inspect", f"fer2013:path={c.csv()},colour=1"],
          "unknown option(s) colour"),
     Case("fer2013-fraction", lambda c: ["data", "inspect", f"fer2013:path={c.csv(lambda l: [x.rsplit(',', 1)[0] for x in l])},val_fraction=2"],
-         "val_fraction=2.0"),
+         "dataset option val_fraction must be a finite number in [0, 1), got '2'"),
+    # --- numbers out of range ---------------------------------------------------------------------
+    _csv_case("csv-pixel-huge", lambda l: _row(l, 2, _first_pixel(l[2], "1" + "0" * 30)),
+              "line 3: pixel value above 255"),
+    Case("ferplus-vote-huge", lambda c: _ferplus(c, {3: "1" + "0" * 30}), "line 5: vote count neutral='1000000"),
+    Case("ferplus-vote-inf", lambda c: _ferplus(c, {3: "inf"}), "line 5: vote count neutral='inf' must be a whole"),
+    Case("ferplus-vote-empty", lambda c: _ferplus(c, {3: ""}), "line 5: vote count neutral='' must be a whole"),
+    Case("ferplus-none-kept", lambda c: _ferplus(c, base="1"), "no row has a FER+ majority label (kept 0 of 14"),
+    Case("train-seed-negative", lambda c: ["train", "lenet", "--data", DATA, "--seed", "-1", "--out", c.p("o")],
+         "--seed must be an integer in [0, 4294967295], got -1"),
+    Case("train-seed-2-64", lambda c: ["train", "lenet", "--data", DATA, "--seed", str(2**64), "--out", c.p("o")],
+         "--seed must be an integer in [0, 4294967295], got 18446744073709551616"),
+    Case("synthetic-seed-negative", lambda c: ["data", "inspect", "synthetic:seed=-1"],
+         "dataset option seed must be an integer in [0, 4294967295], got '-1'"),
+    Case("synthetic-seed-2-64", lambda c: ["data", "inspect", f"synthetic:seed={2**64}"],
+         "dataset option seed must be an integer in [0, 4294967295]"),
+    Case("synthetic-size-huge", lambda c: ["data", "inspect", f"synthetic:size={10**14}"],
+         "dataset option size must be an integer in [7, 1000000], got '100000000000000'"),
+    Case("fer2013-split-seed", lambda c: ["data", "inspect", f"fer2013:path={_no_usage(c)},seed={2**64}"],
+         "dataset option seed must be an integer in [0, 4294967295]"),
+    Case("fer2013-fraction-nan", lambda c: ["data", "inspect", f"fer2013:path={_no_usage(c)},test_fraction=nan"],
+         "dataset option test_fraction must be a finite number in [0, 1), got 'nan'"),
+    Case("fer2013-usage-with-fraction", lambda c: ["data", "inspect", f"fer2013:path={c.csv()},val_fraction=0.2"],
+         "has a Usage column, which fixes the splits; val_fraction, test_fraction and seed apply to a CSV without"),
+    Case("csv-cr-line-ends", lambda c: ["data", "inspect", _cr_only(c)], "fer.csv: its lines end in a bare carriage"),
+    Case("folder-val-fraction-negative", lambda c: ["data", "inspect", f"folder:path={c.folder()},val_fraction=-0.5"],
+         "dataset option val_fraction must be a finite number in (0, 1), got '-0.5'"),
+    Case("folder-test-fraction-with-splits", lambda c: ["data", "inspect",
+                                                        f"folder:path={c.folder()},test_fraction=0.2"],
+         "faces has split folders (test/, train/), so it does not apply"),
+    Case("folder-val-fraction-with-val", lambda c: ["data", "inspect", "folder:path={},val_fraction=0.2".format(
+        c.folder(splits=("train", "val", "test")))],
+         "faces has split folders (test/, train/, val/), so it does not apply"),
+    Case("predict-margin-inf", lambda c: ["predict", c.model(), str(_photos(c)), "--margin", "inf"],
+         "Invalid value for '--margin': Input should be less than or equal to 10"),
+    Case("explain-margin-nan", lambda c: ["explain", c.model(), str(_photos(c)), "--margin", "nan", "--out", c.p("h")],
+         "Invalid value for '--margin': Input should be less than or equal to 10"),
+    Case("detector-scale-nan", lambda c: ["predict", c.model(), str(_photos(c)), "--detector", "haar:scale_factor=nan"],
+         "detector option scale_factor must be a finite number in [1.01, 4], got 'nan'"),
+    Case("detector-min-size-huge", lambda c: ["predict", c.model(), str(_photos(c)), "--detector",
+                                              f"haar:min_size={10**12}"],
+         "detector option min_size must be an integer in [1, 65536]"),
+    Case("evaluate-scale-nan", lambda c: ["evaluate", c.model(), "--data", DATA, "--scale", "nan"],
+         "--scale must be a finite number, got nan"),
+    Case("evaluate-offset-inf", lambda c: ["predict", c.model(), str(_photos(c)), "--offset", "inf"],
+         "--offset must be a finite number, got inf"),
+    Case("evaluate-empty-split", lambda c: ["evaluate", c.model(), "--split", "test", "--data",
+                                            c.csv(lambda l: [x.replace("PrivateTest", "PublicTest") for x in l])],
+         "its test split is empty"),
+    Case("train-no-test-split", lambda c: ["train", "lenet", "--data", str(c.folder(splits=("train", "val"))), "--out",
+                                           c.p("o")], "has no test split, which training needs"),
     # --- FER2013 CSVs --------------------------------------------------------------------------------
     _csv_case("csv-no-pixels", lambda l: ["emotion,Usage"] + l[1:], "missing column(s) pixels"),
     _csv_case("csv-no-emotion", lambda l: ["pixels,Usage"] + l[1:], "missing column(s) emotion"),
@@ -332,6 +384,32 @@ CASES = [
     Case("h5-lambda", lambda c: ["evaluate", c.model("lambda_h5"), "--data", DATA], "--unsafe"),
     Case("init-from-lambda", lambda c: ["train", "lenet", "--data", DATA, "--init-from", c.model("lambda"),
                                         "--out", c.p("o")], "--unsafe"),
+    # --- models that load but are not classifiers of the expected shape ------------------------------
+    Case("model-multi-output", lambda c: ["evaluate", _keras(c, "multi-output"), "--data", DATA],
+         "multi-output.keras: not an image classifier: it has 1 input(s) and 2 output(s)"),
+    Case("model-uint8-input", lambda c: ["evaluate", _keras(c, "uint8"), "--data", DATA],
+         "uint8.keras: not an image classifier: its input takes uint8, not floats"),
+    Case("explain-one-class", lambda c: ["explain", _keras(c, "one-class"), str(_photos(c)), "--out", c.p("heat")],
+         "one-class.keras: not an image classifier: its output has 1 class"),
+    Case("predict-nan-weights", lambda c: ["predict", _keras(c, "nan"), str(_photos(c))],
+         "nan.keras: its weights hold NaN or infinite values"),
+    Case("explain-nan-weights", lambda c: ["explain", _keras(c, "nan"), str(_photos(c)), "--out", c.p("heat")],
+         "nan.keras: its weights hold NaN or infinite values"),
+    Case("onnx-no-input", lambda c: ["evaluate", bad_values.onnx_model(c.root / "m.onnx", no_input=True),
+                                     "--data", DATA],
+         "m.onnx: not an image classifier: it has 0 input(s)"),
+    Case("onnx-scalar-output", lambda c: ["evaluate", bad_values.onnx_model(c.root / "m.onnx", output_shape=()),
+                                          "--data", DATA], "m.onnx: not an image classifier: its output is a scalar"),
+    Case("onnx-uint8-input", lambda c: ["predict", bad_values.onnx_model(c.root / "m.onnx", input_type="uint8"),
+                                        str(_photos(c))], "m.onnx: not an image classifier: its input takes uint8"),
+    Case("onnx-int64-input", lambda c: ["evaluate", bad_values.onnx_model(c.root / "m.onnx", input_type="int64"),
+                                        "--data", DATA], "m.onnx: not an image classifier: its input takes int64"),
+    Case("onnx-one-class", lambda c: ["evaluate", bad_values.onnx_model(c.root / "m.onnx", output_shape=("N", 1)),
+                                      "--data", DATA], "m.onnx: not an image classifier: its output has 1 class"),
+    Case("onnx-garbage-metadata", lambda c: ["evaluate", bad_values.onnx_model(c.root / "m.onnx", metadata="{oops"),
+                                             "--data", DATA], "m.onnx: its metadata 'fer_zoo.class_names' must be"),
+    Case("tflite-uint8-input", lambda c: ["evaluate", bad_values.uint8_tflite(c.root / "m.tflite"), "--data", DATA],
+         "m.tflite: not an image classifier: its input takes uint8"),
     # --- run directories -----------------------------------------------------------------------------
     Case("resume-corrupt-config", lambda c: ["train", "--resume", str(_broken_run(c, "config.json", "{oops"))],
          "config.json: unreadable"),
@@ -374,9 +452,37 @@ CASES = [
     Case("recipe-augment-flip-number", lambda c: _recipe(c, "[augment]\nflip = 1"), "augment.flip must be bool"),
     Case("recipe-augment-key", lambda c: _recipe(c, "[augment]\nsparkle = 1"), "unknown key augment.sparkle"),
     Case("recipe-base", lambda c: _recipe(c, 'base = "fancy"'), "base must be one of"),
-    Case("recipe-batch-0", lambda c: _recipe(c, "batch_size = 0"), "--batch-size must be at least 1"),
+    Case("recipe-batch-0", lambda c: _recipe(c, "batch_size = 0"), "batch_size must be an integer in [1,"),
     Case("recipe-missing-file", lambda c: ["train", "lenet", "--data", DATA, "--recipe", c.p("gone.toml"),
                                            "--out", c.p("o")], "gone.toml"),
+    # --- recipe values out of range ------------------------------------------------------------------
+    Case("recipe-plateau-factor-1", lambda c: _recipe(c, "plateau_factor = 1.0"),
+         "mine.toml: plateau_factor must be a finite number in (0, 1), got 1.0"),
+    Case("recipe-plateau-factor-negative", lambda c: _recipe(c, "plateau_factor = -0.5"),
+         "mine.toml: plateau_factor must be a finite number in (0, 1)"),
+    Case("recipe-momentum", lambda c: _recipe(c, "momentum = 1.5"),
+         "mine.toml: momentum must be a finite number in [0, 1]"),
+    Case("recipe-erasing", lambda c: _recipe(c, "[augment]\nerasing = 2"),
+         "mine.toml: augment.erasing must be a finite number in [0, 1]"),
+    Case("recipe-base-list", lambda c: _recipe(c, 'base = ["modern"]'), "mine.toml: base must be one of"),
+    Case("recipe-weight-decay-negative", lambda c: _recipe(c, "weight_decay = -1e-4"),
+         "mine.toml: weight_decay must be a finite number in [0, 1)"),
+    Case("recipe-clip-negative", lambda c: _recipe(c, "gradient_clip = -1"),
+         "mine.toml: gradient_clip must be a finite number at least 0"),
+    Case("recipe-precise-bn-negative", lambda c: _recipe(c, "precise_bn = -5"),
+         "mine.toml: precise_bn must be an integer in [0,"),
+    Case("recipe-smoothing-5", lambda c: _recipe(c, "label_smoothing = 5"),
+         "mine.toml: label_smoothing must be a finite number in [0, 1)"),
+    Case("recipe-smoothing-negative", lambda c: _recipe(c, "label_smoothing = -0.1"),
+         "mine.toml: label_smoothing must be a finite number in [0, 1)"),
+    Case("recipe-shift-100", lambda c: _recipe(c, "[augment]\nshift = 100"),
+         "mine.toml: augment.shift must be a finite number in [0, 1]"),
+    Case("recipe-rotation-720", lambda c: _recipe(c, "[augment]\nrotation_degrees = 720"),
+         "mine.toml: augment.rotation_degrees must be a finite number in [0, 180]"),
+    Case("recipe-lr-nan", lambda c: _recipe(c, "learning_rate = nan"),
+         "mine.toml: learning_rate must be a finite number above 0"),
+    Case("recipe-epochs-huge", lambda c: _recipe(c, f"epochs = {10**12}"),
+         "mine.toml: epochs must be an integer in [1,"),
     # --- caches and the environment ----------------------------------------------------------------
     Case("cache-dir-is-file", lambda c: [*_env(c, "FER_ZOO_CACHE_DIR", c.file("cachefile")), "data", "inspect", DATA],
          "FER_ZOO_CACHE_DIR"),
@@ -534,6 +640,23 @@ def fer_zoo_register_architectures(register):
 
 def _recipe(c: Ctx, text: str) -> list[str]:
     return ["train", "lenet", "--data", DATA, "--recipe", c.file("mine.toml", text.encode()), "--out", c.p("o")]
+
+
+def _ferplus(c: Ctx, votes: dict[int, str] | None = None, base: str = "10") -> list[str]:
+    labels = bad_values.ferplus_labels(c.root / "fer2013new.csv", USAGE, votes, base)
+    return ["data", "inspect", f"ferplus:csv={c.csv()},labels={labels}"]
+
+
+def _no_usage(c: Ctx) -> str:
+    return c.csv(lambda lines: [line.rsplit(",", 1)[0] for line in lines])
+
+
+def _cr_only(c: Ctx) -> str:
+    return c.csv(raw=Path(c.csv()).read_bytes().replace(b"\n", b"\r"))
+
+
+def _keras(c: Ctx, kind: str) -> str:
+    return bad_values.keras_model(c.root / f"{kind}.keras", kind)
 
 
 def _big_png(c: Ctx) -> str:

@@ -135,6 +135,85 @@ def test_cache_serves_the_same_and_never_stale(fer_csv):
     assert cache.clear() == 2 and cache.info()["entries"] == []
 
 
+def _rewrite_entry(path, dataset, **arrays):
+    """The cache entry at ``path`` as a valid .npz archive of ``dataset`` with some arrays replaced."""
+    meta = {"name": dataset.name, "class_names": list(dataset.class_names), "notes": dataset.notes,
+            "splits": list(dataset.splits)}
+    stored = {"meta": np.array(json.dumps(meta))}
+    for name, split in dataset.splits.items():
+        stored[f"x_{name}"], stored[f"y_{name}"] = split.x, split.y
+    path.unlink()
+    with open(path, "wb") as f:
+        np.savez(f, **{**stored, **arrays})
+
+
+@pytest.mark.parametrize("broken", ["fewer labels", "label outside the classes", "float pixels", "soft labels NaN",
+                                    "a folder"])
+def test_an_inconsistent_cache_entry_is_deleted_and_rebuilt_with_one_warning(fer_csv, broken, caplog):
+    import logging
+
+    first = load_dataset(str(fer_csv))
+    entry = cache.cache_dir() / f"{first.fingerprint}.npz"
+    train, val = first.splits["train"], first.splits["val"]
+    if broken == "a folder":
+        entry.unlink()
+        (entry / "inner").mkdir(parents=True)
+    else:
+        _rewrite_entry(entry, first, **{
+            "fewer labels": {"y_train": train.y[:-1]},
+            "label outside the classes": {"y_val": val.y + 7},
+            "float pixels": {"x_train": train.x.astype(np.float32)},
+            "soft labels NaN": {"y_val": np.full((len(val), 7), np.nan, np.float32)},
+        }[broken])
+    with caplog.at_level(logging.WARNING, logger="fer_zoo"):
+        again = load_dataset(str(fer_csv))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and entry.name in warnings[0] and "rebuilding" in warnings[0], warnings
+    for name, split in first.splits.items():
+        assert np.array_equal(again.splits[name].x, split.x) and np.array_equal(again.splits[name].y, split.y)
+    assert entry.is_file()  # written again, whole
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fer_zoo"):
+        load_dataset(str(fer_csv))
+    assert not caplog.records  # the rebuilt entry reads back without complaint
+
+
+def test_ferplus_votes_must_be_whole_numbers_and_some_row_kept(cli, tmp_path, fer_csv):
+    from tests.bad_values import ferplus_labels
+
+    good = ferplus_labels(tmp_path / "good.csv", USAGE)
+    assert sum(sum(c.values()) for c in inspect(cli, f"ferplus:csv={fer_csv},labels={good}")["splits"].values()) == 62
+    for votes, base, message in [({5: "2.5"}, "10", "line 7: vote count neutral='2.5' must be a whole number"),
+                                 ({5: "٣"}, "10", "line 7: vote count neutral='٣'"),
+                                 ({5: "1001"}, "10", "line 7: vote count neutral=1001 must be a whole number"),
+                                 ({}, "0", "kept 0 of 62 rows")]:
+        labels = ferplus_labels(tmp_path / "bad.csv", USAGE, votes, base)
+        result = cli("data", "inspect", f"ferplus:csv={fer_csv},labels={labels}")
+        assert result.exit_code == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1, votes
+
+
+def test_a_csv_with_usage_refuses_split_options_and_one_without_takes_them_in_range(cli, tmp_path, fer_csv, faces):
+    result = cli("data", "inspect", f"fer2013:path={fer_csv},seed=3")
+    assert result.exit_code == 2 and "dataset option seed: " in result.stderr and "has a Usage column" in result.stderr
+    bare = tmp_path / "bare.csv"
+    write_csv(bare, *faces)
+    report = inspect(cli, f"fer2013:path={bare},val_fraction=0.25,test_fraction=0,seed=4294967295")
+    assert {s: sum(c.values()) for s, c in report["splits"].items()}["test"] == 0
+    for option, message in [("val_fraction=1", "val_fraction must be a finite number in [0, 1), got '1'"),
+                            ("val_fraction=0.6,test_fraction=0.4", "must sum below 1"),
+                            ("seed=4294967296", "seed must be an integer in [0, 4294967295]")]:
+        result = cli("data", "inspect", f"fer2013:path={bare},{option}")
+        assert result.exit_code == 2 and message in result.stderr, option
+
+
+def test_a_cr_only_csv_is_refused_naming_the_line_ends(cli, tmp_path, fer_csv):
+    cr = tmp_path / "mac.csv"
+    cr.write_bytes(fer_csv.read_bytes().replace(b"\n", b"\r"))
+    result = cli("data", "inspect", str(cr))
+    assert result.exit_code == 2 and "mac.csv: its lines end in a bare carriage return" in result.stderr
+    assert cache.info()["entries"] == []
+
+
 def write_folder(root, layout, size=(48, 48), mode="L", per_class=3):
     for split in layout:
         for cls in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"):
@@ -250,6 +329,32 @@ def fer_zoo_register_datasets(register):
 """)
     report = inspect(cli, "blank:n=21")
     assert sum(report["splits"]["train"].values()) == 21 and report["image"]["channels"] == 3
+
+
+def test_a_plugin_dataset_that_breaks_the_contract_is_one_line_naming_the_plugin(cli, install_plugin):
+    install_plugin("acme-bad-data", """
+import numpy as np
+import fer_zoo
+from fer_zoo.data import CLASS_NAMES, Dataset, DatasetSource, Split
+
+def load(options):
+    x = np.zeros((14, 8, 8, 1), np.uint8)
+    y = np.arange(14) % 7
+    if options.get("break") == "labels":
+        y = y + 7
+    elif options.get("break") == "lengths":
+        y = y[:-1]
+    return Dataset("bad", CLASS_NAMES, {"train": Split(x, y), "val": Split(x, y), "test": Split(x, y)})
+
+@fer_zoo.hookimpl
+def fer_zoo_register_datasets(register):
+    register(DatasetSource(name="bad", load=load, description="broken arrays", options={"break": "what"}))
+""")
+    for broken, message in [("labels", "split 'train': labels must be integers 0-6"),
+                            ("lengths", "split 'train': 14 images but 13 labels")]:
+        result = cli("data", "inspect", f"bad:break={broken}")
+        assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+        assert "dataset 'bad' returned data that breaks the contract: " + message in result.stderr, result.stderr
 
 
 def test_grid_png_is_written(cli, tmp_path, fer_csv):

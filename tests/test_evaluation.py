@@ -108,3 +108,29 @@ def test_predict_with_several_models_answers_with_their_mean(cli, tmp_path):
 
     one, two, both = probabilities(models[0]), probabilities(models[1]), probabilities(*models)
     assert both == pytest.approx({k: (one[k] + two[k]) / 2 for k in one}, abs=1e-5)
+
+
+def test_nan_probabilities_are_refused_never_scored(cli, tmp_path):
+    """A classifier of the right shape that answers NaN (a diverged run's weights, exported) is one line, not an
+    accuracy: argmax of NaN is class 0, which would score as if the model always answered angry."""
+    from tests.bad_values import onnx_model
+
+    data = "synthetic:size=42,seed=2,preset=easy"
+    fine = cli("evaluate", onnx_model(tmp_path / "fine.onnx"), "--data", data, "--json")
+    assert fine.exit_code == 0, fine.output
+    result = cli("evaluate", onnx_model(tmp_path / "nan.onnx", weight=float("nan")), "--data", data)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "nan.onnx: the model's outputs are not finite numbers" in result.stderr and "accuracy" not in result.stdout
+
+
+def test_an_empty_split_is_one_line_naming_it(cli, tmp_path):
+    from fer_zoo.data.fer2013 import write_csv
+    from tests.bad_values import onnx_model
+
+    csv = tmp_path / "no-private.csv"
+    x = np.zeros((10, 48, 48, 1), np.uint8)
+    write_csv(csv, x, np.arange(10) % 7, usage=["Training"] * 7 + ["PublicTest"] * 3)
+    model = onnx_model(tmp_path / "m.onnx")
+    assert cli("evaluate", model, "--data", str(csv), "--split", "val").exit_code == 0
+    result = cli("evaluate", model, "--data", str(csv), "--split", "test")
+    assert result.exit_code == 2 and "no-private.csv: its test split is empty" in result.stderr

@@ -242,7 +242,7 @@ def test_csv_and_annotated_images(cli, tiny_model_file, astronaut, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--json", "--csv"], "choose one"),
     (["--detector", "dlib"], "got 'dlib'"),
-    (["--detector", "haar:min_size=tiny"], "detector option min_size must be an integer from 1, got 'tiny'"),
+    (["--detector", "haar:min_size=tiny"], "detector option min_size must be an integer in [1, 65536], got 'tiny'"),
     (["--detector", "haar:size=50"], "haar has no option 'size' (its options: min_size, scale_factor, min_neighbors)"),
     (["--detector", "haar:min_size"], "expected key=value, got 'min_size'"),
     (["--classes", "a,b"], "--classes: 2 names given, the model predicts 7"),
@@ -442,3 +442,23 @@ def test_the_example_plugins_pretrained_weights_see_the_smile(cli, astronaut, tm
     report = json.loads(cli("evaluate", "mini_xception", "--data", "synthetic:size=84,seed=1,preset=easy",
                             "--json").stdout)
     assert report["model_input"] == [64, 64, 1] and report["data_input"] == [48, 48, 1] and report["images"] == 14
+
+
+def test_a_model_with_nan_weights_is_refused_by_predict_explain_and_the_predictor(cli, astronaut, tmp_path):
+    """Not exit 0 with every face 'angry' (argmax of NaN): one line naming the file, for the CLI and Python."""
+    import fer_zoo
+    from fer_zoo.errors import FerZooError
+    from tests.bad_values import keras_model, onnx_model
+
+    photo = _save(astronaut, tmp_path / "a.png")
+    broken = keras_model(tmp_path / "nan.keras", "nan")
+    for command in (["predict", broken, str(photo)], ["explain", broken, str(photo), "--out", str(tmp_path / "h")]):
+        result = cli(*command)
+        assert result.exit_code == 2 and "nan.keras: its weights hold NaN" in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "h").exists()
+    with pytest.raises(FerZooError, match="its weights hold NaN"):
+        fer_zoo.Predictor(broken)
+    answers_nan = onnx_model(tmp_path / "nan.onnx", weight=float("nan"))
+    result = cli("predict", answers_nan, str(photo), "--no-detect")
+    assert result.exit_code == 2 and "nan.onnx: the model's outputs are not finite" in result.stderr

@@ -111,3 +111,18 @@ def test_a_time_boxed_run_counts_its_networks_layers_into_the_compiles_it_reserv
     box, = boxes
     assert box.first_step_compile == callbacks.STEP_COMPILE_PER_LAYER * len(leaf_layers(result.model)) > 0
     assert box.first_validation == 0  # no batch norm, no precise-BN pass to compile
+
+
+def test_metrics_refuse_nan_probabilities_and_an_empty_split():
+    """argmax of a NaN row is 0: unguarded, a broken model would score as one that always answers angry."""
+    from fer_zoo.errors import FerZooError
+    from fer_zoo.scores import metrics
+
+    labels = np.array([0, 1, 2])
+    proba = np.eye(3)[[0, 1, 2]]
+    assert metrics(labels, proba, ("a", "b", "c"))["accuracy"] == 1.0
+    proba[1, 1] = np.nan
+    with pytest.raises(FerZooError, match="NaN or infinite"):
+        metrics(labels, proba, ("a", "b", "c"))
+    with pytest.raises(FerZooError, match="empty split"):
+        metrics(labels[:0], proba[:0], ("a", "b", "c"))

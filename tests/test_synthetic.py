@@ -79,7 +79,11 @@ def test_default_source_splits_and_options(cli):
 
 def test_bad_synthetic_options(cli):
     for spec, message in [("synthetic:difficulty=extreme", "difficulty must be easy, medium, hard"),
-                          ("synthetic:size=abc", "dataset option size: expected an integer"),
+                          ("synthetic:size=abc", "dataset option size must be an integer in [7, 1000000], got 'abc'"),
+                          ("synthetic:size=100000000000000", "dataset option size must be an integer in [7, 1000000]"),
+                          ("synthetic:seed=-1", "dataset option seed must be an integer in [0, 4294967295], got '-1'"),
+                          ("synthetic:seed=18446744073709551616", "dataset option seed must be an integer in [0, "),
+                          ("synthetic:label_noise=nan", "dataset option label_noise must be a finite number in [0, 1]"),
                           ("synthetic:preset=hardest", "preset must be one of fer2013, easy"),
                           ("synthetic:colour=1", "unknown option(s) colour")]:
         result = cli("data", "inspect", spec)

@@ -79,8 +79,7 @@ def load_dataset(spec: str, skip_bad_rows: bool = False, use_cache: bool = True)
 
 def _check(dataset: Dataset, source: str) -> None:
     """A plugin's loader must keep the contract; say which one broke it."""
-    for split_name, split in dataset.splits.items():
-        if split_name not in SPLITS:
-            raise FerZooError(f"dataset {source!r} returned split {split_name!r}; splits are {', '.join(SPLITS)}")
-        if split.x.dtype.name != "uint8" or split.x.ndim != 4 or len(split.x) != len(split.y):
-            raise FerZooError(f"dataset {source!r} split {split_name!r}: x must be uint8 [N,H,W,C] with one label each")
+    from fer_zoo.data.dataset import contract_problem
+
+    if problem := contract_problem(dataset):
+        raise FerZooError(f"dataset {source!r} returned data that breaks the contract: {problem}")

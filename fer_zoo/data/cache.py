@@ -17,7 +17,7 @@ import numpy as np
 import xxhash
 
 from fer_zoo import atomic
-from fer_zoo.data.dataset import Dataset, Split
+from fer_zoo.data.dataset import Dataset, Split, contract_problem
 
 FORMAT_VERSION = 1
 CACHE_ENV = "FER_ZOO_CACHE_DIR"
@@ -47,16 +47,24 @@ def fingerprint(kind: str, parts: list[str], options: dict) -> str:
 
 
 def load(key: str) -> Dataset | None:
-    """The cached dataset, or None: absent, or unreadable (truncated by a crash, corrupted), in which case
-    the entry is deleted, the fact logged, and the caller rebuilds it."""
+    """The cached dataset, or None: absent, or unusable (truncated by a crash, corrupted, arrays that break
+    the Dataset contract, a folder in the entry's place), in which case the entry is deleted, the fact
+    logged, and the caller rebuilds it."""
     path = cache_dir() / f"{key}.npz"
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+        log.warning("cache entry %s was a folder, not a file; deleted it, rebuilding", path.name)
+        return None
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             splits = {s: Split(archive[f"x_{s}"], archive[f"y_{s}"]) for s in meta["splits"]}
-        return Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
+        dataset = Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
+        if problem := contract_problem(dataset):
+            raise ValueError(problem)
+        return dataset
     except Exception as exc:  # zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError ...
         path.unlink(missing_ok=True)
         log.warning("cache entry %s was unreadable (%s: %s); deleted it, rebuilding", path.name,

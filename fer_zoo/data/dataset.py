@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_zoo import values
 from fer_zoo.errors import FerZooError
 from fer_zoo.registry import FER2013_CLASSES, NAME_PATTERN, PluginSource
 
@@ -67,6 +68,17 @@ class Dataset:
             splits[name] = Split(part.x[keep], part.y[keep])
         return Dataset(f"{self.name} (subset {n_train})", self.class_names, splits, self.fingerprint, self.notes)
 
+    def require(self, splits: tuple[str, ...] = SPLITS, purpose: str = "training") -> None:
+        """Refuse, up front, data without the splits a job reads (training selects on val and reports on test):
+        a missing or empty one would otherwise fail after the first epoch, or score nothing."""
+        for name in splits:
+            if name not in self.splits:
+                raise FerZooError(f"{self.name}: has no {name} split, which {purpose} needs "
+                                  f"(it needs {', '.join(splits)}; this data has {', '.join(self.splits) or 'none'})")
+            if len(self.splits[name]) == 0:
+                raise FerZooError(f"{self.name}: its {name} split is empty, and {purpose} needs images in "
+                                  f"{', '.join(splits)}")
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Images per split and class, every class listed."""
         out = {}
@@ -104,6 +116,33 @@ class DatasetSource:
         }
 
 
+def contract_problem(dataset: Dataset) -> str | None:
+    """What breaks the promise every source keeps (uint8 ``x [N,H,W,C]`` of one shape, one label per image
+    within the classes, splits named train/val/test), in words; None if nothing does. The loader checks a
+    plugin's dataset with it, the cache each entry it reads back."""
+    classes = len(dataset.class_names)
+    if classes < 2 or not all(isinstance(c, str) for c in dataset.class_names):
+        return f"class names must be two or more strings, got {list(dataset.class_names)[:3]}"
+    shapes = set()
+    for name, split in dataset.splits.items():
+        x, y = split.x, split.y
+        if name not in SPLITS:
+            return f"split {name!r} is not one of {', '.join(SPLITS)}"
+        if x.dtype != np.uint8 or x.ndim != 4:
+            return f"split {name!r}: x is {x.dtype} {list(x.shape)}, not uint8 [N,H,W,C]"
+        shapes.add(x.shape[1:])
+        if len(y) != len(x):
+            return f"split {name!r}: {len(x)} images but {len(y)} labels"
+        if y.ndim == 1:
+            if y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or y.max() >= classes)):
+                return f"split {name!r}: labels must be integers 0-{classes - 1}"
+        elif y.ndim != 2 or y.shape[1] != classes or y.dtype.kind != "f" or not np.isfinite(y).all():
+            return f"split {name!r}: y is {y.dtype} {list(y.shape)}, not {classes} finite soft labels per image"
+    if len(shapes) > 1:
+        return f"splits have different image shapes {sorted(shapes)}"
+    return None
+
+
 def canonical_class(name: str) -> str | None:
     return CLASS_ALIASES.get(name.strip().lower())
 
@@ -127,35 +166,35 @@ def stratified_split(y: np.ndarray, fractions: Mapping[str, float], seed: int) -
 
 def split_options(options: dict[str, str], *, default_val: float = 0.1, default_test: float = 0.1):
     """The val/test fractions and seed a source without its own split uses."""
-    val = float_option(options, "val_fraction", default_val)
-    test = float_option(options, "test_fraction", default_test)
-    seed = int_option(options, "seed", 0)
-    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        raise FerZooError(f"val_fraction={val} and test_fraction={test} must be in [0, 1) and sum below 1")
+    val = float_option(options, "val_fraction", default_val, 0, 1, high_open=True)
+    test = float_option(options, "test_fraction", default_test, 0, 1, high_open=True)
+    seed = seed_option(options, "seed")
+    if val + test >= 1:
+        raise FerZooError(f"dataset options val_fraction={val:g} and test_fraction={test:g} must sum below 1 "
+                          f"(train gets the rest)")
     return val, test, seed
 
 
-def float_option(options: dict[str, str], key: str, default: float) -> float:
-    try:
-        return float(options.pop(key, default))
-    except ValueError:
-        raise FerZooError(f"dataset option {key}: expected a number") from None
+def float_option(options: dict[str, str], key: str, default: float, low: float | None = None,
+                 high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> float:
+    """Pop ``key`` as a finite number in the range (:func:`fer_zoo.values.real`)."""
+    return values.real(options.pop(key, default), f"dataset option {key}", low, high,
+                       low_open=low_open, high_open=high_open)
 
 
-def int_option(options: dict[str, str], key: str, default: int) -> int:
-    try:
-        return int(options.pop(key, default))
-    except ValueError:
-        raise FerZooError(f"dataset option {key}: expected an integer") from None
+def int_option(options: dict[str, str], key: str, default: int, low: int | None = None,
+               high: int | None = None) -> int:
+    """Pop ``key`` as an integer in [low, high] (:func:`fer_zoo.values.integer`)."""
+    return values.integer(options.pop(key, default), f"dataset option {key}", low, high)
+
+
+def seed_option(options: dict[str, str], key: str = "seed", default: int = 0) -> int:
+    """Pop ``key`` as a seed in [0, 2**32 - 1]."""
+    return values.seed(options.pop(key, default), f"dataset option {key}")
 
 
 def bool_option(options: dict[str, str], key: str, default: bool = False) -> bool:
-    value = str(options.pop(key, default)).strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise FerZooError(f"dataset option {key}: expected true or false, got {value!r}")
+    return values.boolean(options.pop(key, default), f"dataset option {key}")
 
 
 def reject_unknown(source: str, options: dict[str, str]) -> None:

@@ -33,6 +33,9 @@ def read_header(path: Path) -> list[str]:
         raise FerZooError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not first.strip():
         raise FerZooError(f"{path}: empty file")
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise FerZooError(f"{path}: its lines end in a bare carriage return (CR, old Mac style); fer-zoo reads "
+                          f"LF or CRLF line ends: convert it first, e.g. tr '\\r' '\\n' < {path.name} > fixed.csv")
     # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name
     return [c.strip().strip('"') for c in first.decode("utf-8-sig", "replace").strip().split(",")]
 
@@ -237,6 +240,8 @@ def _parse_checked(path: Path, header: list[str], skip_bad_rows: bool):
                 problem = f"{len(values)} pixel values, expected {PIXELS}"
             elif not all(v.isascii() and v.isdigit() for v in values):  # "²" is a Unicode digit int() refuses
                 problem = "non-numeric pixel value"
+            elif max(len(v.lstrip("0")) for v in values) > 3:  # 10**30 overflows int64 before any comparison
+                problem = "pixel value above 255"
             else:
                 pixels = np.array(values, dtype=np.int64)
                 if pixels.max() > 255:
@@ -276,6 +281,10 @@ def skipped_note(path: Path, skipped: Counter) -> list[str]:
 def split_by_usage(path, labels, images, usage, options) -> tuple[dict[str, Split], list[str]]:
     """FER2013's own Usage split, or a seeded stratified one when the file has no Usage column."""
     if usage is not None:
+        given = [key for key in ("val_fraction", "test_fraction", "seed") if key in options]
+        if given:
+            raise FerZooError(f"dataset option {given[0]}: {path} has a Usage column, which fixes the splits; "
+                              f"val_fraction, test_fraction and seed apply to a CSV without one")
         usage = np.array(usage)
         return {s: Split(images[usage == u], labels[usage == u]) for u, s in USAGE_TO_SPLIT.items()}, []
     val, test, seed = split_options(options)

@@ -26,6 +26,7 @@ VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust
 TO_CANONICAL = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadness": 4, "surprise": 5, "neutral": 6,
                 "contempt": 7}
 MODES = ("majority", "probability")
+MAX_VOTES = 1000  # taggers per image: FER+ had 10
 
 
 def targets(votes: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -57,10 +58,18 @@ def _read_labels(path: Path):
     missing = [c for c in ["Usage", "Image name", *VOTE_COLUMNS] if c not in frame.columns]
     if missing:
         raise FerZooError(f"{path}: missing column(s) {', '.join(missing)}")
-    try:
-        votes = frame[VOTE_COLUMNS].apply(pd.to_numeric, errors="raise").to_numpy(np.int64)
-    except ValueError as exc:
-        raise FerZooError(f"{path}: non-numeric vote count ({exc})") from None
+    text = frame[VOTE_COLUMNS].apply(lambda column: column.str.strip())
+    # whole numbers of taggers only: "", "inf", "1e3" and a 10**30 that overflows int64 are refused by row
+    bad = ~text.apply(lambda column: column.str.fullmatch(r"[0-9]{1,%d}" % len(str(MAX_VOTES)))).to_numpy()
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise FerZooError(f"{path} line {row + 2}: vote count {VOTE_COLUMNS[column]}={text.iat[row, column]!r} "
+                          f"must be a whole number from 0 to {MAX_VOTES}")
+    votes = text.to_numpy().astype(np.int64)
+    if votes.max(initial=0) > MAX_VOTES:
+        row, column = np.argwhere(votes > MAX_VOTES)[0]
+        raise FerZooError(f"{path} line {row + 2}: vote count {VOTE_COLUMNS[column]}={votes[row, column]} "
+                          f"must be a whole number from 0 to {MAX_VOTES}")
     return frame["Usage"].str.strip().to_numpy(), frame["Image name"].str.strip().to_numpy(), votes
 
 
@@ -86,6 +95,10 @@ def load(options: dict[str, str]) -> Dataset:
     keep &= names != ""
     usage = np.array(usage)
     splits = {s: Split(images[keep & (usage == u)], y[keep & (usage == u)]) for u, s in USAGE_TO_SPLIT.items()}
+    if not keep.any():
+        rule = " with more than half the votes" if mode == "majority" else ""
+        raise FerZooError(f"{labels_path}: no row has a FER+ {mode} label (kept 0 of {len(keep)} rows: each needs an "
+                          f"image name and its top emotion{rule}, after single votes are dropped)")
     note = f"{labels_path}: FER+ {mode} labels; kept {int(keep.sum())} of {len(keep)} rows"
     return Dataset(f"ferplus:{csv}", CLASS_NAMES + EXTRA_CLASSES, splits, notes=[note])
 

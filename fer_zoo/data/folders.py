@@ -16,7 +16,7 @@ import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
     Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, image_to_uint8,
-    int_option, reject_unknown, split_options, stratified_split,
+    reject_unknown, seed_option, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
 
@@ -129,14 +129,21 @@ def load(options: dict[str, str]) -> Dataset:
         splits = {s: Split(flat.x[i], flat.y[i]) for s, i in parts.items()}
         notes.append(f"{root}: no split folders; made a stratified split train/val/test "
                      f"{1 - val - test:.2f}/{val:.2f}/{test:.2f} with seed {seed}")
-    elif "val" not in splits and "train" in splits:
-        val = float_option(options, "val_fraction", 0.1)
-        seed = int_option(options, "seed", 0)
-        train = splits["train"]
-        parts = stratified_split(train.y, {"train": 1 - val, "val": val}, seed)
-        splits["train"], splits["val"] = (Split(train.x[parts[s]], train.y[parts[s]]) for s in ("train", "val"))
-        notes.append(f"{root}: no val/ folder; carved a stratified {val:.2f} of train/ as val with seed {seed}")
-    options.pop("val_fraction", None), options.pop("test_fraction", None), options.pop("seed", None)
+    else:
+        carve = "val" not in splits and "train" in splits
+        # an option that would change nothing is a mistake to say, not to ignore
+        unused = [k for k in ("test_fraction",) + (() if carve else ("val_fraction", "seed")) if k in options]
+        if unused:
+            has = ", ".join(f"{s}/" for s in splits)
+            raise FerZooError(f"dataset option {unused[0]}: {root} has split folders ({has}), so it does not apply "
+                              f"(val_fraction and seed carve val from train/ only when there is no val/ folder)")
+        if carve:
+            val = float_option(options, "val_fraction", 0.1, 0, 1, low_open=True, high_open=True)
+            seed = seed_option(options, "seed")
+            train = splits["train"]
+            parts = stratified_split(train.y, {"train": 1 - val, "val": val}, seed)
+            splits["train"], splits["val"] = (Split(train.x[parts[s]], train.y[parts[s]]) for s in ("train", "val"))
+            notes.append(f"{root}: no val/ folder; carved a stratified {val:.2f} of train/ as val with seed {seed}")
     reject_unknown("folder", options)
     if skipped:
         notes.append(f"{root}: skipped {sum(skipped.values())} unreadable image(s)")

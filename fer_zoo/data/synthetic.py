@@ -24,15 +24,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 import fer_zoo
+from fer_zoo import values
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
-    CLASS_NAMES, Dataset, DatasetSource, Split, float_option, int_option, reject_unknown,
+    CLASS_NAMES, Dataset, DatasetSource, Split, float_option, int_option, reject_unknown, seed_option,
 )
 from fer_zoo.errors import FerZooError
 
 GENERATOR_VERSION = 6  # bump when the images, labels or the cached name change (6: the name shows its nearest preset)
 SIDE = 48
 BLOCK = 500
+MAX_SIZE = 1_000_000  # training images: 2.3 GB of pixels, 28x FER2013; more is a typo, not a data set
 DIFFICULTY = {"easy": 0.2, "medium": 0.5, "hard": 0.8}
 PRESETS = {
     # calibrated in docs/data.md (scripts/calibrate_synthetic.py)
@@ -243,18 +245,20 @@ def _options(options: dict[str, str]):
     if preset not in PRESETS:
         raise FerZooError(f"synthetic: preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     options = {**PRESETS[preset], **options}
-    size = int_option(options, "size", 6000)
+    size = int_option(options, "size", 6000, 7, MAX_SIZE)
     level = options.pop("difficulty", "medium")
-    try:
-        difficulty = DIFFICULTY[level] if level in DIFFICULTY else float(level)
-    except ValueError:
-        raise FerZooError(f"synthetic: difficulty must be easy, medium, hard or a number in [0, 1], got {level!r}") from None
-    seed = int_option(options, "seed", 0)
+    if level in DIFFICULTY:
+        difficulty = DIFFICULTY[level]
+    else:
+        try:
+            difficulty = values.real(level, "synthetic: difficulty", 0, 1)
+        except FerZooError:
+            raise FerZooError(f"synthetic: difficulty must be easy, medium, hard or a number in [0, 1], "
+                              f"got {level!r}") from None
+    seed = seed_option(options, "seed")
     imbalance = options.pop("imbalance", "none")
-    label_noise = float_option(options, "label_noise", 0.0)
+    label_noise = float_option(options, "label_noise", 0.0, 0, 1)
     reject_unknown("synthetic", options)
-    if size < 7 or not 0 <= difficulty <= 1 or not 0 <= label_noise <= 1:
-        raise FerZooError("synthetic: size must be >= 7, difficulty and label_noise in [0, 1]")
     return size, difficulty, seed, imbalance, label_noise
 
 
