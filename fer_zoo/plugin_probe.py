@@ -23,7 +23,10 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
-PROBE_SECONDS = 5.0  # longer than this in one plugin's import and hooks: the plugin is skipped
+# Longer than this in one plugin's import and hooks: the plugin is skipped. Far above a plugin that imports
+# TensorFlow at module level (~5 s on a 2-core machine): a loaded machine must not get a good plugin skipped,
+# and the verdict is cached until the plugin changes or `fer-zoo cache clear`.
+PROBE_SECONDS = 20.0
 FORMAT_VERSION = 1
 
 # The child: import each entry point in turn, call its hooks with a register() that keeps nothing, and
@@ -195,7 +198,7 @@ def _run_child(entry_points: list[metadata.EntryPoint]) -> tuple[int, str | None
             elif phase in ("import", "hooks") and time.monotonic() - since > PROBE_SECONDS:
                 where = "to import" if phase == "import" else "in its hook"
                 return done, (f"took more than {PROBE_SECONDS:g} s {where}, which every fer-zoo command would "
-                              f"pay; skipped")
+                              f"pay; skipped (probed again when it changes, or after `fer-zoo cache clear`)")
             try:
                 child.wait(timeout=0.02)
             except subprocess.TimeoutExpired:

@@ -1,5 +1,8 @@
 """Emotions of the faces in photos and videos: find faces, crop, classify in batches, report.
 
+Long because decoding, detection, cropping, batching and annotation are one streaming pipeline whose
+memory bound (at most ``batch_size`` frames in flight) only holds if it lives in one place.
+
 The flow per input frame (an image file, or every Nth frame of a video): decode (guarding against
 decompression bombs, honouring EXIF orientation) -> detect faces (OpenCV Haar cascade, or the whole image
 with ``detect=False``) -> crop each face with a margin clipped at the border, squared by repeating the edge

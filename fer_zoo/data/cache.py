@@ -133,7 +133,7 @@ def clear() -> int:
     entries = _entries(directory)
     for p in entries:
         p.unlink(missing_ok=True)
-    for sub in ("onnx", "jax"):
+    for sub in ("onnx", "jax", "plugins"):
         if (directory / sub).is_dir() and not (directory / sub).is_symlink():
             shutil.rmtree(directory / sub, ignore_errors=True)
     atomic.remove_stale(directory)
