@@ -15,7 +15,13 @@ may be used for. train.py decides when; this module knows the formats and the ru
 Each file is written to a temporary name and renamed; a checkpoint's files are new names, and
 ``state.json``, written last, is what makes them current. A kill at any point therefore leaves the last
 committed checkpoint whole, and ``--resume`` continues from exactly what ``state.json`` names (files a
-killed checkpoint wrote but never committed are removed).
+killed checkpoint wrote but never committed are removed, and so are dead writers' temporary files).
+
+Everything that reads these files reads them here, and checks them here: each key of ``config.json``
+and ``state.json`` of its type, in its range or vocabulary (those of fer_zoo.train and fer_zoo.recipes),
+the checkpoint ``state.json`` commits named as a commit names it and present, ``history.csv`` numeric,
+rectangular, epochs 1..n once each and at least those ``state.json`` counts. A damaged file is one
+FerZooError naming the file and the key or line.
 """
 
 from __future__ import annotations
