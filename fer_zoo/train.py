@@ -147,12 +147,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _interrupted(out: Path, config: dict, fresh: bool, finished: int | None) -> FerZooError:
-    """What an interrupted run keeps, said truthfully: the epochs its state.json commits (the folder of a
-    new run with none is removed by the caller)."""
+    """What an interrupted run keeps, said truthfully: the epochs its state.json commits; a new run with
+    none leaves nothing."""
     state = rundir.read_state(out, config) if (out / "state.json").exists() else None
     saved = state["completed_epochs"] if state else 0
     if state is None and fresh:
-        return FerZooError(f"interrupted before any epoch was saved; nothing was kept and {out} was removed")
+        rundir.remove(out)
+        where = "was removed" if not out.exists() else "holds none of its files (only what was there before)"
+        return FerZooError(f"interrupted before any epoch was saved; nothing was kept and {out} {where}")
     lost = (f" (epoch(s) {saved + 1}-{finished} finished after the last checkpoint and are trained again)"
             if finished is not None and finished > saved else "")
     return FerZooError(f"interrupted; {saved} completed epoch(s) are saved in {out}{lost}: continue with "
