@@ -22,6 +22,8 @@ and ``state.json`` of its type, in its range or vocabulary (those of fer_zoo.tra
 the checkpoint ``state.json`` commits named as a commit names it and present, ``history.csv`` numeric,
 rectangular, epochs 1..n once each and at least those ``state.json`` counts. A damaged file is one
 FerZooError naming the file and the key or line.
+
+Long because each file's checks sit beside the code that writes it: a format changes in one place.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ from fer_zoo.errors import FerZooError
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png",
              "MODEL_CARD.md", "predictions.npz")
 NUMBERED = ("last-*.keras", "best-*.keras")
+# the options' vocabularies, here because config.json records them and is checked here; fer_zoo.train checks
+# its --precision and --class-weights against the same
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 def numbered(kind: str, epoch: int) -> str:
@@ -386,7 +392,6 @@ def _check_fields(path: Path, table: dict, cls, prefix: str) -> None:
 
 def _check_config(path: Path, config: dict) -> None:
     from fer_zoo.recipes import Augment, Recipe
-    from fer_zoo.train import CLASS_WEIGHTS, PRECISIONS
 
     for key in ("architecture", "data"):
         _field(path, config, key, "text")

@@ -24,10 +24,8 @@ import numpy as np
 from fer_zoo import atomic, rundir
 from fer_zoo.errors import FerZooError
 from fer_zoo.recipes import Recipe, resolve
+from fer_zoo.rundir import CLASS_WEIGHTS, PRECISIONS
 from fer_zoo.runtime import load_model
-
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass
