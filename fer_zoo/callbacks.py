@@ -126,12 +126,15 @@ class EpochEnd(keras.callbacks.Callback):
                "images_per_second": images_per_second}
         self.run.record(row)
         last = epoch + 1 == self.run.recipe.epochs or self.model.stop_training or self.run.time_box_fired()
-        # The first epoch is always saved, however short: then an interrupted run keeps its directory, and
-        # later epochs a Ctrl-C or a kill loses re-run with the same draws (at most checkpoint_seconds).
+        # The first epoch is always saved, however short: a killed run keeps its directory too. Epochs in
+        # between are kept in memory, for Ctrl-C to save; a kill loses them (at most checkpoint_seconds),
+        # and --resume re-runs them with the same draws.
         first = self.run.saved == 0
         if last or first or time.perf_counter() - self.last_checkpoint >= self.run.checkpoint_seconds:
             self.run.checkpoint()
             self.last_checkpoint = time.perf_counter()
+        else:
+            self.run.remember()
         durations = [r["epoch_seconds"] for r in self.run.history[self.run.resumed_from:]]
         remaining = self.run.recipe.epochs - (epoch + 1)
         self.reporter.epoch(EpochReport(

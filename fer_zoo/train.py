@@ -3,7 +3,8 @@
 source -> arrays (fer_zoo.data) -> model (fer_zoo.pipeline around the architecture's network) ->
 ``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory (fer_zoo.rundir).
 A checkpoint is taken after the first epoch, then at most every ``checkpoint_seconds`` and after the
-last epoch; Ctrl-C keeps what the last one committed (a new run with none is removed); a resumed run
+last epoch; Ctrl-C also saves the last finished epoch (kept in memory when its checkpoint was skipped),
+and a new run interrupted before any epoch finished is removed; a resumed run
 restarts from the epochs ``state.json`` names and re-runs the rest with the same draws (randomness is
 seeded from (seed, epoch)). With ``--devices N`` all of it runs in fer_zoo.parallel's data-parallel scope.
 
@@ -179,6 +180,7 @@ class Run:
         self.best_val_probabilities = self.last_val_probabilities = None
         self.best_changed = False
         self.unsaved = False
+        self.snapshot = None  # (epoch, values): the training state at an epoch end the checkpoint skipped
         self.time_box = None  # the TimeBox callback, when there is one
         # set up by _fit
         self.inference = self.model = self.batches = self.precise_bn = None
@@ -225,6 +227,26 @@ class Run:
         rundir.commit(self.out, self.history, self.state())
         self.saved = self.completed
         self.unsaved = False
+        self.snapshot = None
+
+    def _variables(self) -> list:
+        return [*self.model.variables, *self.model.optimizer.variables]
+
+    def remember(self) -> None:
+        """Keep this epoch's end in memory when its checkpoint is skipped: weights and optimizer state, all a
+        checkpoint holds, so that Ctrl-C in a later epoch can still save this one (a copy costs far less than
+        writing a checkpoint, which is why short epochs are not each checkpointed)."""
+        import keras
+
+        self.snapshot = (self.completed, [keras.ops.convert_to_numpy(v) for v in self._variables()])
+
+    def save_interrupted(self) -> None:
+        """After Ctrl-C: checkpoint the last finished epoch from its snapshot, if it was not saved."""
+        if not self.unsaved or self.snapshot is None or self.snapshot[0] != self.completed:
+            return  # saved, or interrupted inside an epoch's own bookkeeping: the last commit stands
+        for variable, value in zip(self._variables(), self.snapshot[1]):
+            variable.assign(value)
+        self.checkpoint()
 
     def _save_best(self, name: str) -> None:
         current = self.inference.get_weights()
@@ -307,6 +329,10 @@ def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, s
                 run.model.fit(run.batches, epochs=recipe.epochs, initial_epoch=done, shuffle=False, verbose=0,
                               callbacks=[guard, *extra, *callbacks])
         except KeyboardInterrupt:
+            try:
+                run.save_interrupted()
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C: stop now, the previous commit stands
             raise Interrupted(run.completed) from None
         if guard.bad_loss is not None:
             kept = (f"keeping the last checkpoint (epoch {run.saved}) in {out}" if (out / "state.json").is_file()

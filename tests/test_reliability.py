@@ -273,15 +273,15 @@ def test_an_unsafe_export_of_a_model_with_code_verifies_its_own_file(cli, tmp_pa
 
 
 class InterruptAt:
-    """A Keras callback standing for Ctrl-C: KeyboardInterrupt as the first step of epoch ``epoch`` (0-based)
-    begins."""
+    """A Keras callback standing for Ctrl-C: KeyboardInterrupt as step ``step`` of epoch ``epoch`` (both
+    0-based) begins."""
 
-    def __new__(cls, epoch: int):
+    def __new__(cls, epoch: int, step: int = 0):
         import keras
 
         class Interrupt(keras.callbacks.Callback):
             def on_train_batch_begin(self, batch, logs=None):
-                if self.epoch == epoch:
+                if self.epoch == epoch and batch == step:
                     raise KeyboardInterrupt
 
             def on_epoch_begin(self, index, logs=None):
@@ -290,20 +290,25 @@ class InterruptAt:
         return Interrupt()
 
 
-def test_ctrl_c_after_a_short_first_epoch_keeps_it_and_the_resume_continues_at_epoch_2(tmp_path, install_plugin,
+def test_ctrl_c_keeps_every_finished_epoch_and_the_resume_ends_as_an_uninterrupted_run(tmp_path, install_plugin,
                                                                                       tiny_plugin_source):
     from fer_zoo.errors import FerZooError
+    from fer_zoo.runtime import load_model
     from fer_zoo.train import TrainOptions, train
 
     install_plugin("acme-fer", tiny_plugin_source("tiny"))
-    options = TrainOptions(epochs=2, batch_size=16)  # the default 30 s between checkpoints: epochs are far shorter
+    options = TrainOptions(epochs=3, batch_size=16)  # the default 30 s between checkpoints: epochs are far shorter
+    train("tiny", TINY_DATA, tmp_path / "clean", options)
     run = tmp_path / "run"
-    with pytest.raises(FerZooError, match=r"interrupted; 1 completed epoch\(s\) are saved in .*--resume"):
-        train("tiny", TINY_DATA, run, options, callbacks=[InterruptAt(1)])
-    assert json.loads((run / "state.json").read_text())["completed_epochs"] == 1
-    assert [row["epoch"] for row in history_rows(run)] == ["1"]
+    with pytest.raises(FerZooError, match=r"interrupted; 2 completed epoch\(s\) are saved in [^(]*: continue with"):
+        # epoch 2's checkpoint was skipped, and epoch 3 has trained a step since
+        train("tiny", TINY_DATA, run, options, callbacks=[InterruptAt(2, step=1)])
+    assert json.loads((run / "state.json").read_text())["completed_epochs"] == 2
     resumed = train("tiny", TINY_DATA, run, options, resume=True)
-    assert resumed.resumed_from == 1 and [row["epoch"] for row in resumed.history] == [1, 2]
+    assert resumed.resumed_from == 2 and [row["epoch"] for row in resumed.history] == [1, 2, 3]
+    assert history_rows(run) == history_rows(tmp_path / "clean")  # epoch 2 saved as it ended, optimizer and all
+    assert all(np.array_equal(a, b) for a, b in zip(load_model(run).get_weights(),
+                                                    load_model(tmp_path / "clean").get_weights()))
 
     gone = tmp_path / "gone"  # nothing finished: nothing is claimed, and the new folder goes
     with pytest.raises(FerZooError, match="before any epoch was saved; nothing was kept and .* was removed"):
