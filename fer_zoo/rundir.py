@@ -136,6 +136,9 @@ def load_run(out: Path) -> Saved:
     """A run directory to resume, every file it will be continued from checked first."""
     if out.exists() and not out.is_dir():
         raise FerZooError(f"--resume {out}: not a run directory (a file)")
+    for name in RUN_FILES:  # a resumed run replaces them
+        if (out / name).is_dir():
+            raise _damaged(out / name, "a folder where the file belongs")
     config = load_config(out)
     state = read_state(out, config)
     done = state["completed_epochs"] if state else 0

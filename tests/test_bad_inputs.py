@@ -389,6 +389,8 @@ CASES = [
          "config.json is damaged: init_from must be text or null, got 3"),
     Case("resume-config-folder", lambda c: _resume(c, folder="config.json"),
          "config.json is damaged: a folder where the file belongs"),
+    Case("resume-best-folder", lambda c: _resume(c, folder="best.keras"),
+         "best.keras is damaged: a folder where the file belongs"),
     Case("evaluate-run-best-truncated", lambda c: ["evaluate", str(_resume(c, best=b"PK\x03\x04cut")[-1]),
                                                    "--data", DATA], "best.keras: not a complete .keras file"),
     Case("predict-run-best-folder", lambda c: ["predict", str(_resume(c, folder="best.keras")[-1]), c.file("a.png")],
