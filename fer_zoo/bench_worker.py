@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_zoo import atomic
+from fer_zoo import atomic, rundir
 from fer_zoo.errors import FerZooError
 from fer_zoo.timing import median_seconds
 
@@ -40,8 +40,7 @@ def run(job: dict, reporter=None) -> dict:
                            seed=job["seed"], precision=job["precision"], subset=job["subset"],
                            eval_subset=job["eval_subset"], time_box=job["time_box"], devices=job.get("devices", 1),
                            init_from=arch.name if job.get("kind") == "fine-tune" else None)
-    state = run_dir / "state.json"
-    resumable = state.is_file() and not json.loads(state.read_text()).get("finished")
+    resumable = rundir.unfinished(run_dir)
     from fer_zoo import tracking
 
     kinds = job.get("track") or []

@@ -62,7 +62,8 @@ class Reporter:
 
 class EpochEnd(keras.callbacks.Callback):
     """Per epoch: reseed, time the training part, validate, keep the history and the best weights, and
-    checkpoint the run directory (at most every ``checkpoint_seconds``, and at the end).
+    checkpoint the run directory (after the first epoch, then at most every ``checkpoint_seconds``, and at
+    the end).
 
     ``run`` is the train loop's state (fer_zoo.train.Run): the directory writer, the models, the data.
     """
@@ -125,9 +126,15 @@ class EpochEnd(keras.callbacks.Callback):
                "images_per_second": images_per_second}
         self.run.record(row)
         last = epoch + 1 == self.run.recipe.epochs or self.model.stop_training or self.run.time_box_fired()
-        if last or time.perf_counter() - self.last_checkpoint >= self.run.checkpoint_seconds:
+        # The first epoch is always saved, however short: a killed run keeps its directory too. Epochs in
+        # between are kept in memory, for Ctrl-C to save; a kill loses them (at most checkpoint_seconds),
+        # and --resume re-runs them with the same draws.
+        first = self.run.saved == 0
+        if last or first or time.perf_counter() - self.last_checkpoint >= self.run.checkpoint_seconds:
             self.run.checkpoint()
             self.last_checkpoint = time.perf_counter()
+        else:
+            self.run.remember()
         durations = [r["epoch_seconds"] for r in self.run.history[self.run.resumed_from:]]
         remaining = self.run.recipe.epochs - (epoch + 1)
         self.reporter.epoch(EpochReport(

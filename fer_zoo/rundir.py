@@ -15,7 +15,15 @@ may be used for. train.py decides when; this module knows the formats and the ru
 Each file is written to a temporary name and renamed; a checkpoint's files are new names, and
 ``state.json``, written last, is what makes them current. A kill at any point therefore leaves the last
 committed checkpoint whole, and ``--resume`` continues from exactly what ``state.json`` names (files a
-killed checkpoint wrote but never committed are removed).
+killed checkpoint wrote but never committed are removed, and so are dead writers' temporary files).
+
+Everything that reads these files reads them here, and checks them here: each key of ``config.json``
+and ``state.json`` of its type, in its range or vocabulary (those of fer_zoo.train and fer_zoo.recipes),
+the checkpoint ``state.json`` commits named as a commit names it and present, ``history.csv`` numeric,
+rectangular, epochs 1..n once each and at least those ``state.json`` counts. A damaged file is one
+FerZooError naming the file and the key or line.
+
+Long because each file's checks sit beside the code that writes it: a format changes in one place.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_zoo import atomic
@@ -33,6 +43,10 @@ from fer_zoo.errors import FerZooError
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png",
              "MODEL_CARD.md", "predictions.npz")
 NUMBERED = ("last-*.keras", "best-*.keras")
+# the options' vocabularies, here because config.json records them and is checked here; fer_zoo.train checks
+# its --precision and --class-weights against the same
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 def numbered(kind: str, epoch: int) -> str:
@@ -90,24 +104,103 @@ CONFIG_KEYS = ("architecture", "data", "recipe", "seed", "precision", "class_wei
 
 
 def load_config(out: Path) -> dict:
-    """A run's config.json, checked to be one: a one-line error names the file otherwise."""
+    """A run's config.json, checked field by field: a one-line error names the file and the key otherwise."""
     path = out / "config.json"
-    if not path.is_file():
+    if not path.exists():
         raise FerZooError(f"--resume {out}: not a run directory (no config.json)")
     config = read_json(path)
     missing = [key for key in CONFIG_KEYS if key not in config]
     if missing or not isinstance(config.get("recipe"), dict):
         raise FerZooError(f"{path}: not a fer-zoo run config (missing {', '.join(missing) or 'recipe'}); start a "
                           f"new run")
+    _check_config(path, config)
     return config
 
 
-def read_history(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
+@dataclass
+class Saved:
+    """What a run directory holds for --resume, each file checked: its config, the committed state (None
+    before the first checkpoint) and the history rows (possibly more than committed: a kill between a
+    checkpoint's history.csv and its state.json)."""
+
+    config: dict
+    state: dict | None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return self.state["completed_epochs"] if self.state else 0
+
+
+def load_run(out: Path) -> Saved:
+    """A run directory to resume, every file it will be continued from checked first."""
+    if out.exists() and not out.is_dir():
+        raise FerZooError(f"--resume {out}: not a run directory (a file)")
+    for name in RUN_FILES:  # a resumed run replaces them
+        if (out / name).is_dir():
+            raise _damaged(out / name, "a folder where the file belongs")
+    config = load_config(out)
+    state = read_state(out, config)
+    done = state["completed_epochs"] if state else 0
+    return Saved(config, state, read_history(out / "history.csv", completed=done))
+
+
+_INTEGER_COLUMNS = ("epoch", "images", "epoch_images")
+
+
+def read_history(path: Path, completed: int | None = None) -> list[dict[str, float]]:
+    """history.csv, parsed strictly: known numeric columns, every row as long as the header, epochs 1..n
+    each once in order, and at least the ``completed`` epochs state.json counts. A damaged file: one line."""
+    from fer_zoo.callbacks import HISTORY_COLUMNS
+
+    text = _read_text(path)
+    if text is None:
+        if completed:
+            raise _damaged(path, f"missing, but state.json counts {completed} completed epoch(s)")
         return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k in ("epoch", "images", "epoch_images") else float(v))
-                 for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header or "epoch" not in header:
+            raise _damaged(path, "line 1 is not the header (no epoch column)")
+        unknown = [name for name in header if name not in HISTORY_COLUMNS]
+        if unknown or len(set(header)) != len(header):
+            raise _damaged(path, f"line 1: unknown or repeated column(s) {', '.join(unknown) or 'in the header'} "
+                                 f"(columns: {', '.join(HISTORY_COLUMNS)})")
+        rows = []
+        for values in reader:
+            line = reader.line_num
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise _damaged(path, f"line {line}: {len(values)} fields, the header has {len(header)}")
+            row = {}
+            for name, value in zip(header, values):
+                if value != "":
+                    row[name] = _cell(path, line, name, value)
+            expected = len(rows) + 1
+            if row.get("epoch") != expected:
+                seen = row.get("epoch") in range(1, expected)
+                raise _damaged(path, f"line {line}: epoch {values[header.index('epoch')] or '(empty)'}"
+                                     f"{' again' if seen else ''} where epoch {expected} belongs (each epoch "
+                                     f"once, in order)")
+            rows.append(row)
+    except csv.Error as exc:
+        raise _damaged(path, f"line {reader.line_num}: {exc}") from None
+    if completed is not None and len(rows) < completed:
+        raise _damaged(path, f"{len(rows)} epoch row(s), but state.json counts {completed} completed epoch(s)")
+    return rows
+
+
+def _cell(path: Path, line: int, name: str, value: str) -> float:
+    try:
+        number = int(value) if name in _INTEGER_COLUMNS else float(value)
+    except ValueError:
+        kind = "a whole number" if name in _INTEGER_COLUMNS else "a number"
+        raise _damaged(path, f"line {line}: {name} must be {kind}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise _damaged(path, f"line {line}: {name} must be a finite number, got {value!r}")
+    return number
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
@@ -121,50 +214,248 @@ def write_history(path: Path, rows: list[dict[str, float]]) -> None:
     atomic.write_text(path, buffer.getvalue())
 
 
-def prepare(out: Path, config: dict, resume: bool, force: bool) -> tuple[int, dict | None]:
-    """Returns (completed epochs, saved state) and leaves ``out`` ready; refuses what it must not touch."""
-    config_path, state_path = out / "config.json", out / "state.json"
+def save_model(out: Path, name: str, model) -> None:
+    """A checkpoint's model file under its own (new) name; committed only by the next :func:`commit`."""
+    atomic.write_with(out / name, model.save)
+
+
+def commit(out: Path, history: list[dict[str, float]], state: dict) -> None:
+    """history.csv, then state.json, which makes the files it names current; then best.keras is pointed at
+    the committed best and older numbered files go."""
+    write_history(out / "history.csv", history)
+    atomic.write_json(out / "state.json", state)
+    publish_best(out, state.get("best"))
+    tidy(out, keep={state.get("checkpoint"), state.get("best")})
+
+
+def finish(out: Path, state: dict) -> None:
+    """Mark the run finished; only an unfinished run needs the numbered files (best.keras stays)."""
+    atomic.write_json(out / "state.json", {**{k: v for k, v in state.items() if k not in ("checkpoint", "best")},
+                                           "finished": True})
+    tidy(out, keep=set())
+
+
+def clean(out: Path, state: dict | None) -> None:
+    """What killed runs left in ``out``: temporary files of dead writers, and numbered checkpoint files
+    the committed state does not name (a checkpoint killed before its commit, a finish killed before its
+    tidy)."""
+    atomic.remove_stale(out)
+    checkpoint, best = committed_files(state) if state and not state["finished"] else (None, None)
+    tidy(out, keep={checkpoint, best})
+
+
+def prepare(out: Path, config: dict, saved: Saved | None, force: bool) -> None:
+    """Leave ``out`` ready for a run of ``config``: a resumed one (``saved``) cleaned of leftovers, a new one
+    created; refuses what it must not touch."""
+    config_path = out / "config.json"
+    if saved is not None:
+        clean(out, saved.state)
+        return
     if out.exists() and not out.is_dir():
         raise FerZooError(f"--out {out}: exists and is not a directory")
-    existing = read_json(config_path)
-    state = read_json(state_path)
-    if resume:
-        if existing is None:
-            raise FerZooError(f"--resume {out}: not a run directory (no config.json)")
-        if state is None:
-            return 0, None
-        if state.get("finished"):
-            return int(state["completed_epochs"]), state
-        checkpoint, _ = committed_files(state)
-        if not (out / checkpoint).is_file():
-            return 0, None
-        return int(state["completed_epochs"]), state
     if out.is_dir() and any(out.iterdir()) and not force:
+        existing = read_json(config_path)
         if existing is not None and comparable(existing) == comparable(config):
-            if state and state.get("finished"):
+            state = read_json(out / "state.json")
+            if state and state.get("finished") is True:
                 raise FerZooError(f"--out {out}: this run is already finished; --force starts it again")
             raise FerZooError(f"--out {out}: holds an unfinished run of this config; continue it with "
                               f"--resume {out}, or start again with --force")
         raise FerZooError(f"--out {out}: not empty and not a run of this config; use another --out or --force")
     if force and out.is_dir():
         for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        tidy(out, keep=set())
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        clean(out, None)
     try:
         out.mkdir(parents=True, exist_ok=True)
         atomic.write_json(config_path, config)
     except OSError as exc:
         raise FerZooError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
-    return 0, None
 
 
 def read_json(path: Path) -> dict | None:
-    if not path.is_file():
+    text = _read_text(path)
+    if text is None:
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise FerZooError(f"{path}: unreadable ({exc}); start again with --force") from None
     if not isinstance(data, dict):
         raise FerZooError(f"{path}: not a fer-zoo run file; start again with --force")
     return data
+
+
+def _read_text(path: Path) -> str | None:
+    """A run file's text; None if it is absent. A folder in its place, unreadable or binary bytes: one line."""
+    if not path.exists():
+        return None
+    if path.is_dir():
+        raise _damaged(path, "a folder where the file belongs")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, f"not text (byte {exc.start} is not UTF-8)") from None
+    except OSError as exc:
+        raise FerZooError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
+# --- checking what a run's files hold ----------------------------------------------------------------
+
+_REQUIRED = object()
+
+
+def _damaged(path: Path, problem: str) -> FerZooError:
+    return FerZooError(f"{path} is damaged: {problem}")
+
+
+def _shown(value) -> str:
+    """A value as the file spells it (null, true), strings quoted as Python does."""
+    return json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_KINDS = {"a whole number": _whole, "a number": _number, "true or false": lambda v: isinstance(v, bool),
+          "text": lambda v: isinstance(v, str), "an object": lambda v: isinstance(v, dict),
+          "a list of names": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v)}
+
+
+def _field(path: Path, data: dict, key: str, kind: str, *, low=None, high=None, positive: bool = False,
+           choices=None, none: bool = False, default=_REQUIRED, prefix: str = "", why: str = ""):
+    """``data[key]``, checked to be of ``kind`` (a key of _KINDS) within its range or vocabulary."""
+    name = f"{prefix}{key}"
+    if key not in data:
+        if default is _REQUIRED:
+            raise _damaged(path, f"{name} is missing")
+        return default
+    value = data[key]
+    if value is None and none:
+        return None
+    if choices is not None:
+        if not isinstance(value, str) or value not in choices:
+            raise _damaged(path, f"{name} must be one of {', '.join(choices)}, got {_shown(value)}")
+        return value
+    if not _KINDS[kind](value):
+        raise _damaged(path, f"{name} must be {kind}{' or null' if none else ''}, got {_shown(value)}")
+    if (low is not None and value < low) or (high is not None and value > high) or (positive and value <= 0):
+        bounds = ["above 0" if positive else f"at least {low}" if low is not None else "",
+                  f"at most {high}" if high is not None else ""]
+        span = (f"between {low} and {high}" if low is not None and high is not None
+                else " and ".join(b for b in bounds if b))
+        raise _damaged(path, f"{name} must be {span}{why}, got {_shown(value)}")
+    return value
+
+
+# what each recipe field may hold beyond its declared type
+_RECIPE_RANGES = {"learning_rate": {"positive": True}, "batch_size": {"low": 1}, "epochs": {"low": 1},
+                  "momentum": {"low": 0}, "weight_decay": {"low": 0}, "gradient_clip": {"low": 0},
+                  "plateau_factor": {"positive": True, "high": 1}, "plateau_patience": {"low": 0},
+                  "label_smoothing": {"low": 0, "high": 1}, "precise_bn": {"low": 0}, "shift": {"low": 0},
+                  "zoom": {"low": 0}, "rotation_degrees": {"low": 0}, "shear": {"low": 0},
+                  "erasing": {"low": 0, "high": 1}}
+_TYPE_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
+
+
+def _check_fields(path: Path, table: dict, cls, prefix: str) -> None:
+    """A recipe (or its augmentation) as config.json holds it: each field of ``cls`` of its declared type;
+    fields without a default are required (Recipe.from_dict fills in the others)."""
+    from dataclasses import MISSING, fields
+    from typing import get_args, get_type_hints
+
+    from fer_zoo.recipes import OPTIMIZERS
+
+    declared = get_type_hints(cls)
+    for f in fields(cls):
+        required = f.default is MISSING and f.default_factory is MISSING
+        default = _REQUIRED if required else None
+        if f.name == "optimizer":
+            _field(path, table, f.name, "text", choices=OPTIMIZERS, default=default, prefix=prefix)
+            continue
+        hint = declared[f.name]
+        options = [t for t in get_args(hint) or (hint,) if t is not type(None)]
+        kind = _TYPE_KINDS.get(options[0])
+        if kind is None:  # a nested dataclass: the augmentation
+            _check_fields(path, _field(path, table, f.name, "an object", default={}, prefix=prefix), options[0],
+                          f"{prefix}{f.name}.")
+            continue
+        _field(path, table, f.name, kind, none=type(None) in get_args(hint), default=default, prefix=prefix,
+               **_RECIPE_RANGES.get(f.name, {}))
+
+
+def _check_config(path: Path, config: dict) -> None:
+    from fer_zoo.recipes import Augment, Recipe
+
+    for key in ("architecture", "data"):
+        _field(path, config, key, "text")
+    for key in ("plugin", "dataset", "dataset_fingerprint", "backend", "device"):
+        _field(path, config, key, "text", none=True, default=None)
+    _field(path, config, "class_names", "a list of names", default=None)
+    _check_fields(path, config["recipe"], Recipe, "recipe.")
+    if isinstance(config["recipe"].get("augment"), dict):  # unknown augment keys would not rebuild
+        unknown = set(config["recipe"]["augment"]) - set(Augment.__dataclass_fields__)
+        if unknown:
+            raise _damaged(path, f"recipe.augment has unknown key(s) {', '.join(sorted(unknown))}")
+    _field(path, config, "seed", "a whole number")
+    _field(path, config, "precision", "text", choices=PRECISIONS)
+    _field(path, config, "class_weights", "text", choices=CLASS_WEIGHTS)
+    for key, low in (("early_stopping", 0), ("subset", 0), ("eval_subset", 0)):
+        _field(path, config, key, "a whole number", low=low, none=True, default=None)
+    _field(path, config, "init_from", "text", none=True)
+    if config.get("freeze") != "backbone":
+        _field(path, config, "freeze", "a whole number", low=0, none=True, default=None)
+    _field(path, config, "time_box", "a number", positive=True, none=True, default=None)
+    _field(path, config, "devices", "a whole number", low=1, default=1)
+    _field(path, config, "global_batch_size", "a whole number", low=1, default=None)
+
+
+def _check_state(out: Path, state: dict, config: dict) -> dict:
+    """state.json against its run: whole epoch counts within the run's epochs, and (unfinished) the
+    checkpoint it commits named as the commit writes it and present in the run."""
+    path = out / "state.json"
+    epochs = config["recipe"]["epochs"]
+    completed = _field(path, state, "completed_epochs", "a whole number", low=0, high=epochs,
+                       why=" (the run's epochs)")
+    finished = _field(path, state, "finished", "true or false")
+    best_epoch = _field(path, state, "best_epoch", "a whole number", low=1 if completed else 0, high=completed,
+                        why=" (the completed epochs)")
+    best = state.get("best_val_accuracy")
+    if not (best_epoch == 0 and best == -math.inf):  # nothing trained yet: no best
+        _field(path, state, "best_val_accuracy", "a number", low=0, high=1)
+    if finished:
+        return state
+    # runs from before numbered files used fixed names
+    for key, expected, legacy in (("checkpoint", numbered("last", completed), "last.keras"),
+                                  ("best", numbered("best", best_epoch), "best.keras")):
+        name = state.get(key, legacy)
+        if key == "best" and (name is None or (key not in state and not (out / legacy).is_file())):
+            continue
+        if name not in (expected, legacy):
+            raise _damaged(path, f"{key} must be {expected} (a file of this run), got {_shown(name)}")
+        if not (out / name).is_file() or (out / name).is_symlink():
+            raise _damaged(path, f"{key} names {name}, which is not in {out}")
+    return state
+
+
+def read_state(out: Path, config: dict | None = None) -> dict | None:
+    """A run's state.json, checked against its config.json (read here if not given); None if absent."""
+    state = read_json(out / "state.json")
+    if state is None:
+        return None
+    return _check_state(out, state, config if config is not None else load_config(out))
+
+
+def unfinished(out: Path) -> bool:
+    """Whether ``out`` holds a run that --resume would continue (its state.json checked)."""
+    state = read_state(out) if (out / "state.json").exists() else None
+    return state is not None and not state["finished"]

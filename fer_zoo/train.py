@@ -2,7 +2,9 @@
 
 source -> arrays (fer_zoo.data) -> model (fer_zoo.pipeline around the architecture's network) ->
 ``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory (fer_zoo.rundir).
-A checkpoint is taken at most every ``checkpoint_seconds`` and after the last epoch; a resumed run
+A checkpoint is taken after the first epoch, then at most every ``checkpoint_seconds`` and after the
+last epoch; Ctrl-C also saves the last finished epoch (kept in memory when its checkpoint was skipped),
+and a new run interrupted before any epoch finished is removed; a resumed run
 restarts from the epochs ``state.json`` names and re-runs the rest with the same draws (randomness is
 seeded from (seed, epoch)). With ``--devices N`` all of it runs in fer_zoo.parallel's data-parallel scope.
 
@@ -12,7 +14,6 @@ reads best in one place.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -24,9 +25,8 @@ import numpy as np
 from fer_zoo import atomic, rundir, values
 from fer_zoo.errors import FerZooError
 from fer_zoo.recipes import Recipe, resolve
+from fer_zoo.rundir import CLASS_WEIGHTS, PRECISIONS
 from fer_zoo.runtime import load_model
-
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclass
@@ -84,21 +84,21 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     options = options or TrainOptions()
     if options.precision not in PRECISIONS:
         raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
-    if options.class_weights not in ("none", "balanced"):
-        raise FerZooError(f"--class-weights must be none or balanced, got {options.class_weights!r}")
+    if options.class_weights not in CLASS_WEIGHTS:
+        raise FerZooError(f"--class-weights must be {' or '.join(CLASS_WEIGHTS)}, got {options.class_weights!r}")
     values.seed(options.seed, "--seed")
     out = Path(out or f"runs/{arch_name}")
     saved = None
-    if resume:
-        saved = rundir.load_config(out)
-        _refuse_changes(saved, out, arch_name, data, options, asked)
-        arch_name, data = saved["architecture"], saved["data"]
-        options = options_from_config(saved)
+    if resume:  # every file the run continues from is checked before anything is loaded
+        saved = rundir.load_run(out)
+        _refuse_changes(saved.config, out, arch_name, data, options, asked)
+        arch_name, data = saved.config["architecture"], saved.config["data"]
+        options = options_from_config(saved.config)
     from fer_zoo import parallel
 
     options = replace(options, devices=parallel.resolve(options.devices))
     arch = fer_zoo.get_architecture(arch_name)
-    recipe = Recipe.from_dict(saved["recipe"]) if saved else resolve(
+    recipe = Recipe.from_dict(saved.config["recipe"]) if saved else resolve(
         arch.recipe, options.recipe, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
         optimizer=options.optimizer, label_smoothing=options.label_smoothing, augment=options.augment)
     dataset = load_dataset(data)
@@ -106,14 +106,14 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     dataset.require(purpose="training")
     config = _config(arch, dataset, data, recipe, options)
-    if saved and rundir.comparable(config) != rundir.comparable(saved):
+    if saved and rundir.comparable(config) != rundir.comparable(saved.config):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
                           f"(dataset fingerprint or options differ); start a new run")
     fresh = not resume and not (out / "config.json").exists()
-    done, state = rundir.prepare(out, config, resume, force)
-    if state and state.get("finished"):
-        return RunResult(out, rundir.read_json(out / "metrics.json") or {}, rundir.read_history(out / "history.csv"),
-                         resumed_from=done, already_finished=True, model=load_model(out, unsafe))
+    rundir.prepare(out, config, saved, force)
+    if saved and saved.state and saved.state["finished"]:
+        return RunResult(out, rundir.read_json(out / "metrics.json") or {}, saved.history,
+                         resumed_from=saved.done, already_finished=True, model=load_model(out, unsafe))
     callbacks = list(callbacks or [])
     if trackers:
         from fer_zoo.callbacks import Tracking
@@ -121,29 +121,57 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         trackers.start(config)
         callbacks.append(Tracking(trackers))
     try:
-        result = _fit(arch, dataset, recipe, options, out, done, state, callbacks, reporter, started, unsafe)
+        try:
+            result = _fit(arch, dataset, recipe, options, out, saved, callbacks, reporter, started, unsafe)
+        except KeyboardInterrupt as exc:
+            raise _interrupted(out, config, fresh, getattr(exc, "finished", None)) from None
     except BaseException as exc:
         if trackers:
             trackers.fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if isinstance(exc, FerZooError) and fresh and not (out / "state.json").exists():
-            rundir.remove(out)  # refused before any epoch: leave nothing behind
+            rundir.remove(out)  # refused or interrupted before any epoch was saved: leave nothing behind
         raise
     if trackers:
         trackers.finish(out, result.metrics)
     return result
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with the number of epochs that had finished (saved or not)."""
+
+    def __init__(self, finished: int):
+        super().__init__()
+        self.finished = finished
+
+
+def _interrupted(out: Path, config: dict, fresh: bool, finished: int | None) -> FerZooError:
+    """What an interrupted run keeps, said truthfully: the epochs its state.json commits; a new run with
+    none leaves nothing."""
+    state = rundir.read_state(out, config) if (out / "state.json").exists() else None
+    saved = state["completed_epochs"] if state else 0
+    if state is None and fresh:
+        rundir.remove(out)
+        where = "was removed" if not out.exists() else "holds none of its files (only what was there before)"
+        return FerZooError(f"interrupted before any epoch was saved; nothing was kept and {out} {where}")
+    lost = (f" (epoch(s) {saved + 1}-{finished} finished after the last checkpoint and are trained again)"
+            if finished is not None and finished > saved else "")
+    return FerZooError(f"interrupted; {saved} completed epoch(s) are saved in {out}{lost}: continue with "
+                       f"`fer-zoo train --resume {out}`")
+
+
 class Run:
     """The state of one training run between Keras' callbacks and the run directory."""
 
-    def __init__(self, out: Path, arch, dataset, recipe: Recipe, options: TrainOptions, done: int, state):
+    def __init__(self, out: Path, arch, dataset, recipe: Recipe, options: TrainOptions, saved):
         self.out, self.arch, self.dataset, self.recipe, self.options = out, arch, dataset, recipe, options
         self.seed = options.seed
         self.checkpoint_seconds = options.checkpoint_seconds
         self.val = dataset.splits["val"]
         self.test = dataset.splits.get("test")
-        self.completed = self.resumed_from = done
-        self.history = rundir.read_history(out / "history.csv")[:done]
+        done = saved.done if saved else 0
+        state = saved.state if saved else None
+        self.completed = self.resumed_from = self.saved = done  # saved: the epochs state.json commits
+        self.history = saved.history[:done] if saved else []
         self.best_val_accuracy = (state or {}).get("best_val_accuracy", -math.inf)
         self.best_epoch = (state or {}).get("best_epoch", 0)
         self.checkpoint_file, self.best_file = rundir.committed_files(state)
@@ -151,6 +179,7 @@ class Run:
         self.best_val_probabilities = self.last_val_probabilities = None
         self.best_changed = False
         self.unsaved = False
+        self.snapshot = None  # (epoch, values): the training state at an epoch end the checkpoint skipped
         self.time_box = None  # the TimeBox callback, when there is one
         # set up by _fit
         self.inference = self.model = self.batches = self.precise_bn = None
@@ -181,47 +210,66 @@ class Run:
     def time_box_fired(self) -> bool:
         return bool(self.time_box and self.time_box.fired)
 
+    def state(self) -> dict:
+        return {"completed_epochs": self.completed, "best_val_accuracy": self.best_val_accuracy,
+                "best_epoch": self.best_epoch, "finished": False, "checkpoint": self.checkpoint_file,
+                "best": self.best_file}
+
     def checkpoint(self) -> None:
-        """best-NNNN.keras (if it changed) and last-NNNN.keras under new names, history.csv, then state.json,
-        which commits them; then best.keras is pointed at the committed best and older files go. A kill
-        anywhere leaves the previous commit whole (fer_zoo.rundir)."""
+        """best-NNNN.keras (if it changed) and last-NNNN.keras under new names, then history.csv and
+        state.json, which commits them (fer_zoo.rundir). A kill anywhere leaves the previous commit whole."""
         if self.best_changed:
             self.best_file = rundir.numbered("best", self.best_epoch)
-            self._save_best(self.out / self.best_file)
+            self._save_best(self.best_file)
         self.checkpoint_file = rundir.numbered("last", self.completed)
-        atomic.write_with(self.out / self.checkpoint_file, self.model.save)
-        rundir.write_history(self.out / "history.csv", self.history)
-        atomic.write_json(self.out / "state.json", {"completed_epochs": self.completed,
-                                                    "best_val_accuracy": self.best_val_accuracy,
-                                                    "best_epoch": self.best_epoch, "finished": False,
-                                                    "checkpoint": self.checkpoint_file, "best": self.best_file})
-        rundir.publish_best(self.out, self.best_file)
-        rundir.tidy(self.out, keep={self.checkpoint_file, self.best_file})
+        rundir.save_model(self.out, self.checkpoint_file, self.model)
+        rundir.commit(self.out, self.history, self.state())
+        self.saved = self.completed
         self.unsaved = False
+        self.snapshot = None
 
-    def _save_best(self, path: Path) -> None:
+    def _variables(self) -> list:
+        return [*self.model.variables, *self.model.optimizer.variables]
+
+    def remember(self) -> None:
+        """Keep this epoch's end in memory when its checkpoint is skipped: weights and optimizer state, all a
+        checkpoint holds, so that Ctrl-C in a later epoch can still save this one (a copy costs far less than
+        writing a checkpoint, which is why short epochs are not each checkpointed)."""
+        import keras
+
+        self.snapshot = (self.completed, [keras.ops.convert_to_numpy(v) for v in self._variables()])
+
+    def save_interrupted(self) -> None:
+        """After Ctrl-C: checkpoint the last finished epoch from its snapshot, if it was not saved."""
+        if not self.unsaved or self.snapshot is None or self.snapshot[0] != self.completed:
+            return  # saved, or interrupted inside an epoch's own bookkeeping: the last commit stands
+        for variable, value in zip(self._variables(), self.snapshot[1]):
+            variable.assign(value)
+        self.checkpoint()
+
+    def _save_best(self, name: str) -> None:
         current = self.inference.get_weights()
         self.inference.set_weights(self.best_weights)
         try:
-            atomic.write_with(path, self.inference.save)
+            rundir.save_model(self.out, name, self.inference)
         finally:
             self.inference.set_weights(current)
         self.best_changed = False
 
 
-def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks: list,
+def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, saved, callbacks: list,
          reporter, started: float, unsafe: bool) -> RunResult:
     from fer_zoo import environment, parallel
 
     environment.enable_compile_cache()
     with parallel.data_parallel(options.devices):
-        result = _fit_here(arch, dataset, recipe, options, out, done, state, callbacks, reporter, started, unsafe)
+        result = _fit_here(arch, dataset, recipe, options, out, saved, callbacks, reporter, started, unsafe)
     if options.devices > 1:  # the best weights again, as one-device model (a mirrored one pads small batches)
         result.model = load_model(out, unsafe)
     return result
 
 
-def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, done: int, state, callbacks: list,
+def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, saved, callbacks: list,
               reporter, started: float, unsafe: bool) -> RunResult:
     import keras
 
@@ -233,13 +281,13 @@ def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, d
     num_classes = len(dataset.class_names)
     soft = train_split.y.ndim == 2 or bool(recipe.label_smoothing)
     y_train = _one_hot(train_split.y, num_classes) if soft else train_split.y
-    run = Run(out, arch, dataset, recipe, options, done, state)
+    run = Run(out, arch, dataset, recipe, options, saved)
+    done = run.completed
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(options.precision)
     try:
         keras.utils.set_random_seed(options.seed)
-        if done:  # exactly what state.json committed; files of a checkpoint it never committed go
-            rundir.tidy(out, keep={run.checkpoint_file, run.best_file})
+        if done:  # exactly what state.json committed (rundir.prepare removed what it does not name)
             run.model = load_model(out / run.checkpoint_file, unsafe, compile=True)
             run.inference = pipeline.inference_part(run.model, arch.name)
             if run.best_file and (out / run.best_file).is_file():
@@ -280,12 +328,14 @@ def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, d
                 run.model.fit(run.batches, epochs=recipe.epochs, initial_epoch=done, shuffle=False, verbose=0,
                               callbacks=[guard, *extra, *callbacks])
         except KeyboardInterrupt:
-            saved = rundir.read_json(out / "state.json") or {"completed_epochs": 0}
-            raise FerZooError(f"interrupted; {saved['completed_epochs']} completed epoch(s) are saved in {out}: "
-                              f"continue with `fer-zoo train --resume {out}`") from None
+            try:
+                run.save_interrupted()
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C: stop now, the previous commit stands
+            raise Interrupted(run.completed) from None
         if guard.bad_loss is not None:
-            kept = (f"keeping the last checkpoint (epoch {json.loads((out / 'state.json').read_text())['completed_epochs']}) "
-                    f"in {out}" if (out / "state.json").is_file() else "no epoch had completed")
+            kept = (f"keeping the last checkpoint (epoch {run.saved}) in {out}" if (out / "state.json").is_file()
+                    else "no epoch had completed")
             raise FerZooError(f"loss became {guard.bad_loss} in epoch {run.completed + 1}; stopped, {kept}: "
                               f"lower --lr and retry")
         return _finish(run, started, too_slow)
@@ -371,10 +421,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
         title = f"{run.arch.name} on {run.dataset.name}"
         atomic.write_with(run.out / "curves.png", lambda tmp: curves_png({run.arch.name: history}, tmp, title=title))
     atomic.write_text(run.out / "MODEL_CARD.md", model_card.render(rundir.read_json(run.out / "config.json"), summary))
-    state = json.loads((run.out / "state.json").read_text())
-    atomic.write_json(run.out / "state.json", {**{k: v for k, v in state.items() if k not in ("checkpoint", "best")},
-                                               "finished": True})
-    rundir.tidy(run.out, keep=set())  # best.keras stays; only an unfinished run needs the rest
+    rundir.finish(run.out, run.state())
     return RunResult(run.out, summary, history, resumed_from=run.resumed_from, model=run.inference)
 
 

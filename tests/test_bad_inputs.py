@@ -443,6 +443,75 @@ CASES = [
                                           "--out", c.p("o")], "do not fit this architecture"),
     Case("evaluate-run-without-best", lambda c: ["evaluate", str(_broken_run(c, "best.keras", None)), "--data", DATA],
          "not a model"),
+    # --- damaged run directories (each file checked where it is read: key, type, range, consistency) ---
+    Case("resume-state-missing-key", lambda c: _resume(c, state=lambda s: s.pop("completed_epochs")),
+         "state.json is damaged: completed_epochs is missing"),
+    Case("resume-state-word", lambda c: _resume(c, state=lambda s: s.update(completed_epochs="three")),
+         "state.json is damaged: completed_epochs must be a whole number, got 'three'"),
+    Case("resume-state-fraction", lambda c: _resume(c, state=lambda s: s.update(completed_epochs=2.5)),
+         "state.json is damaged: completed_epochs must be a whole number, got 2.5"),
+    Case("resume-state-too-many", lambda c: _resume(c, state=lambda s: s.update(completed_epochs=99)),
+         "state.json is damaged: completed_epochs must be between 0 and 1 (the run's epochs), got 99"),
+    Case("resume-state-best-epoch", lambda c: _resume(c, state=lambda s: s.update(best_epoch=5)),
+         "state.json is damaged: best_epoch must be between 1 and 1"),
+    Case("resume-state-best-accuracy", lambda c: _resume(c, state=lambda s: s.update(best_val_accuracy="high")),
+         "state.json is damaged: best_val_accuracy must be a number, got 'high'"),
+    Case("resume-state-finished-word", lambda c: _resume(c, state=lambda s: s.update(finished="no")),
+         "state.json is damaged: finished must be true or false, got 'no'"),
+    Case("resume-state-null-checkpoint", lambda c: _resume(c, state=lambda s: s.update(checkpoint=None)),
+         "state.json is damaged: checkpoint must be last-0001.keras (a file of this run), got null"),
+    Case("resume-state-checkpoint-outside", lambda c: _resume(c, state=lambda s: s.update(
+        checkpoint="../" + Path(c.model()).name)), "state.json is damaged: checkpoint must be last-0001.keras"),
+    Case("resume-state-checkpoint-absent", lambda c: _resume(c, remove="last-0001.keras"),
+         "state.json is damaged: checkpoint names last-0001.keras, which is not in"),
+    Case("resume-state-folder", lambda c: _resume(c, folder="state.json"),
+         "state.json is damaged: a folder where the file belongs"),
+    Case("resume-history-word", lambda c: _resume(c, history=lambda l: [l[0], ",".join(["1", "abc",
+                                                                                      *l[1].split(",")[2:]])]),
+         "history.csv is damaged: line 2: loss must be a number, got 'abc'"),
+    Case("resume-history-ragged", lambda c: _resume(c, history=lambda l: [l[0], l[1] + ",7"]),
+         "history.csv is damaged: line 2: 13 fields, the header has 12"),
+    Case("resume-history-binary", lambda c: _resume(c, history=b"\x89PNG\r\n\x1a\n\xff\x00epoch"),
+         "history.csv is damaged: not text"),
+    Case("resume-history-duplicate-epoch", lambda c: _resume(c, history=lambda l: [l[0], l[1], l[1]]),
+         "history.csv is damaged: line 3: epoch 1 again where epoch 2 belongs"),
+    Case("resume-history-missing-epoch", lambda c: _resume(c, history=lambda l: l[:1]),
+         "history.csv is damaged: 0 epoch row(s), but state.json counts 1 completed epoch(s)"),
+    Case("resume-history-gap", lambda c: _resume(c, history=lambda l: [l[0], "2" + l[1][1:]]),
+         "history.csv is damaged: line 2: epoch 2 where epoch 1 belongs"),
+    Case("resume-history-absent", lambda c: _resume(c, remove="history.csv"),
+         "history.csv is damaged: missing, but state.json counts 1 completed epoch(s)"),
+    Case("resume-config-seed-word", lambda c: _resume(c, config=lambda d: d.update(seed="zero")),
+         "config.json is damaged: seed must be a whole number, got 'zero'"),
+    Case("resume-config-precision", lambda c: _resume(c, config=lambda d: d.update(precision="float8")),
+         "config.json is damaged: precision must be one of float32, mixed_float16, mixed_bfloat16, got 'float8'"),
+    Case("resume-config-class-weights", lambda c: _resume(c, config=lambda d: d.update(class_weights="often")),
+         "config.json is damaged: class_weights must be one of none, balanced, got 'often'"),
+    Case("resume-config-optimizer", lambda c: _resume(c, config=lambda d: d["recipe"].update(optimizer="rmsprop")),
+         "config.json is damaged: recipe.optimizer must be one of adam, adamw, sgd, got 'rmsprop'"),
+    Case("resume-config-epochs-word", lambda c: _resume(c, config=lambda d: d["recipe"].update(epochs="many")),
+         "config.json is damaged: recipe.epochs must be a whole number, got 'many'"),
+    Case("resume-config-lr-negative", lambda c: _resume(c, config=lambda d: d["recipe"].update(learning_rate=-1)),
+         "config.json is damaged: recipe.learning_rate must be above 0, got -1"),
+    Case("resume-config-flip-word", lambda c: _resume(c, config=lambda d: d["recipe"]["augment"].update(flip="yes")),
+         "config.json is damaged: recipe.augment.flip must be true or false, got 'yes'"),
+    Case("resume-config-devices-0", lambda c: _resume(c, config=lambda d: d.update(devices=0)),
+         "config.json is damaged: devices must be at least 1, got 0"),
+    Case("resume-config-init-from-number", lambda c: _resume(c, config=lambda d: d.update(init_from=3)),
+         "config.json is damaged: init_from must be text or null, got 3"),
+    Case("resume-config-folder", lambda c: _resume(c, folder="config.json"),
+         "config.json is damaged: a folder where the file belongs"),
+    Case("resume-best-folder", lambda c: _resume(c, folder="best.keras"),
+         "best.keras is damaged: a folder where the file belongs"),
+    Case("evaluate-run-best-truncated", lambda c: ["evaluate", str(_resume(c, best=b"PK\x03\x04cut")[-1]),
+                                                   "--data", DATA], "best.keras: not a complete .keras file"),
+    Case("predict-run-best-folder", lambda c: ["predict", str(_resume(c, folder="best.keras")[-1]), c.file("a.png")],
+         "run: not a model"),
+    Case("export-run-best-truncated", lambda c: ["export", str(_resume(c, best=b"PK\x03\x04cut")[-1]), "--format",
+                                                 "onnx", "--out", c.p("m.onnx")], "not a complete .keras file"),
+    Case("init-from-run-best-truncated", lambda c: ["train", "lenet", "--data", DATA, "--init-from",
+                                                    str(_resume(c, best=b"PK\x03\x04cut")[-1]), "--out", c.p("o")],
+         "not a complete .keras file"),
     # --- recipe files --------------------------------------------------------------------------------
     Case("recipe-not-toml", lambda c: _recipe(c, "this is = = not toml"), "mine.toml"),
     Case("recipe-unknown-key", lambda c: _recipe(c, "learning_rat = 0.1"), "unknown key learning_rat"),
@@ -687,6 +756,35 @@ def _broken_run(c: Ctx, name: str, text: str | None) -> Path:
     else:
         (run / name).write_text(text)
     return run
+
+
+def _resume(c: Ctx, state=None, history=None, config=None, remove: str | None = None, folder: str | None = None,
+            best: bytes | None = None) -> list[str]:
+    """``train --resume RUN`` of an unfinished copy of the shared run (epoch 1 of 1 committed, its numbered
+    files present), damaged as asked: ``state``/``config`` change the parsed JSON in place, ``history``
+    maps the lines of history.csv (or is its bytes), ``remove`` deletes a file, ``folder`` puts a folder
+    in a file's place, ``best`` replaces best.keras's bytes."""
+    run = c.run()
+    saved = json.loads((run / "state.json").read_text())
+    saved = {**saved, "finished": False, "checkpoint": "last-0001.keras", "best": "best-0001.keras"}
+    for name in ("last-0001.keras", "best-0001.keras"):
+        shutil.copy(run / "best.keras", run / name)
+    for name, change in (("state.json", state), ("config.json", config)):
+        data = saved if name == "state.json" else json.loads((run / name).read_text())
+        if change:
+            change(data)
+        (run / name).write_text(json.dumps(data))
+    if isinstance(history, bytes):
+        (run / "history.csv").write_bytes(history)
+    elif history:
+        (run / "history.csv").write_text("\n".join(history((run / "history.csv").read_text().splitlines())) + "\n")
+    for name in filter(None, (remove, folder)):
+        (run / name).unlink()
+    if folder:
+        (run / folder).mkdir()
+    if best is not None:
+        (run / "best.keras").write_bytes(best)
+    return ["train", "--resume", str(run)]
 
 
 def _lambda_checkpoint(c: Ctx) -> Path:

@@ -270,3 +270,85 @@ def test_an_unsafe_export_of_a_model_with_code_verifies_its_own_file(cli, tmp_pa
                  "--unsafe", "--data", TINY_DATA)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o.keras").is_file() and "verified" in result.stdout
+
+
+class InterruptAt:
+    """A Keras callback standing for Ctrl-C: KeyboardInterrupt as step ``step`` of epoch ``epoch`` (both
+    0-based) begins."""
+
+    def __new__(cls, epoch: int, step: int = 0):
+        import keras
+
+        class Interrupt(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                if self.epoch == epoch and batch == step:
+                    raise KeyboardInterrupt
+
+            def on_epoch_begin(self, index, logs=None):
+                self.epoch = index
+
+        return Interrupt()
+
+
+def test_ctrl_c_keeps_every_finished_epoch_and_the_resume_ends_as_an_uninterrupted_run(tmp_path, install_plugin,
+                                                                                      tiny_plugin_source):
+    from fer_zoo.errors import FerZooError
+    from fer_zoo.runtime import load_model
+    from fer_zoo.train import TrainOptions, train
+
+    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    options = TrainOptions(epochs=3, batch_size=16)  # the default 30 s between checkpoints: epochs are far shorter
+    train("tiny", TINY_DATA, tmp_path / "clean", options)
+    run = tmp_path / "run"
+    with pytest.raises(FerZooError, match=r"interrupted; 2 completed epoch\(s\) are saved in [^(]*: continue with"):
+        # epoch 2's checkpoint was skipped, and epoch 3 has trained a step since
+        train("tiny", TINY_DATA, run, options, callbacks=[InterruptAt(2, step=1)])
+    assert json.loads((run / "state.json").read_text())["completed_epochs"] == 2
+    resumed = train("tiny", TINY_DATA, run, options, resume=True)
+    assert resumed.resumed_from == 2 and [row["epoch"] for row in resumed.history] == [1, 2, 3]
+    assert history_rows(run) == history_rows(tmp_path / "clean")  # epoch 2 saved as it ended, optimizer and all
+    assert all(np.array_equal(a, b) for a, b in zip(load_model(run).get_weights(),
+                                                    load_model(tmp_path / "clean").get_weights()))
+
+    gone = tmp_path / "gone"  # nothing finished: nothing is claimed, and the new folder goes
+    with pytest.raises(FerZooError, match="before any epoch was saved; nothing was kept and .* was removed"):
+        train("tiny", TINY_DATA, gone, options, callbacks=[InterruptAt(0)])
+    assert not gone.exists()
+
+
+def test_a_resume_removes_scratch_files_of_dead_writers_and_uncommitted_checkpoints(tmp_path, install_plugin,
+                                                                                   tiny_plugin_source):
+    from fer_zoo.errors import FerZooError
+    from fer_zoo.train import TrainOptions, train
+
+    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    options = TrainOptions(epochs=2, batch_size=16, checkpoint_seconds=0)
+    run = tmp_path / "run"
+    with pytest.raises(FerZooError, match="interrupted; 1 completed"):
+        train("tiny", TINY_DATA, run, options, callbacks=[InterruptAt(1)])
+    # what a kill in epoch 2's checkpoint leaves: numbered files the commit never named, and the dead
+    # process's temporary files; beside them a live process's temporary file, which stays
+    pid = dead_pid()
+    for name in ("last-0002.keras", "best-0002.keras", f".last-0002.keras.{pid}.a1b2c3d4.keras",
+                 f".best-0002.keras.{pid}.e5f6g7h8.keras", f".history.csv.{pid}.i9j0k1l2.csv"):
+        (run / name).write_bytes((run / "best.keras").read_bytes())
+    live = run / (atomic.scratch_prefix("state.json") + "zz9zz9zz.json")
+    live.write_text("{}")
+    resumed = train("tiny", TINY_DATA, run, options, resume=True)
+    assert resumed.resumed_from == 1 and [row["epoch"] for row in resumed.history] == [1, 2]
+    left = sorted(p.name for p in run.iterdir())
+    assert [name for name in left if name.startswith(".")] == [live.name]
+    assert not [name for name in left if name[:5] in ("last-", "best-")]
+
+
+def test_a_finished_run_killed_before_its_tidy_loses_its_numbered_files_at_the_next_resume(tmp_path, install_plugin,
+                                                                                        tiny_plugin_source):
+    from fer_zoo.train import TrainOptions, train
+
+    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    options = TrainOptions(epochs=1, batch_size=16)
+    run = tmp_path / "run"
+    train("tiny", TINY_DATA, run, options)
+    (run / "last-0001.keras").write_bytes((run / "best.keras").read_bytes())
+    assert train("tiny", TINY_DATA, run, options, resume=True).already_finished
+    assert not (run / "last-0001.keras").exists()

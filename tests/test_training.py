@@ -374,3 +374,35 @@ def test_fine_tuning_shipped_weights_with_a_frozen_backbone(cli, tmp_path):
     assert not np.allclose(shipped.get_layer(head).get_weights()[0], tuned.get_layer(head).get_weights()[0])
     bad = cli("train", "mini_xception", "--freeze", "many", "--data", TINY_DATA, "--out", str(tmp_path / "b"))
     assert bad.exit_code == 2 and "--freeze: expected a number of layers or 'backbone'" in bad.stderr
+
+
+def test_what_a_run_writes_with_every_option_set_reads_back_through_the_checks(tmp_path):
+    """The checks of config.json, state.json and history.csv refuse damage, never a run fer-zoo wrote: a
+    config with every option away from its default, a history with empty cells (a one-step epoch has no
+    throughput), a state before any epoch (nothing trained: no best yet)."""
+    import fer_zoo
+    from fer_zoo import rundir
+    from fer_zoo.recipes import resolve
+    from fer_zoo.train import _config
+
+    options = TrainOptions(recipe="modern", seed=3, precision="mixed_bfloat16", class_weights="balanced",
+                           label_smoothing=0.1, early_stopping=2, init_from="lenet", freeze="backbone", subset=40,
+                           eval_subset=10, time_box=12.5, devices=1)
+    arch = fer_zoo.get_architecture("lenet")
+    recipe = resolve(arch.recipe, "modern", epochs=3, label_smoothing=0.1)
+    config = _config(arch, load_dataset(TINY_DATA), TINY_DATA, recipe, options)
+    run = tmp_path / "run"
+    rundir.prepare(run, config, None, force=False)
+    assert rundir.load_config(run) == json.loads((run / "config.json").read_text())
+    rows = [{"epoch": 1, "loss": 1.9, "accuracy": 0.2, "val_loss": 1.8, "val_accuracy": 0.25, "top2_accuracy": 0.4,
+             "val_top2_accuracy": 0.5, "learning_rate": 0.01, "images": 64, "epoch_images": 64,
+             "epoch_seconds": 0.5, "images_per_second": None}]
+    rundir.write_history(run / "history.csv", rows)
+    assert rundir.read_history(run / "history.csv", completed=1) == [
+        {k: v for k, v in rows[0].items() if v is not None}]
+    for name in ("last-0000.keras", "best-0000.keras"):
+        (run / name).write_bytes(b"")
+    nothing = {"completed_epochs": 0, "best_val_accuracy": -float("inf"), "best_epoch": 0, "finished": False,
+               "checkpoint": "last-0000.keras", "best": "best-0000.keras"}
+    (run / "state.json").write_text(json.dumps(nothing))
+    assert rundir.load_run(run).state == nothing and rundir.unfinished(run)
