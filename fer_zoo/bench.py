@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_zoo import atomic
+from fer_zoo import atomic, outputs
 from fer_zoo.errors import FerZooError
 from fer_zoo.executors import Bench, LocalExecutor, serialised
 
@@ -181,8 +181,9 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     if config.seeds < 1:
         raise FerZooError("--seeds must be at least 1")
     emit = on_event or (lambda event: None)
+    # never the data, a recipe file, a run directory or '.'; a bench folder of the same config is reused below
+    outputs.folder(out, "--out", outputs.inputs(data=config.data, files=[config.recipe] if config.recipe else []))
     dataset = load_dataset(config.data)  # parse and cache once, before the workers
-    atomic.writable(out, "--out", folder=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
