@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_zoo import atomic
+from fer_zoo import atomic, outputs
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.executors import Bench, LocalExecutor, serialised
 
@@ -222,9 +222,10 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     if config.precision not in PRECISIONS:  # every row would fail on it
         raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     emit = on_event or (lambda event: None)
+    # never the data, a recipe file, a run directory or '.'; a bench folder of the same config is reused below
+    outputs.folder(out, "--out", outputs.inputs(data=config.data, files=[config.recipe] if config.recipe else []))
     dataset = load_dataset(config.data)  # parse and cache once, before the workers
     dataset.require(purpose="a bench")  # once, before any row starts, rather than by every row in turn
-    atomic.writable(out, "--out", folder=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

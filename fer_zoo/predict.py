@@ -27,6 +27,7 @@ import numpy as np
 
 from fer_zoo.data.dataset import image_to_uint8
 from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.inputs import regular_file
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
@@ -92,7 +93,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]
     for arg in inputs:
         path = Path(arg)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            # a pipe or a dangling symlink named like a photo is reported when it is read, not skipped unseen
+            files = sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
             found += [(p, path) for p in files]
         else:
             found.append((path, path))  # a missing or odd file is reported when it is read
@@ -106,6 +108,7 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
     from PIL import Image, ImageOps
 
+    regular_file(path)  # a named pipe would block Image.open forever
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -129,6 +132,7 @@ def video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]
     """(index, RGB frame) for every ``every``-th frame of a video file."""
     import cv2
 
+    regular_file(path)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise FerZooError(f"{path}: cannot open video")
@@ -301,10 +305,7 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
                     except FerZooError as exc:
                         yield _Frame(str(path), None, error=str(exc))
                     continue
-                if not path.exists():
-                    window.append(pool.submit(lambda p=path: _Frame(str(p), None, error=f"{p}: no such file")))
-                else:
-                    window.append(pool.submit(load_image, path))
+                window.append(pool.submit(load_image, path))  # a missing file is one error, from read_image
                 if len(window) >= max(4 * options.workers, 2 * options.batch_size):  # decode while classifying
                     yield window.popleft().result()
             while window:

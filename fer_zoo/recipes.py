@@ -13,6 +13,7 @@ from typing import Any, get_args, get_type_hints
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError
+from fer_zoo.inputs import regular_file
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -121,8 +122,7 @@ def get_recipe(name: str, **overrides) -> Recipe:
 
 def load_recipe_file(path: Path, default_base: str) -> Recipe:
     """A TOML file: ``base = "modern"`` (default: the architecture's recipe), then fields to change."""
-    if not path.is_file():
-        raise FerZooError(f"--recipe {path}: no such file")
+    regular_file(path, f"--recipe {path}")
     try:
         table = tomllib.loads(path.read_text())
     except OSError as exc:

@@ -27,6 +27,7 @@ import numpy as np
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.inputs import regular_file
 
 RUNTIMES = ("auto", "keras", "onnx")
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -79,6 +80,8 @@ def resolve_model_path(model: str | Path) -> Path:
         if not path.is_file():
             raise FerZooError(f"{model}: not a run directory (no best.keras inside)")
     elif not path.is_file():
+        if path.exists() or path.is_symlink():
+            regular_file(path)  # a pipe, a device, a dangling symlink: say which, not "no such file"
         raise FerZooError(f"{model}: no such model file or run directory")
     if path.suffix not in KERAS_SUFFIXES:
         raise FerZooError(f"{path}: expected a .keras or .h5 model file")
@@ -237,7 +240,9 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
         require_classifier(source, [([None, *dims], "float32")], [([None, n], "float32")])
         classifier = Classifier(source, "tensorflow savedmodel", static_shape(dims, source),
                                 default_class_names(n), run)
-    elif path.exists():
+    elif path.exists() or path.is_symlink():
+        if not path.is_dir():
+            regular_file(path, source)  # a pipe, a device, a dangling symlink: say which
         _refuse_untrained_run(path)
         raise FerZooError(f"{source}: not a model: expected a run directory, a .keras/.h5/.onnx/.tflite file "
                           f"or a SavedModel directory")

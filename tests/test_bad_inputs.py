@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import stat
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -661,6 +664,88 @@ CASES = [
                                                str(c.run() / "ann")], "is inside the run directory"),
     Case("annotate-onto-dot", lambda c: ["predict", c.model(), str(_photos(c)), "--annotate", ".", "--force"],
          "is the current folder"),
+    # --- special files -------------------------------------------------------------------------------
+    # (a named pipe would block its reader forever: every case with "fifo" in its id runs under _fifo_deadline)
+    Case("photo-fifo", lambda c: ["predict", c.model(), _special(c, "fifo", "x.png"), "--strict"],
+         "x.png is not a regular file (a named pipe)"),
+    Case("photo-fifo-in-folder", lambda c: ["predict", c.model(), str(_photos(c)), "--strict",
+                                            *([] if _special(c, "fifo", "photos/b.png") else [])],
+         "b.png is not a regular file (a named pipe)"),
+    Case("explain-fifo", lambda c: ["explain", c.model(), _special(c, "fifo", "e.jpg"), "--out", c.p("maps")],
+         "e.jpg is not a regular file (a named pipe)"),
+    Case("video-fifo", lambda c: ["predict", c.model(), _special(c, "fifo", "v.mp4"), "--strict"],
+         "v.mp4 is not a regular file (a named pipe)"),
+    Case("photo-socket", lambda c: ["predict", c.model(), _special(c, "socket", "s.png"), "--strict"],
+         "s.png is not a regular file (a socket)"),
+    Case("photo-dev-zero", lambda c: ["predict", c.model(), "/dev/zero", "--strict"],
+         "/dev/zero is not a regular file (a character device)"),
+    Case("photo-dangling-symlink", lambda c: ["predict", c.model(), _special(c, "dangling", "d.png"), "--strict"],
+         "d.png is not a regular file (a dangling symlink to"),
+    Case("video-dangling-in-folder", lambda c: ["predict", c.model(), str(_photos(c)), "--strict",
+                                                *([] if _special(c, "dangling", "photos/clip.mp4") else [])],
+         "clip.mp4 is not a regular file (a dangling symlink to"),
+    Case("folder-fifo", lambda c: ["data", "inspect", str(c.folder()),
+                                   *([] if _special(c, "fifo", "faces/train/sad/9.png") else [])],
+         "9.png is not a regular file (a named pipe)"),
+    Case("folder-fifo-train", lambda c: ["train", "lenet", "--epochs", "1", "--data", str(c.folder()), "--out",
+                                         c.p("o"), *([] if _special(c, "fifo", "faces/test/happy/9.png") else [])],
+         "9.png is not a regular file (a named pipe)"),
+    Case("folder-fifo-skip-bad-rows", lambda c: ["data", "inspect", str(c.folder()), "--skip-bad-rows",
+                                                 *([] if _special(c, "fifo", "faces/train/sad/9.png") else [])],
+         "9.png is not a regular file (a named pipe)"),
+    Case("folder-socket", lambda c: ["data", "inspect", str(c.folder()),
+                                     *([] if _special(c, "socket", "faces/train/sad/s.jpg") else [])],
+         "s.jpg is not a regular file (a socket)"),
+    Case("folder-dangling-symlink", lambda c: ["data", "inspect", str(c.folder()),
+                                               *([] if _special(c, "dangling", "faces/test/sad/d.png") else [])],
+         "d.png is not a regular file (a dangling symlink to"),
+    Case("csv-fifo", lambda c: ["data", "inspect", _special(c, "fifo", "d.csv")],
+         "d.csv is not a regular file (a named pipe)"),
+    Case("csv-fifo-spec", lambda c: ["data", "inspect", f"fer2013:path={_special(c, 'fifo', 'd.csv')}"],
+         "d.csv is not a regular file (a named pipe)"),
+    Case("csv-fifo-train", lambda c: ["train", "lenet", "--data", _special(c, "fifo", "d.csv"), "--out", c.p("o")],
+         "d.csv is not a regular file (a named pipe)"),
+    Case("csv-dev-null", lambda c: ["data", "inspect", "/dev/null"], "/dev/null is not a regular file (a character"),
+    Case("csv-socket-spec", lambda c: ["data", "inspect", f"fer2013:path={_special(c, 'socket', 's.csv')}"],
+         "s.csv is not a regular file (a socket)"),
+    Case("csv-dangling-symlink", lambda c: ["data", "inspect", _special(c, "dangling", "d.csv")],
+         "d.csv is not a regular file (a dangling symlink to"),
+    Case("ferplus-labels-fifo", lambda c: ["data", "inspect",
+                                           f"ferplus:csv={c.csv()},labels={_special(c, 'fifo', 'l.csv')}"],
+         "l.csv is not a regular file (a named pipe)"),
+    Case("ferplus-csv-dev-zero", lambda c: ["data", "inspect", f"ferplus:csv=/dev/zero,labels={c.csv(name='l.csv')}"],
+         "ferplus: csv=/dev/zero is not a regular file (a character device)"),
+    Case("recipe-fifo", lambda c: ["train", "lenet", "--data", DATA, "--recipe", _special(c, "fifo", "r.toml"),
+                                   "--out", c.p("o")], "r.toml is not a regular file (a named pipe)"),
+    Case("recipe-folder", lambda c: ["train", "lenet", "--data", DATA, "--recipe", _special(c, "folder", "r.toml"),
+                                     "--out", c.p("o")], "r.toml is not a regular file (a folder)"),
+    Case("bench-recipe-fifo", lambda c: ["bench", "lenet", "--data", DATA, "--recipe", _special(c, "fifo", "r.toml"),
+                                         "--out", c.p("b")], "r.toml is not a regular file (a named pipe)"),
+    Case("model-fifo", lambda c: ["evaluate", _special(c, "fifo", "m.keras"), "--data", DATA],
+         "m.keras is not a regular file (a named pipe)"),
+    Case("model-onnx-fifo", lambda c: ["evaluate", _special(c, "fifo", "m.onnx"), "--data", DATA],
+         "m.onnx is not a regular file (a named pipe)"),
+    Case("predict-model-fifo", lambda c: ["predict", _special(c, "fifo", "m.keras"), c.file("a.png")],
+         "m.keras is not a regular file (a named pipe)"),
+    Case("model-dev-zero", lambda c: ["evaluate", "/dev/zero", "--data", DATA],
+         "/dev/zero is not a regular file (a character device)"),
+    Case("model-dangling-symlink", lambda c: ["evaluate", _special(c, "dangling", "m.keras"), "--data", DATA],
+         "m.keras is not a regular file (a dangling symlink to"),
+    # --- bench --out onto inputs (output policy) ------------------------------------------------------
+    Case("bench-out-onto-csv", lambda c: ["bench", "lenet", "--data", (d := c.csv()), "--out", d], "is the input"),
+    Case("bench-out-holding-csv", lambda c: ["bench", "lenet", "--data", c.csv(), "--out", str(c.root)],
+         "holds the input"),
+    Case("bench-out-into-image-folder", lambda c: ["bench", "lenet", "--data", str(c.folder()), "--out",
+                                                   str(c.root / "faces/bench")], "is inside the input folder"),
+    Case("bench-out-onto-spec-csv", lambda c: ["bench", "lenet", "--data", f"fer2013:path={(d := c.csv())}",
+                                               "--out", d], "is the input"),
+    Case("bench-out-holding-recipe", lambda c: ["bench", "lenet", "--data", DATA, "--recipe",
+                                                c.file("r/mine.toml", b"epochs = 1"), "--out", str(c.root / "r")],
+         "holds the input"),
+    Case("bench-out-into-run", lambda c: ["bench", "lenet", "--data", DATA, "--out", str(c.run())],
+         "is inside the run directory"),
+    Case("bench-out-dot", lambda c: ["bench", "lenet", "--data", DATA, "--out", "."], "is the current folder"),
+    Case("bench-out-proc", lambda c: ["bench", "lenet", "--data", DATA, "--out", "/proc/bench"], "is a system path"),
 ]
 
 
@@ -795,8 +880,55 @@ def _lambda_checkpoint(c: Ctx) -> Path:
     return run
 
 
+def _special(c: Ctx, kind: str, name: str) -> str:
+    """A named pipe, a socket, a folder or a dangling symlink at ``name`` in the case folder."""
+    path = c.root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(path))  # the socket file outlives the socket
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(c.root / "nothing-here")
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _fifo_deadline(request, tmp_path):
+    """A case with "fifo" in its id fails after 60 s instead of hanging pytest: a watchdog thread then opens
+    every named pipe in the case folder for writing and closes it, so a reader blocked in open() (in a worker
+    thread, or inside a C library where a signal handler would never run) reads end of file and lets go."""
+    callspec = getattr(request.node, "callspec", None)
+    case = callspec.params.get("case") if callspec else None
+    if case is None or "fifo" not in case.id:
+        yield
+        return
+    done, expired = threading.Event(), []
+
+    def watch():
+        if done.wait(60):
+            return
+        expired.append(True)
+        while not done.wait(0.2):  # a reader may open one pipe after another
+            for fifo in [p for p in tmp_path.rglob("*") if stat.S_ISFIFO(p.lstat().st_mode)]:
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:  # no reader on this one now
+                    pass
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    watchdog.start()
+    yield
+    done.set()
+    watchdog.join()
+    assert not expired, f"{case.id}: still reading a named pipe after 60 s"
+
+
 def snapshot(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
+    return {str(p.relative_to(root)): p.lstat().st_mtime_ns for p in root.rglob("*")
             if "cache" not in p.relative_to(root).parts}
 
 

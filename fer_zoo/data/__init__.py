@@ -30,7 +30,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     path = Path(spec).expanduser()
     if path.is_dir():
         return "folder", {"path": str(path)}
-    if path.is_file():
+    if path.exists() or path.is_symlink():  # a pipe or a device too: read_header names it
         return _sniff_csv(path), {"path": str(path)}
     name, _, rest = spec.partition(":")
     if name not in _sources():

@@ -18,6 +18,7 @@ from fer_zoo.data.dataset import (
     CLASS_NAMES, Dataset, DatasetSource, Split, bool_option, reject_unknown, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
+from fer_zoo.inputs import regular_file
 
 SIDE = 48
 PIXELS = SIDE * SIDE
@@ -26,6 +27,7 @@ REQUIRED = ("emotion", "pixels")
 
 
 def read_header(path: Path) -> list[str]:
+    regular_file(path)  # /dev/zero has no first line to end, a named pipe blocks the open
     try:
         with open(path, "rb") as f:
             first = f.readline()
@@ -305,9 +307,7 @@ def load(options: dict[str, str]) -> Dataset:
 
 
 def fingerprint(options: dict[str, str]) -> str:
-    path = Path(options.get("path", ""))
-    if not path.is_file():
-        raise FerZooError(f"{path}: no such file")
+    path = regular_file(options.get("path", ""))
     return cache.fingerprint("fer2013", [cache.file_digest(path)], {k: v for k, v in options.items() if k != "path"})
 
 

@@ -20,6 +20,7 @@ from fer_zoo.data import cache
 from fer_zoo.data.dataset import CLASS_NAMES, EXTRA_CLASSES, Dataset, DatasetSource, Split, reject_unknown
 from fer_zoo.data.fer2013 import USAGE_TO_SPLIT, parse_csv
 from fer_zoo.errors import FerZooError
+from fer_zoo.inputs import regular_file
 
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
 # FER+ column -> index in fer-zoo's canonical order (FER2013's seven, then contempt)
@@ -107,8 +108,7 @@ def fingerprint(options: dict[str, str]) -> str:
     parts = []
     for key in ("csv", "labels"):
         path = Path(options.get(key, ""))
-        if not path.is_file():
-            raise FerZooError(f"ferplus: {key}={path}: no such file")
+        regular_file(path, f"ferplus: {key}={path}")
         parts.append(cache.file_digest(path))
     return cache.fingerprint("ferplus", parts, {k: v for k, v in options.items() if k not in ("csv", "labels")})
 

@@ -19,6 +19,7 @@ from fer_zoo.data.dataset import (
     reject_unknown, seed_option, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
+from fer_zoo.inputs import regular_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "validation": "val", "valid": "val",
@@ -39,7 +40,7 @@ def _layout(root: Path) -> dict[str, dict[str, list[Path]]]:
             if canonical_class(class_dir.name) is None:
                 raise FerZooError(f"{class_dir}: unknown class folder {class_dir.name!r} "
                                   f"(expected FER class names such as angry, happy, neutral)")
-            files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            files = _images(class_dir)
             if not files:
                 raise FerZooError(f"{class_dir}: empty class folder")
             classes[class_dir.name] = files
@@ -47,6 +48,13 @@ def _layout(root: Path) -> dict[str, dict[str, list[Path]]]:
             raise FerZooError(f"{folder}: no class folders inside")
         layout[split_name] = classes
     return layout
+
+
+def _images(folder: Path) -> list[Path]:
+    """The images under ``folder``, the one listing that loading and the cache key share. A named pipe,
+    socket, device or dangling symlink named like an image is refused, naming it (reading a pipe waits
+    forever), whatever --skip-bad-rows says; a folder so named is searched like any other."""
+    return sorted(regular_file(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
 
 
 def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
@@ -157,10 +165,9 @@ def fingerprint(options: dict[str, str]) -> str:
     if not root.is_dir():
         raise FerZooError(f"{root}: no such folder")
     listing = []
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-            stat = p.stat()
-            listing.append(f"{p.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
+    for p in _images(root):
+        stat = p.stat()
+        listing.append(f"{p.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
     digest = cache.xxhash.xxh3_64_hexdigest("\n".join(listing).encode())
     return cache.fingerprint("folder", [str(root.resolve()), digest], {k: v for k, v in options.items() if k != "path"})
 
