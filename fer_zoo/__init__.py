@@ -15,10 +15,10 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # likewise FFmpeg's own lines about a broken video ("moov atom not found"): fer-zoo reports it in one line
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from fer_zoo.detectors import FaceDetector
+from fer_zoo.inference.detectors import FaceDetector
 from fer_zoo.errors import FerZooError
-from fer_zoo.hookspecs import hookimpl
-from fer_zoo.registry import Architecture
+from fer_zoo.plugins.hookspecs import hookimpl
+from fer_zoo.plugins.registry import Architecture
 
 # The contract plugins are written against: a plugin may require it by setting, in its module,
 # FER_ZOO_PLUGIN_API = "1.0" (same major version, minor at most ours).
@@ -50,7 +50,7 @@ def __getattr__(name: str):
 
         return DatasetSource
     if name == "Predictor":  # faces and expressions from Python
-        from fer_zoo.predictor import Predictor
+        from fer_zoo.inference.predictor import Predictor
 
         return Predictor
     raise AttributeError(f"module 'fer_zoo' has no attribute {name!r}")
@@ -79,7 +79,7 @@ def create_model(name: str, input_shape: tuple[int, int, int] | None = None, num
                  pretrained: bool = False):
     """Build the bare network of architecture ``name`` (a ``keras.Model``) at its declared input shape;
     ``pretrained=True`` loads the weights its plugin ships (a FerZooError if it ships none)."""
-    from fer_zoo.models import create_model as _create
+    from fer_zoo.models.build import create_model as _create
     from fer_zoo.quiet import import_keras
 
     import_keras()

@@ -22,7 +22,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from fer_zoo import plugins as plugin_loader
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import import_keras
-from fer_zoo.recipes import RECIPES
+from fer_zoo.models.recipes import RECIPES
 
 # the built-in recipes, for --recipe's help: "seed (the paper's), stable, adam, modern"
 _RECIPE_NAMES = ", ".join(f"{name} (the paper's)" if name == "seed" else name for name in RECIPES)
@@ -157,12 +157,12 @@ def _bench_executor(name: str, address: str | None, jobs: int):
     if name == "local":
         if address:
             raise FerZooError("--address is for --executor ray")
-        from fer_zoo.executors import LocalExecutor
+        from fer_zoo.benchmark.executors import LocalExecutor
 
         return LocalExecutor(jobs)
     if jobs != 1:
         raise FerZooError("--jobs is for --executor local; Ray runs as many rows at once as the cluster holds")
-    from fer_zoo.ray_executor import RayExecutor
+    from fer_zoo.benchmark.ray_executor import RayExecutor
 
     return RayExecutor(address)
 
@@ -227,7 +227,7 @@ def list_command(
     as_json: JsonFlag = False,
 ) -> None:
     """List the available architectures, built-in and from plugins."""
-    from fer_zoo.report import architectures_table
+    from fer_zoo.report.terminal import architectures_table
 
     loaded = _loaded_plugins()
     archs = [loaded.get_architecture(n) for n in loaded.architectures.names(patterns or [], exclude or [])]
@@ -255,8 +255,8 @@ def info(
     as_json: JsonFlag = False,
 ) -> None:
     """Build an architecture and show its layers and parameter counts (like the paper's Table 1)."""
-    from fer_zoo.models import describe_built
-    from fer_zoo.report import layers_table
+    from fer_zoo.models.build import describe_built
+    from fer_zoo.report.terminal import layers_table
 
     shape = _parse_shape(input_shape)
     arch = _loaded_plugins().get_architecture(name)
@@ -274,7 +274,7 @@ def info(
 @_command("plugins")
 def plugins_command(as_json: JsonFlag = False) -> None:
     """Show plugin distributions, their versions, the hooks they implement and any load errors."""
-    from fer_zoo.report import plugins_table
+    from fer_zoo.report.terminal import plugins_table
 
     loaded = plugin_loader.current()
     if as_json:
@@ -328,9 +328,9 @@ def train_command(
     devices: DevicesOption = None,
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
-    from fer_zoo import parallel
-    from fer_zoo.report import JsonLines, TrainProgress, train_summary
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training import parallel
+    from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
+    from fer_zoo.training.train import TrainOptions, train
 
     if arch is None and resume is None:
         raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
@@ -346,7 +346,7 @@ def train_command(
                            init_from=arch if pretrained and not init_from else init_from,
                            freeze=_parse_freeze(freeze), subset=subset, time_box=time_box,
                            devices=parallel.parse(devices))
-    from fer_zoo import tracking
+    from fer_zoo.training import tracking
 
     kinds = tracking.parse(track)
     _loaded_plugins()
@@ -388,8 +388,8 @@ def evaluate_command(
     """Score a trained model or an ensemble: accuracy, top-2, macro-F1, per class, confusion matrix.
 
     An ensemble of several models averages their probabilities; each member's scores are shown too."""
-    from fer_zoo.evaluation import confusion_target, evaluate, write_confusion
-    from fer_zoo.report import evaluation_tables
+    from fer_zoo.inference.evaluation import confusion_target, evaluate, write_confusion
+    from fer_zoo.report.terminal import evaluation_tables
 
     _loaded_plugins()
     target = confusion_target(models, data, confusion, split, force)
@@ -422,7 +422,7 @@ def export_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Write a deployable model, load it back and check its predictions against the original."""
-    from fer_zoo.export import VerificationFailed, export
+    from fer_zoo.deploy.export import VerificationFailed, export
 
     _loaded_plugins()
     import_keras()
@@ -476,9 +476,9 @@ def predict_command(
 
     Exit status 1 if some inputs could not be read (the rest are still reported).
     """
-    from fer_zoo.ensemble import load_ensemble, split_models
-    from fer_zoo.predict import Annotator, PredictOptions, predict
-    from fer_zoo.report import predict_summary, predictions_table, write_predictions_csv
+    from fer_zoo.inference.ensemble import load_ensemble, split_models
+    from fer_zoo.inference.predict import Annotator, PredictOptions, predict
+    from fer_zoo.report.terminal import predict_summary, predictions_table, write_predictions_csv
 
     if as_json and as_csv:
         raise FerZooError("--json and --csv: choose one")
@@ -549,11 +549,12 @@ def bench_command(
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="With --executor local: rows at once.")] = 1,
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
-    from fer_zoo import parallel, tracking
-    from fer_zoo.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
+    from fer_zoo.training import parallel
+    from fer_zoo.training import tracking
+    from fer_zoo.benchmark.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
                                run_bench, select, write_results)
-    from fer_zoo.recipes import resolve
-    from fer_zoo.report import BenchProgress, bench_table
+    from fer_zoo.models.recipes import resolve
+    from fer_zoo.report.terminal import BenchProgress, bench_table
 
     kinds = tuple(tracking.parse(track))
     tracking.check(kinds)
@@ -583,7 +584,7 @@ def bench_command(
     finally:
         if progress is not None:
             progress.stop()
-    from fer_zoo import html_report
+    from fer_zoo.report import html as html_report
 
     files = [*write_results(result, out), html_report.write(out)]
     if as_json:
@@ -618,9 +619,9 @@ def explain_command(
 ) -> None:
     """Heat maps of where each face's evidence for a class is (LayerCAM, Grad-CAM or Grad-CAM++)."""
     from fer_zoo import outputs
-    from fer_zoo.explain import METHODS, explain, write_maps
-    from fer_zoo.report import explanations_table
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.explain import METHODS, explain, write_maps
+    from fer_zoo.report.terminal import explanations_table
+    from fer_zoo.inference.runtime import load_classifier
 
     if method not in METHODS:
         raise FerZooError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -645,7 +646,7 @@ def report_command(
     bench_dir: Annotated[Path, typer.Argument(help="A bench's --out folder (results.json and the run directories).")],
 ) -> None:
     """Write BENCH_DIR/report.html: one self-contained page of the comparison, its plots and sample faces."""
-    from fer_zoo import html_report
+    from fer_zoo.report import html as html_report
 
     _loaded_plugins()
     target = html_report.write(bench_dir)
@@ -658,7 +659,7 @@ def new_plugin_command(
     out: Annotated[Path | None, typer.Option("--out", help="Folder to create (default ./fer-zoo-NAME).")] = None,
 ) -> None:
     """Scaffold a plugin distribution: pyproject with the entry point, the module, a test, a README."""
-    from fer_zoo.scaffold import scaffold
+    from fer_zoo.plugins.scaffold import scaffold
 
     root = scaffold(name, out)
     _out().print(f"created {root}: pip install -e '{root}[test]' && python -m pytest {root}", markup=False)
@@ -673,7 +674,7 @@ app.add_typer(cache_app, name="cache")
 @_command("datasets")
 def datasets_command(as_json: JsonFlag = False) -> None:
     """List data sources, built-in and from plugins, with their options."""
-    from fer_zoo.report import datasets_table
+    from fer_zoo.report.terminal import datasets_table
 
     sources = _loaded_plugins().datasets
     if as_json:
@@ -685,7 +686,7 @@ def datasets_command(as_json: JsonFlag = False) -> None:
 @_command("detectors")
 def detectors_command(as_json: JsonFlag = False) -> None:
     """List the face detectors `predict --detector` can use, built-in and from plugins."""
-    from fer_zoo.report import detectors_table
+    from fer_zoo.report.terminal import detectors_table
 
     detectors = _loaded_plugins().detectors
     if as_json:
@@ -705,7 +706,7 @@ def data_inspect(
     """Counts per split and class, image size, pixel statistics, duplicates across splits."""
     from fer_zoo.data import load_dataset
     from fer_zoo.data.inspect import sample_grid, summary
-    from fer_zoo.report import dataset_tables
+    from fer_zoo.report.terminal import dataset_tables
 
     _loaded_plugins()
     if grid is not None:

@@ -63,7 +63,7 @@ def inputs(*, data: str | None = None, models: Iterable[str | os.PathLike] = (),
 
 
 def run_directory(folder: Path) -> bool:
-    """Whether ``folder`` holds a fer-zoo run (see fer_zoo/rundir.py): its state.json, or a config.json that is a
+    """Whether ``folder`` holds a fer-zoo run (see fer_zoo/training/rundir.py): its state.json, or a config.json that is a
     run's (one killed before its first checkpoint). Not a lone best.keras: an exported model beside a
     user's own files does not make their folder a run."""
     if (folder / "state.json").is_file():

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_zoo.errors import FerZooError, one_line
-from fer_zoo.registry import Architecture
+from fer_zoo.plugins.registry import Architecture
 
 
 class ConformanceError(AssertionError):
@@ -62,7 +62,7 @@ def check_architecture(arch: Architecture | str, num_classes: int = 7, isolate: 
 
 
 def _build(arch, shape, num_classes, problems):
-    from fer_zoo.models import create_model
+    from fer_zoo.models.build import create_model
 
     try:
         return create_model(arch, shape, num_classes)
@@ -74,7 +74,7 @@ def _build(arch, shape, num_classes, problems):
 
 
 def _check_counts(arch, model, num_classes, problems):
-    from fer_zoo.models import declared_mismatches, summarize
+    from fer_zoo.models.build import declared_mismatches, summarize
 
     if num_classes == 7:  # declared counts are for the 7-class default
         problems += declared_mismatches(arch, summarize(model))
@@ -95,7 +95,7 @@ def train_step_problems(arch, x, num_classes) -> list[str]:
     """One training step from a fresh build: what went wrong, if anything."""
     import keras
 
-    from fer_zoo.models import create_model
+    from fer_zoo.models.build import create_model
 
     try:
         keras.utils.set_random_seed(0)
@@ -168,7 +168,7 @@ def _check_round_trip(model, x, problems):
 
 
 def _check_weights(arch, num_classes, x, problems):
-    from fer_zoo.models import create_model
+    from fer_zoo.models.build import create_model
 
     if arch.weights is None:
         return

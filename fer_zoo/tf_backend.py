@@ -48,7 +48,7 @@ def compiled_call(model):
 
 
 def value_and_grad(fn, zeros):
-    """``fn(delta) -> (scalar, aux)`` at ``zeros``: its value, aux and gradient (for fer_zoo.explain)."""
+    """``fn(delta) -> (scalar, aux)`` at ``zeros``: its value, aux and gradient (for fer_zoo.inference.explain)."""
     import tensorflow as tf
 
     delta = tf.convert_to_tensor(zeros)

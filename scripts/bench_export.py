@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from fer_zoo.export import FORMATS, export
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.deploy.export import FORMATS, export
+    from fer_zoo.inference.runtime import load_classifier
 
     rng = np.random.default_rng(0)
     print("| format | quantize | size | runtime | verification | batch 1 (ms) | batch 256 (img/s) |")

@@ -37,10 +37,10 @@ def main() -> None:
 
     import fer_zoo
     from fer_zoo.data import load_dataset
-    from fer_zoo.export import export
-    from fer_zoo.predict import PredictOptions, predict
-    from fer_zoo.runtime import load_classifier
-    from fer_zoo.pipeline import inference_model
+    from fer_zoo.deploy.export import export
+    from fer_zoo.inference.predict import PredictOptions, predict
+    from fer_zoo.inference.runtime import load_classifier
+    from fer_zoo.models.pipeline import inference_model
 
     arch = fer_zoo.get_architecture(args.arch)
     model = inference_model(arch, (48, 48, 1), 7)

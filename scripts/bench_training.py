@@ -61,9 +61,9 @@ def main() -> None:
     import fer_zoo
     from fer_zoo.data import load_dataset
     from fer_zoo.environment import describe
-    from fer_zoo.pipeline import compile_for
-    from fer_zoo.recipes import get_recipe
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.models.pipeline import compile_for
+    from fer_zoo.models.recipes import get_recipe
+    from fer_zoo.training.train import TrainOptions, train
 
     spec = f"synthetic:size={args.images}"
     dataset = load_dataset(spec)

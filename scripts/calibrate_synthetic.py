@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from fer_zoo.environment import device_name
     from fer_zoo.errors import FerZooError
-    from fer_zoo.report import TrainProgress
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.report.terminal import TrainProgress
+    from fer_zoo.training.train import TrainOptions, train
 
     print(f"device: {device_name()}; {args.precision}", flush=True)
 

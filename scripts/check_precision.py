@@ -31,7 +31,7 @@ def main() -> None:
     import fer_zoo
     from fer_zoo.environment import describe
     from fer_zoo.errors import FerZooError
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training.train import TrainOptions, train
 
     env = describe()
     print(f"{args.precision} on {env['backend']} ({env['device']}), {args.images} images, {args.epochs} epochs",

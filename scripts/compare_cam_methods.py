@@ -40,7 +40,7 @@ def table(epochs: int) -> None:
     import keras
 
     from fer_zoo.data.synthetic import one_feature_faces
-    from fer_zoo.explain import METHODS, grad_cam
+    from fer_zoo.inference.explain import METHODS, grad_cam
 
     print(f"{'head':8} {'decided by':10} {'test acc':>8}  " + "  ".join(f"{m:>10}" for m in METHODS))
     for head in HEADS:
@@ -68,8 +68,8 @@ def figure(path: str) -> None:
 
     from fer_zoo import plugins
     from fer_zoo.environment import describe
-    from fer_zoo.explain import METHODS, explain
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.explain import METHODS, explain
+    from fer_zoo.inference.runtime import load_classifier
 
     plugins.current()
     photo = os.path.join(os.path.dirname(path) or ".", ".astronaut.png")

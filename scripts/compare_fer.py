@@ -45,7 +45,7 @@ def main() -> None:
 
     import fer_zoo
     from fer_zoo import plugins
-    from fer_zoo.detectors import HaarDetector, default
+    from fer_zoo.inference.detectors import HaarDetector, default
     from fer_zoo.environment import describe
     from fer_zoo.timing import median_seconds
 

@@ -6,7 +6,7 @@ Usage: python scripts/time_compiles.py [ARCH ...]   (default: the four seed arch
 Each architecture runs in a fresh process (nothing compiled yet), at its default recipe's batch size:
 the compiled forward pass (what validation uses), the precise-BN pass over 500 images, and the training
 step (three calls: the first compiles). It prints each first call, the steady cost, and what the first
-call added per layer of the network: the figures behind fer_zoo.callbacks' STEP_COMPILE_PER_LAYER and
+call added per layer of the network: the figures behind fer_zoo.training.callbacks' STEP_COMPILE_PER_LAYER and
 PRECISE_BN_COMPILE_PER_LAYER.
 """
 
@@ -35,8 +35,8 @@ def measure(arch: str) -> dict:
 
     import_keras()
     import fer_zoo
-    from fer_zoo.pipeline import PreciseBatchNorm, compile_for, leaf_layers, predict_fixed, training_model
-    from fer_zoo.recipes import resolve
+    from fer_zoo.models.pipeline import PreciseBatchNorm, compile_for, leaf_layers, predict_fixed, training_model
+    from fer_zoo.models.recipes import resolve
 
     recipe = resolve(fer_zoo.get_architecture(arch).recipe)
     model = fer_zoo.create_model(arch)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import fer_zoo
-from fer_zoo.models import count_macs, summarize
+from fer_zoo.models.build import count_macs, summarize
 
 # The paper's Table 1: (layer type, output shape, parameters), in order.
 TABLE_1 = [

@@ -23,15 +23,15 @@ PROBE = """
 import json, sys
 import keras
 import fer_zoo
-from fer_zoo.bench import BenchConfig, run_bench
+from fer_zoo.benchmark.bench import BenchConfig, run_bench
 from fer_zoo.errors import FerZooError
-from fer_zoo.evaluation import evaluate
-from fer_zoo.explain import explain
-from fer_zoo.export import export
-from fer_zoo.predict import PredictOptions, predict
-from fer_zoo.runtime import load_classifier
+from fer_zoo.inference.evaluation import evaluate
+from fer_zoo.inference.explain import explain
+from fer_zoo.deploy.export import export
+from fer_zoo.inference.predict import PredictOptions, predict
+from fer_zoo.inference.runtime import load_classifier
 from fer_zoo.testing import check_architecture
-from fer_zoo.train import TrainOptions, train
+from fer_zoo.training.train import TrainOptions, train
 
 out, face, data = sys.argv[1], sys.argv[2], sys.argv[3]
 check_architecture(fer_zoo.get_architecture("tiny"))
@@ -87,8 +87,8 @@ def test_the_zoo_under_each_backend(backend, install_plugin, tiny_plugin_source,
         assert "data-parallel training needs the JAX or TensorFlow backend" in found["refusals"]["devices"]
 
     # the run this backend wrote, read here under TensorFlow: the same probabilities for the same face
-    from fer_zoo.predict import PredictOptions, predict
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.predict import PredictOptions, predict
+    from fer_zoo.inference.runtime import load_classifier
 
     here, _ = predict(load_classifier(tmp_path / "run", runtime="keras"), [face], PredictOptions(detect=False))
     assert here[0].probabilities == pytest.approx(found["probabilities"], abs=1e-4)

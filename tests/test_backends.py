@@ -15,17 +15,17 @@ import pytest
 
 PROBE = """
 import json, sys
-from fer_zoo.train import train, TrainOptions
-from fer_zoo.evaluation import evaluate
+from fer_zoo.training.train import train, TrainOptions
+from fer_zoo.inference.evaluation import evaluate
 data = "synthetic:size=70,seed=2,preset=easy"
 result = train("tiny", data, sys.argv[1], TrainOptions(epochs=2, batch_size=32, checkpoint_seconds=0))
 if sys.argv[3] == "full":
     report = evaluate(sys.argv[1], data, "val", tta="tencrop")
-    from fer_zoo.predict import PredictOptions, predict
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.predict import PredictOptions, predict
+    from fer_zoo.inference.runtime import load_classifier
     classifier = load_classifier(sys.argv[1], runtime="auto")  # ONNX needs TensorFlow's converter: Keras on JAX
     faces, _ = predict(classifier, [sys.argv[2]], PredictOptions(detect=False))
-    from fer_zoo.explain import explain
+    from fer_zoo.inference.explain import explain
     [explained], _ = explain(load_classifier(sys.argv[1], runtime="keras"), [sys.argv[2]], detector=None)
     print(json.dumps({"metrics": result.metrics, "accuracy": report["accuracy"], "runtime": classifier.runtime,
                       "probabilities": faces[0].probabilities, "heat": explained.heat.tolist(),
@@ -66,8 +66,8 @@ def test_train_evaluate_predict_under_jax_compile_once_then_from_cache(tmp_path,
     assert output["metrics"]["epochs"] == 2 and 0 <= output["accuracy"] <= 1
     assert output["runtime"] == "keras (jax)" and abs(sum(output["probabilities"].values()) - 1) < 1e-5
     # explain takes its gradients through JAX; TensorFlow, here, finds the same map for the same model
-    from fer_zoo.explain import explain
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.explain import explain
+    from fer_zoo.inference.runtime import load_classifier
 
     [here], _ = explain(load_classifier(tmp_path / "again", runtime="keras"), [tmp_path / "face.png"], detector=None)
     assert here.target == output["explained"] and here.heat.max() == 1

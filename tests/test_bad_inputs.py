@@ -936,7 +936,7 @@ def snapshot(root: Path) -> dict[str, int]:
 def shared(tmp_path_factory):
     import keras
 
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training.train import TrainOptions, train
     from tests.conftest import tiny_classifier
 
     root = tmp_path_factory.mktemp("shared")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from fer_zoo.bench import CSV_COLUMNS
-from fer_zoo.scores import STATUSES
+from fer_zoo.benchmark.bench import CSV_COLUMNS
+from fer_zoo.training.scores import STATUSES
 
 DATA = "synthetic:size=140,seed=3,preset=easy"
 BROKEN = """
@@ -69,7 +69,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     # the shipped weights, scored as they are (no training, so no training columns) and fine-tuned
     scored, tuned = rows["tiny/pretrained"], rows["tiny/fine-tuned"]
     assert (scored["kind"], scored["epochs"], scored["train_samples_per_sec"]) == ("pretrained", "0", "")
-    from fer_zoo.evaluation import evaluate
+    from fer_zoo.inference.evaluation import evaluate
 
     as_shipped = evaluate("tiny", DATA, "test", runtime="keras")
     assert float(scored["test_acc"]) == pytest.approx(as_shipped["accuracy"])
@@ -125,9 +125,9 @@ def test_a_row_that_never_trained_keeps_no_model(cli, tmp_path, install_plugin, 
     network as built); its row, metrics.json and `evaluate` still say why."""
     from dataclasses import replace
 
-    from fer_zoo import bench_worker
-    from fer_zoo.bench import BUDGETS, BenchConfig, RowSpec
-    from fer_zoo.executors import Bench
+    from fer_zoo.benchmark import worker as bench_worker
+    from fer_zoo.benchmark.bench import BUDGETS, BenchConfig, RowSpec
+    from fer_zoo.benchmark.executors import Bench
 
     install_plugin("acme-fer", tiny_plugin_source("tiny"))
     config = BenchConfig(data=DATA, budget="smoke", seeds=1, epochs=1, batch_size=35, precision="float32")
@@ -151,8 +151,8 @@ def test_bench_needs_architectures(cli):
 def test_the_default_table_fits_80_columns_and_says_why_rows_are_not_ok():
     from rich.console import Console
 
-    from fer_zoo.bench import BUDGETS
-    from fer_zoo.report import bench_table
+    from fer_zoo.benchmark.bench import BUDGETS
+    from fer_zoo.report.terminal import bench_table
 
     row = {"model": "mini_xception", "param_count": 58_423, "val_acc": 0.6512, "val_acc_std": 0.0231,
            "test_acc": 0.6478, "test_acc_std": 0.0199, "epochs": 10, "train_samples_per_sec": 96_123.0,
@@ -178,7 +178,7 @@ def test_the_default_table_fits_80_columns_and_says_why_rows_are_not_ok():
 def test_the_smoke_budget_defaults_to_easy_faces_and_the_others_to_fer2013_shaped_ones():
     import numpy as np
 
-    from fer_zoo.bench import default_data
+    from fer_zoo.benchmark.bench import default_data
     from fer_zoo.data import load_dataset
 
     def shares(budget):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import fer_zoo
-from fer_zoo.report import human, percent
+from fer_zoo.report.terminal import human, percent
 from tests.conftest import repo_root
 
 

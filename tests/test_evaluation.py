@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_zoo.evaluation import predict_proba
+from fer_zoo.inference.evaluation import predict_proba
 
 
 class Recorder:
@@ -61,7 +61,7 @@ def test_an_ensemble_averages_its_members_each_at_its_own_input(cli, tmp_path):
     import json
 
     from fer_zoo.data import load_dataset
-    from fer_zoo.runtime import fit_images
+    from fer_zoo.inference.runtime import fit_images
     from tests.conftest import tiny_classifier
 
     data = "synthetic:size=84,seed=1,preset=easy"

@@ -14,14 +14,14 @@ DATA = "synthetic:size=140,seed=3,preset=easy"
 
 
 def _config(**overrides):
-    from fer_zoo.bench import BenchConfig
+    from fer_zoo.benchmark.bench import BenchConfig
 
     return BenchConfig(**{"data": DATA, "budget": "smoke", "seeds": 2, "epochs": 1, "batch_size": 35,
                           "precision": "float32", **overrides})
 
 
 def test_local_jobs_run_rows_side_by_side(install_plugin, tiny_plugin_source, tmp_path):
-    from fer_zoo.bench import LocalExecutor, run_bench, write_results
+    from fer_zoo.benchmark.bench import LocalExecutor, run_bench, write_results
 
     install_plugin("tiny-plugin", tiny_plugin_source("tiny"))
     events = []
@@ -51,8 +51,8 @@ def test_ray_is_an_extra_named_in_one_line(cli, monkeypatch, tmp_path):
 
 def test_ray_rows_with_a_killed_worker(install_plugin, tiny_plugin_source, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'fer-zoo[ray]' (.ci/run does)")
-    from fer_zoo.bench import run_bench
-    from fer_zoo.ray_executor import RayExecutor
+    from fer_zoo.benchmark.bench import run_bench
+    from fer_zoo.benchmark.ray_executor import RayExecutor
 
     install_plugin("tiny-plugin", tiny_plugin_source("tiny"))
     out = tmp_path / "bench"
@@ -93,7 +93,7 @@ def test_progress_shows_where_each_row_runs():
 
     from rich.console import Console
 
-    from fer_zoo.report import BenchProgress
+    from fer_zoo.report.terminal import BenchProgress
 
     console = Console(file=io.StringIO(), width=100)  # not a terminal: one line per event
     progress = BenchProgress(console, ["tiny"], 2)

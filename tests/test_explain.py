@@ -31,7 +31,7 @@ def _normalised(maps):
 
 @pytest.mark.parametrize("method", ["grad-cam", "layer-cam", "grad-cam++"])
 def test_maps_are_the_class_activation_maps_where_those_are_known(method):
-    from fer_zoo.explain import grad_cam
+    from fer_zoo.inference.explain import grad_cam
 
     weights = np.array([[1.0, -0.5], [-2.0, 1.0], [0.5, 0.25]], np.float32)
     x = np.random.default_rng(0).uniform(0, 1, (3, 8, 8, 3)).astype(np.float32)
@@ -75,7 +75,7 @@ def _trained(decided_by: str):
 @pytest.mark.parametrize("decided_by", ["mouth", "eyes"])
 def test_the_heat_is_where_the_evidence_is(decided_by):
     """Explaining 'open mouth' puts the heat on the lower half of the face; 'wide eyes' on the upper half."""
-    from fer_zoo.explain import grad_cam
+    from fer_zoo.inference.explain import grad_cam
 
     model, faces = _trained(decided_by)
     heat, _, layer = grad_cam(model, faces, 1)  # the default method and layer

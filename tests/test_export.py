@@ -10,8 +10,8 @@ import pytest
 
 import fer_zoo
 
-from fer_zoo import export as export_module
-from fer_zoo.runtime import load_classifier
+from fer_zoo.deploy import export as export_module
+from fer_zoo.inference.runtime import load_classifier
 
 DATA = "synthetic:size=120,seed=3"
 SUFFIX = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
@@ -169,7 +169,7 @@ def test_exports_run_in_inference_mode(tmp_path, fmt):
 
     if "mini_xception" not in fer_zoo.list_architectures():
         pytest.skip("the example plugin fer-zoo-mini-xception is not installed")
-    from fer_zoo.pipeline import inference_model
+    from fer_zoo.models.pipeline import inference_model
 
     model_file = tmp_path / "mini.keras"
     inference_model(fer_zoo.get_architecture("mini_xception"), (48, 48, 1), 7).save(model_file)

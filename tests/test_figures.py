@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from fer_zoo.figures import accuracy_vs_params_png, bench_curves_png
+from fer_zoo.report.figures import accuracy_vs_params_png, bench_curves_png
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_point_labels_in_the_scatter_stay_apart_and_inside_the_axes(drawn, tmp_p
 def test_an_epoch_the_time_box_cut_short_is_drawn_hollow_and_the_axis_says_so(drawn, tmp_path):
     from matplotlib.colors import same_color
 
-    from fer_zoo.figures import curves_png
+    from fer_zoo.report.figures import curves_png
 
     def row(epoch, images, accuracy):
         return {"epoch": epoch, "images": images, "epoch_images": 1984, "loss": 2 - accuracy, "val_loss": 2 - accuracy,

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from fer_zoo.bench import BUDGETS
+from fer_zoo.benchmark.bench import BUDGETS
 
 DATA = "synthetic:size=140,seed=3,preset=easy"
 
@@ -17,10 +17,11 @@ DATA = "synthetic:size=140,seed=3,preset=easy"
 def bench_dir(tmp_path_factory):
     """A real bench output: one trained row (tiny data, one epoch) plus rows that failed, and results.json."""
     import fer_zoo
-    from fer_zoo import html_report, plugins
-    from fer_zoo.bench import BenchConfig, write_results
+    from fer_zoo import plugins
+    from fer_zoo.report import html as html_report
+    from fer_zoo.benchmark.bench import BenchConfig, write_results
     from fer_zoo.environment import describe
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training.train import TrainOptions, train
 
     out = tmp_path_factory.mktemp("bench")
     plugins.reset()

@@ -24,7 +24,7 @@ def _bytes(*roots: Path) -> dict[Path, bytes]:
 
 def test_force_replaces_an_unrelated_output_whole_and_a_failed_write_keeps_the_old_one(cli, tiny_model_file,
                                                                                       tmp_path, monkeypatch):
-    from fer_zoo import figures
+    from fer_zoo.report import figures
 
     mine = tmp_path / "out" / "mine.png"
     mine.parent.mkdir()
@@ -53,7 +53,7 @@ def test_force_replaces_an_unrelated_output_whole_and_a_failed_write_keeps_the_o
 
 
 def test_names_from_data_stay_inside_the_out_folder(tmp_path):
-    from fer_zoo.explain import Explanation, write_maps
+    from fer_zoo.inference.explain import Explanation, write_maps
 
     photos = tmp_path / "photos"
     photos.mkdir()

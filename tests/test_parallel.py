@@ -18,7 +18,7 @@ JAX_PROBE = """
 import json, sys
 import keras, numpy as np
 from fer_zoo.errors import FerZooError
-from fer_zoo.train import TrainOptions, train
+from fer_zoo.training.train import TrainOptions, train
 
 out, data = sys.argv[1], sys.argv[2]
 def options(devices, batch, epochs=2):
@@ -56,7 +56,7 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from fer_zoo.train import TrainOptions, train
+from fer_zoo.training.train import TrainOptions, train
 import keras
 mirrored = []
 class Look(keras.callbacks.Callback):  # what the variables are while it trains

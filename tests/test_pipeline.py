@@ -7,7 +7,7 @@ import pytest
 
 
 def test_batches_have_one_shape_and_a_fresh_order_each_epoch():
-    from fer_zoo.pipeline import Batches
+    from fer_zoo.models.pipeline import Batches
 
     x = np.arange(100, dtype=np.uint8).reshape(100, 1, 1, 1)
     y = np.arange(100)
@@ -27,7 +27,7 @@ def test_batches_have_one_shape_and_a_fresh_order_each_epoch():
 
 
 def test_batches_carry_sample_weights():
-    from fer_zoo.pipeline import Batches
+    from fer_zoo.models.pipeline import Batches
 
     x = np.zeros((10, 2, 2, 1), np.uint8)
     weights = np.arange(10, dtype=np.float32)
@@ -39,7 +39,7 @@ def test_batches_carry_sample_weights():
 def test_predict_fixed_scores_every_image_in_one_batch_shape():
     import keras
 
-    from fer_zoo.pipeline import predict_fixed
+    from fer_zoo.models.pipeline import predict_fixed
 
     seen = []
 
@@ -61,7 +61,7 @@ def test_precise_batch_norm_sets_the_statistics_of_the_current_weights():
     import keras
     from keras import layers
 
-    from fer_zoo.pipeline import PreciseBatchNorm
+    from fer_zoo.models.pipeline import PreciseBatchNorm
 
     inputs = keras.Input((6,))
     hidden = layers.Dense(5, name="dense")(inputs)
@@ -79,8 +79,8 @@ def test_precise_batch_norm_sets_the_statistics_of_the_current_weights():
 def test_top2_counts_a_constant_prediction_as_k_over_k_not_as_a_hit():
     import keras
 
-    from fer_zoo.pipeline import TopKAccuracy
-    from fer_zoo.scores import top_k_rank
+    from fer_zoo.models.pipeline import TopKAccuracy
+    from fer_zoo.training.scores import top_k_rank
 
     labels = np.arange(7).repeat(10)
     constant = np.full((70, 7), 1 / 7, np.float32)

@@ -112,7 +112,7 @@ def test_conformance_rejects_lambda_layers_and_missing_weights(tmp_path):
 def test_shipped_weights_are_loaded_and_wrong_ones_refused(tmp_path):
     from dataclasses import replace
 
-    from fer_zoo.scaffold import MODULE  # the scaffold's network, shipped with weights
+    from fer_zoo.plugins.scaffold import MODULE  # the scaffold's network, shipped with weights
     namespace: dict = {}
     exec(MODULE.format(arch="shipped", ident="shipped", api=fer_zoo.PLUGIN_API_VERSION), namespace)
     arch = namespace["ARCHITECTURE"]

@@ -335,7 +335,7 @@ def test_the_users_ctrl_c_during_a_plugin_import_still_stops(install_plugin):
 def test_a_plugin_slow_to_import_is_skipped_by_the_probe(cli, install_plugin, monkeypatch):
     import time
 
-    from fer_zoo import plugin_probe
+    from fer_zoo.plugins import probe as plugin_probe
 
     monkeypatch.setattr(plugin_probe, "PROBE_SECONDS", 0.5)
     install_plugin("sleepy-fer", "import time\ntime.sleep(60)\n")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_zoo.predict import crop_face
-from fer_zoo.runtime import fit_image, load_classifier
+from fer_zoo.inference.predict import crop_face
+from fer_zoo.inference.runtime import fit_image, load_classifier
 from tests.conftest import png_claiming
 
 ASTRONAUT_FACE = (177, 66, 95, 95)  # where OpenCV's cascade puts the one face in skimage's astronaut
@@ -118,7 +118,7 @@ def test_video_frames(cli, tiny_model_file, astronaut, tmp_path):
 def test_a_video_without_faces_is_streamed_in_batches_of_frames(tiny_model_file, tmp_path, monkeypatch):
     import cv2
 
-    from fer_zoo import predict as predict_module
+    from fer_zoo.inference import predict as predict_module
 
     path = tmp_path / "empty.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
@@ -167,7 +167,7 @@ def test_no_detect_folder_of_faces_in_batches(cli, tiny_model_file, tmp_path):
 
 
 def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
-    from fer_zoo.predict import read_image
+    from fer_zoo.inference.predict import read_image
 
     deep = np.linspace(0, 65535, 48 * 48).reshape(48, 48).astype(np.uint16)
     Image.fromarray(deep).save(tmp_path / "deep.png")
@@ -177,7 +177,7 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
 
 
 def test_keras_and_onnx_runtimes_agree(tiny_model_file, astronaut, tmp_path):
-    from fer_zoo.predict import PredictOptions, predict
+    from fer_zoo.inference.predict import PredictOptions, predict
 
     photo = _save(astronaut, tmp_path / "a.png")
     runs = {}
@@ -302,7 +302,7 @@ def test_plugin_weights_at_64x64_with_its_normalisation(cli, install_plugin, ast
 
 @pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("tflite", ".tflite")])
 def test_exported_files_predict_like_the_original(cli, tiny_model_file, astronaut, tmp_path, fmt, suffix):
-    from fer_zoo.export import export
+    from fer_zoo.deploy.export import export
 
     artifact = tmp_path / f"tiny{suffix}"
     export(tiny_model_file, fmt, artifact, data="synthetic:size=80,seed=4")
@@ -345,8 +345,8 @@ def test_a_plugin_detector_is_used_by_name(cli, install_plugin, tiny_model_file,
 
 
 def test_auto_is_the_installed_detector_of_highest_priority(cli, install_plugin, tiny_model_file, tmp_path):
-    from fer_zoo.detectors import FaceDetector, default
-    from fer_zoo.registry import PluginSource
+    from fer_zoo.inference.detectors import FaceDetector, default
+    from fer_zoo.plugins.registry import PluginSource
 
     def made(name, priority, distribution):
         return FaceDetector(name, build=object, description=name, priority=priority,
@@ -384,7 +384,7 @@ def test_the_python_predictor_answers_like_the_cli(cli, tiny_model_file, astrona
     photo = _save(astronaut, tmp_path / "astronaut.png")
     blank = np.full((64, 64, 3), 128, np.uint8)
     predictor = fer_zoo.Predictor(str(tiny_model_file), runtime="keras")
-    assert predictor.detector == fer_zoo.detectors.default(fer_zoo.plugins.current().detectors).name
+    assert predictor.detector == fer_zoo.inference.detectors.default(fer_zoo.plugins.current().detectors).name
     [face] = predictor(photo)
     assert _iou(face.box, ASTRONAUT_FACE) > 0.7 and set(face.probabilities) == set(predictor.class_names)
     [cli_face] = json.loads(cli("predict", str(tiny_model_file), str(photo), "--json", "--runtime", "keras").stdout)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.recipes import RANGES, RECIPES, check, make_optimizer, resolve
+from fer_zoo.models.recipes import RANGES, RECIPES, check, make_optimizer, resolve
 
 
 def test_every_built_in_recipe_is_within_the_ranges():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fer_zoo import Architecture, FerZooError
-from fer_zoo.registry import Registry, filter_names
+from fer_zoo.plugins.registry import Registry, filter_names
 
 
 def arch(**changes) -> Architecture:

@@ -56,8 +56,8 @@ def test_a_crash_at_any_write_after_the_first_epoch_resumes_to_the_complete_hist
                                                                                    install_plugin,
                                                                                    tiny_plugin_source):
     from fer_zoo.data import load_dataset
-    from fer_zoo.runtime import load_model
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.inference.runtime import load_model
+    from fer_zoo.training.train import TrainOptions, train
 
     install_plugin("acme-fer", tiny_plugin_source("tiny"))
     load_dataset(TINY_DATA)  # cached now: the runs below write the same files in the same order
@@ -119,7 +119,7 @@ def test_leftovers_of_killed_writers_are_counted_then_removed(cli):
 
 def test_a_garbage_cached_onnx_model_is_converted_again(tiny_model_file, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(tmp_path / "own-cache"))
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.runtime import load_classifier
 
     x = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 1)).astype("float32")
     good = load_classifier(tiny_model_file, runtime="onnx").predict(x)
@@ -133,7 +133,7 @@ def test_a_garbage_cached_onnx_model_is_converted_again(tiny_model_file, tmp_pat
 
 
 def test_an_interrupted_export_keeps_the_old_artifact_and_cleans_up(tiny_model_file, tmp_path, monkeypatch):
-    from fer_zoo import export as export_module
+    from fer_zoo.deploy import export as export_module
 
     out = tmp_path / "m.onnx"
     export_module.export(tiny_model_file, "onnx", out, data=TINY_DATA)
@@ -293,8 +293,8 @@ class InterruptAt:
 def test_ctrl_c_keeps_every_finished_epoch_and_the_resume_ends_as_an_uninterrupted_run(tmp_path, install_plugin,
                                                                                       tiny_plugin_source):
     from fer_zoo.errors import FerZooError
-    from fer_zoo.runtime import load_model
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.inference.runtime import load_model
+    from fer_zoo.training.train import TrainOptions, train
 
     install_plugin("acme-fer", tiny_plugin_source("tiny"))
     options = TrainOptions(epochs=3, batch_size=16)  # the default 30 s between checkpoints: epochs are far shorter
@@ -319,7 +319,7 @@ def test_ctrl_c_keeps_every_finished_epoch_and_the_resume_ends_as_an_uninterrupt
 def test_a_resume_removes_scratch_files_of_dead_writers_and_uncommitted_checkpoints(tmp_path, install_plugin,
                                                                                    tiny_plugin_source):
     from fer_zoo.errors import FerZooError
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training.train import TrainOptions, train
 
     install_plugin("acme-fer", tiny_plugin_source("tiny"))
     options = TrainOptions(epochs=2, batch_size=16, checkpoint_seconds=0)
@@ -343,7 +343,7 @@ def test_a_resume_removes_scratch_files_of_dead_writers_and_uncommitted_checkpoi
 
 def test_a_finished_run_killed_before_its_tidy_loses_its_numbered_files_at_the_next_resume(tmp_path, install_plugin,
                                                                                         tiny_plugin_source):
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training.train import TrainOptions, train
 
     install_plugin("acme-fer", tiny_plugin_source("tiny"))
     options = TrainOptions(epochs=1, batch_size=16)

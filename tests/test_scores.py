@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fer_zoo.data.dataset import CLASS_NAMES
-from fer_zoo.scores import chance_level, run_status
+from fer_zoo.training.scores import chance_level, run_status
 
 BALANCED = np.arange(7).repeat(100)  # 700 val labels, 1/7 each
 HAPPY_HEAVY = np.array([3] * 300 + list(range(7)) * 100)  # happy = 400 of 1000
@@ -73,7 +73,7 @@ def test_the_time_box_statuses():
 
 
 def test_the_time_box_starts_a_step_only_if_it_and_the_scoring_still_fit():
-    from fer_zoo.callbacks import TimeBox
+    from fer_zoo.training.callbacks import TimeBox
 
     box = TimeBox(seconds=25, started=100.0, forward_seconds=1.0, reserve_batches=4)
     assert box.owed() == 4.0
@@ -85,7 +85,7 @@ def test_the_time_box_starts_a_step_only_if_it_and_the_scoring_still_fit():
 
 
 def test_the_time_box_reserves_the_first_step_and_first_validation_compiles():
-    from fer_zoo.callbacks import TimeBox
+    from fer_zoo.training.callbacks import TimeBox
 
     box = TimeBox(seconds=25, started=100.0, forward_seconds=1.0, reserve_batches=4, first_step_compile=5.0,
                   first_validation=1.0)
@@ -99,12 +99,12 @@ def test_the_time_box_reserves_the_first_step_and_first_validation_compiles():
 
 
 def test_a_time_boxed_run_counts_its_networks_layers_into_the_compiles_it_reserves(monkeypatch, tmp_path):
-    from fer_zoo import callbacks
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training import callbacks
+    from fer_zoo.training.train import TrainOptions, train
 
     boxes = []
     monkeypatch.setattr(callbacks.TimeBox, "on_train_begin", lambda self, logs=None: boxes.append(self))
-    from fer_zoo.pipeline import leaf_layers
+    from fer_zoo.models.pipeline import leaf_layers
 
     result = train("lenet", "synthetic:size=84,seed=1,preset=easy", tmp_path / "run",
                    TrainOptions(epochs=1, batch_size=32, time_box=600))
@@ -116,7 +116,7 @@ def test_a_time_boxed_run_counts_its_networks_layers_into_the_compiles_it_reserv
 def test_metrics_refuse_nan_probabilities_and_an_empty_split():
     """argmax of a NaN row is 0: unguarded, a broken model would score as one that always answers angry."""
     from fer_zoo.errors import FerZooError
-    from fer_zoo.scores import metrics
+    from fer_zoo.training.scores import metrics
 
     labels = np.array([0, 1, 2])
     proba = np.eye(3)[[0, 1, 2]]

@@ -22,8 +22,8 @@ def test_a_calibration_stopped_mid_seed_carries_on_from_its_last_epoch_with_the_
     import keras
 
     from fer_zoo.errors import FerZooError
-    from fer_zoo.rundir import read_history
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.training.rundir import read_history
+    from fer_zoo.training.train import TrainOptions, train
 
     calibrate = load_script("calibrate_synthetic")
     argv = ["--arch", "lenet", "--data", TINY_DATA, "--epochs", "2", "--seeds", "1"]

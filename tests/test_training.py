@@ -17,10 +17,10 @@ import pytest
 
 from rich.console import Console
 
-from fer_zoo.callbacks import HISTORY_COLUMNS
+from fer_zoo.training.callbacks import HISTORY_COLUMNS
 from fer_zoo.data import load_dataset
-from fer_zoo.report import TrainProgress
-from fer_zoo.train import TrainOptions, train
+from fer_zoo.report.terminal import TrainProgress
+from fer_zoo.training.train import TrainOptions, train
 
 TINY_DATA = "synthetic:size=84,seed=1,preset=easy"
 TIMING = {"epoch_seconds", "images_per_second"}
@@ -73,8 +73,8 @@ def test_each_epoch_is_one_80_column_line_marking_the_epoch_best_keras_holds(tra
 
 
 def test_an_epoch_the_time_box_cut_says_how_many_steps_it_ran(tmp_path, monkeypatch):
-    from fer_zoo.callbacks import TimeBox
-    from fer_zoo.report import BenchProgress
+    from fer_zoo.training.callbacks import TimeBox
+    from fer_zoo.report.terminal import BenchProgress
 
     monkeypatch.setattr(TimeBox, "fits", lambda self, now: len(self.step_seconds) < 2)  # the box fires after step 2
     reports = []
@@ -92,7 +92,7 @@ def test_an_epoch_the_time_box_cut_says_how_many_steps_it_ran(tmp_path, monkeypa
     assert (reports[0].steps, reports[0].epoch_steps) == (2, steps)
     assert result.metrics["status"] == "too slow"
     assert result.metrics["epochs"] == round(2 / steps, 2)  # the share it trained, not the epoch it began
-    from fer_zoo.report import cell_text
+    from fer_zoo.report.terminal import cell_text
 
     assert cell_text({"epochs": 2 + 2 / steps}, "epochs", "epochs") == f"{2 + 2 / steps:.1f}" != "2"
     assert cell_text({"epochs": 20}, "epochs", "epochs") == "20"
@@ -103,7 +103,7 @@ def test_an_epoch_the_time_box_cut_says_how_many_steps_it_ran(tmp_path, monkeypa
     # the curves put that epoch at the share of an epoch it trained, not at a whole epoch
     import matplotlib.pyplot as plt
 
-    from fer_zoo.figures import bench_curves_png, curves_png
+    from fer_zoo.report.figures import bench_curves_png, curves_png
 
     drawn = []
     monkeypatch.setattr(plt, "close", lambda fig: drawn.append(fig))
@@ -143,7 +143,7 @@ def test_best_model_is_the_inference_model(trained_run):
     import keras
 
     run, _ = trained_run
-    from fer_zoo.pipeline import RandomAffine
+    from fer_zoo.models.pipeline import RandomAffine
 
     model = keras.saving.load_model(run / "best.keras")
     assert model.input_shape == (None, 48, 48, 1)
@@ -196,7 +196,7 @@ def test_existing_out_is_refused_unless_force(cli, trained_run, tmp_path):
 
 def test_killed_run_resumes_to_a_complete_history(cli, tmp_path):
     out = tmp_path / "killed"
-    code = ("from fer_zoo.train import train, TrainOptions; "
+    code = ("from fer_zoo.training.train import train, TrainOptions; "
             f"train('lenet', {TINY_DATA!r}, {str(out)!r}, TrainOptions(epochs=40, batch_size=32, "
             "checkpoint_seconds=0))")
     process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -275,7 +275,7 @@ def test_corrupt_model_and_classes_matched_by_name(cli, tmp_path, trained_run):
 
 
 def test_recipe_file_overrides(tmp_path):
-    from fer_zoo.recipes import resolve
+    from fer_zoo.models.recipes import resolve
 
     path = tmp_path / "mine.toml"
     path.write_text('base = "modern"\nlearning_rate = 0.05\n[augment]\nflip = false\n')
@@ -286,7 +286,7 @@ def test_recipe_file_overrides(tmp_path):
 
 def test_recipe_file_takes_each_field_in_its_declared_type(tmp_path):
     """A float field takes 7.5 or 0 even where the base recipe's value is a whole number (seed's rotation 10)."""
-    from fer_zoo.recipes import resolve
+    from fer_zoo.models.recipes import resolve
 
     path = tmp_path / "mine.toml"
     path.write_text('base = "seed"\nlearning_rate = 1\nplateau_factor = 0.5\n'
@@ -381,9 +381,9 @@ def test_what_a_run_writes_with_every_option_set_reads_back_through_the_checks(t
     config with every option away from its default, a history with empty cells (a one-step epoch has no
     throughput), a state before any epoch (nothing trained: no best yet)."""
     import fer_zoo
-    from fer_zoo import rundir
-    from fer_zoo.recipes import resolve
-    from fer_zoo.train import _config
+    from fer_zoo.training import rundir
+    from fer_zoo.models.recipes import resolve
+    from fer_zoo.training.train import _config
 
     options = TrainOptions(recipe="modern", seed=3, precision="mixed_bfloat16", class_weights="balanced",
                            label_smoothing=0.1, early_stopping=2, init_from="lenet", freeze="backbone", subset=40,

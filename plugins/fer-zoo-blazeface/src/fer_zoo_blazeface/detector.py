@@ -172,7 +172,7 @@ class BlazeFace:
 
     def __init__(self, min_face: int | str = 24, min_score: float | str = 0.5, propose: float | str = 0.1,
                  verify: float | str = 0.7, iou: float | str = 0.3):
-        from fer_zoo.detectors import number  # options arrive as text from --detector blazeface:key=value
+        from fer_zoo.inference.detectors import number  # options arrive as text from --detector blazeface:key=value
 
         self.min_face = number(min_face, "min_face", int, 4)
         self.min_score = number(min_score, "min_score", float, 0.01, 0.99)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.runtime import Classifier, load_classifier
-from fer_zoo.scores import class_columns, on_data_classes
+from fer_zoo.inference.runtime import Classifier, load_classifier
+from fer_zoo.training.scores import class_columns, on_data_classes
 
 
 class Ensemble(Classifier):
@@ -58,7 +58,7 @@ def is_model(name: str) -> bool:
     from pathlib import Path
 
     from fer_zoo import plugins
-    from fer_zoo.runtime import artifact_kind
+    from fer_zoo.inference.runtime import artifact_kind
 
     path = Path(name)
     if path.exists():

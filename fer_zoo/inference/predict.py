@@ -163,7 +163,7 @@ def _detector(spec: str):
     import threading
 
     from fer_zoo import plugins
-    from fer_zoo.detectors import build_detector, detect_faces, parse
+    from fer_zoo.inference.detectors import build_detector, detect_faces, parse
 
     detector, options = parse(spec, plugins.current().detectors)
     local = threading.local()
@@ -212,7 +212,7 @@ class FaceFinder:
         self.detector_name = self.detect.name if self.detect else None  # ``auto`` resolved
 
     def frame(self, source: str, index: int | None, image: np.ndarray) -> _Frame:
-        from fer_zoo.runtime import fit_image
+        from fer_zoo.inference.runtime import fit_image
 
         height, width = image.shape[:2]
         boxes = self.detect(image, source) if self.detect is not None else [[0, 0, width, height]]

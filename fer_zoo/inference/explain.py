@@ -213,7 +213,7 @@ def explain(classifier, inputs: Iterable[str | os.PathLike], *, target: str | No
             detector: str | None = "auto", margin: float = 0.1, layer: str | None = None,
             method: str = "layer-cam") -> tuple[list[Explanation], list[str]]:
     """Each face in each image file explained; also the files in which no face was found."""
-    from fer_zoo.predict import FaceFinder, expand_inputs, read_image
+    from fer_zoo.inference.predict import FaceFinder, expand_inputs, read_image
 
     model = classifier.keras_model
     if model is None:
@@ -264,7 +264,7 @@ def write_maps(explanations: list[Explanation], out_dir: Path, given: list[Path]
     (fer_zoo.outputs.inputs); every name is checked before the first file is written: inside ``out_dir``,
     no input, nothing replaced without ``force``."""
     from fer_zoo import outputs
-    from fer_zoo.figures import explanation_png
+    from fer_zoo.report.figures import explanation_png
 
     outputs.folder(out_dir, "--out", given, force)
     targets = [outputs.member(out_dir, name, "--out", given, force) for name in output_names(explanations)]

@@ -1,5 +1,5 @@
 """What the CLI prints: rich tables, progress displays and CSV built from plain data. Nothing here
-computes results; figures are in fer_zoo.figures.
+computes results; figures are in fer_zoo.report.figures.
 
 Long because every command's output is here, one function each, so cli.py stays free of formatting.
 """
@@ -12,9 +12,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from fer_zoo.models import ModelSummary
+from fer_zoo.models.build import ModelSummary
 from fer_zoo.plugins import Plugin
-from fer_zoo.registry import Architecture
+from fer_zoo.plugins.registry import Architecture
 
 DASH = "—"
 
@@ -151,7 +151,7 @@ def datasets_table(sources) -> Table:
 
 
 def detectors_table(detectors) -> Table:
-    from fer_zoo.detectors import default
+    from fer_zoo.inference.detectors import default
 
     chosen = default({d.name: d for d in detectors})
     return _catalogue("fer-zoo face detectors", detectors, marked=chosen, caption=(
@@ -433,7 +433,7 @@ def bench_markdown(rows: list[dict], environment: dict) -> str:
 
 class BenchProgress:
     """Shows a bench while it runs: in a terminal, a live table (row, epoch x/N, img/s, val accuracy,
-    ETA, state); otherwise one line per epoch and per row. Fed with fer_zoo.bench's events."""
+    ETA, state); otherwise one line per epoch and per row. Fed with fer_zoo.benchmark.bench's events."""
 
     def __init__(self, console, names: list[str], seeds: int):
         self.console = console

@@ -18,7 +18,7 @@ committed checkpoint whole, and ``--resume`` continues from exactly what ``state
 killed checkpoint wrote but never committed are removed, and so are dead writers' temporary files).
 
 Everything that reads these files reads them here, and checks them here: each key of ``config.json``
-and ``state.json`` of its type, in its range or vocabulary (those of fer_zoo.train and fer_zoo.recipes),
+and ``state.json`` of its type, in its range or vocabulary (those of fer_zoo.training.train and fer_zoo.models.recipes),
 the checkpoint ``state.json`` commits named as a commit names it and present, ``history.csv`` numeric,
 rectangular, epochs 1..n once each and at least those ``state.json`` counts. A damaged file is one
 FerZooError naming the file and the key or line.
@@ -43,7 +43,7 @@ from fer_zoo.errors import FerZooError
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png",
              "MODEL_CARD.md", "predictions.npz")
 NUMBERED = ("last-*.keras", "best-*.keras")
-# the options' vocabularies, here because config.json records them and is checked here; fer_zoo.train checks
+# the options' vocabularies, here because config.json records them and is checked here; fer_zoo.training.train checks
 # its --precision and --class-weights against the same
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -151,7 +151,7 @@ _INTEGER_COLUMNS = ("epoch", "images", "epoch_images")
 def read_history(path: Path, completed: int | None = None) -> list[dict[str, float]]:
     """history.csv, parsed strictly: known numeric columns, every row as long as the header, epochs 1..n
     each once in order, and at least the ``completed`` epochs state.json counts. A damaged file: one line."""
-    from fer_zoo.callbacks import HISTORY_COLUMNS
+    from fer_zoo.training.callbacks import HISTORY_COLUMNS
 
     text = _read_text(path)
     if text is None:
@@ -204,7 +204,7 @@ def _cell(path: Path, line: int, name: str, value: str) -> float:
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
-    from fer_zoo.callbacks import HISTORY_COLUMNS
+    from fer_zoo.training.callbacks import HISTORY_COLUMNS
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
@@ -373,7 +373,7 @@ def _check_fields(path: Path, table: dict, cls, prefix: str) -> None:
     from dataclasses import MISSING, fields
     from typing import get_args, get_type_hints
 
-    from fer_zoo.recipes import OPTIMIZERS
+    from fer_zoo.models.recipes import OPTIMIZERS
 
     declared = get_type_hints(cls)
     for f in fields(cls):
@@ -394,7 +394,7 @@ def _check_fields(path: Path, table: dict, cls, prefix: str) -> None:
 
 
 def _check_config(path: Path, config: dict) -> None:
-    from fer_zoo.recipes import Augment, Recipe
+    from fer_zoo.models.recipes import Augment, Recipe
 
     for key in ("architecture", "data"):
         _field(path, config, key, "text")

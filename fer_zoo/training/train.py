@@ -1,12 +1,12 @@
 """`fer-zoo train`: one architecture, one data source, one run directory that survives a crash.
 
-source -> arrays (fer_zoo.data) -> model (fer_zoo.pipeline around the architecture's network) ->
-``model.fit`` (with fer_zoo.callbacks) -> scores (fer_zoo.scores) -> the run directory (fer_zoo.rundir).
+source -> arrays (fer_zoo.data) -> model (fer_zoo.models.pipeline around the architecture's network) ->
+``model.fit`` (with fer_zoo.training.callbacks) -> scores (fer_zoo.training.scores) -> the run directory (fer_zoo.training.rundir).
 A checkpoint is taken after the first epoch, then at most every ``checkpoint_seconds`` and after the
 last epoch; Ctrl-C also saves the last finished epoch (kept in memory when its checkpoint was skipped),
 and a new run interrupted before any epoch finished is removed; a resumed run
 restarts from the epochs ``state.json`` names and re-runs the rest with the same draws (randomness is
-seeded from (seed, epoch)). With ``--devices N`` all of it runs in fer_zoo.parallel's data-parallel scope.
+seeded from (seed, epoch)). With ``--devices N`` all of it runs in fer_zoo.training.parallel's data-parallel scope.
 
 Long because a run's whole life — fresh or resumed, checkpoints, the time box, the best epoch scored —
 reads best in one place.
@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from fer_zoo import atomic, rundir, values
+from fer_zoo import atomic, values
+from fer_zoo.training import rundir
 from fer_zoo.errors import FerZooError
-from fer_zoo.recipes import Recipe, resolve
-from fer_zoo.rundir import CLASS_WEIGHTS, PRECISIONS
-from fer_zoo.runtime import load_model
+from fer_zoo.models.recipes import Recipe, resolve
+from fer_zoo.training.rundir import CLASS_WEIGHTS, PRECISIONS
+from fer_zoo.inference.runtime import load_model
 
 
 @dataclass
@@ -50,7 +51,7 @@ class TrainOptions:
     eval_subset: int | None = None  # ... and of this many val and test images (default: a quarter of subset)
     time_box: float | None = None  # seconds for the whole run; training stops so that the box holds
     checkpoint_seconds: float = 30.0  # checkpoint at most this often (and always after the last epoch)
-    devices: int | str = 1  # data parallel over this many devices, or "all" (fer_zoo.parallel)
+    devices: int | str = 1  # data parallel over this many devices, or "all" (fer_zoo.training.parallel)
 
 
 @dataclass
@@ -73,9 +74,9 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     ``asked`` (default: those ``options`` sets away from TrainOptions' defaults; "data" for ``data``) must
     match them or be left out, else a FerZooError names what differs.
 
-    ``reporter`` (a fer_zoo.callbacks.Reporter) is told about every step and epoch, for a progress display.
+    ``reporter`` (a fer_zoo.training.callbacks.Reporter) is told about every step and epoch, for a progress display.
     ``unsafe`` lets ``--init-from`` and ``--resume`` load models that hold code (Lambda layers).
-    ``trackers`` (fer_zoo.tracking.Trackers) get the settings, each epoch's scores and the finished run.
+    ``trackers`` (fer_zoo.training.tracking.Trackers) get the settings, each epoch's scores and the finished run.
     """
     import fer_zoo
     from fer_zoo.data import load_dataset
@@ -94,7 +95,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         _refuse_changes(saved.config, out, arch_name, data, options, asked)
         arch_name, data = saved.config["architecture"], saved.config["data"]
         options = options_from_config(saved.config)
-    from fer_zoo import parallel
+    from fer_zoo.training import parallel
 
     options = replace(options, devices=parallel.resolve(options.devices))
     arch = fer_zoo.get_architecture(arch_name)
@@ -116,7 +117,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
                          resumed_from=saved.done, already_finished=True, model=load_model(out, unsafe))
     callbacks = list(callbacks or [])
     if trackers:
-        from fer_zoo.callbacks import Tracking
+        from fer_zoo.training.callbacks import Tracking
 
         trackers.start(config)
         callbacks.append(Tracking(trackers))
@@ -187,8 +188,8 @@ class Run:
 
     def validate(self) -> dict[str, float] | None:
         """Scores on val (batch-norm statistics re-estimated first); None if the outputs are not numbers."""
-        from fer_zoo.pipeline import predict_fixed
-        from fer_zoo.scores import validation_scores
+        from fer_zoo.models.pipeline import predict_fixed
+        from fer_zoo.training.scores import validation_scores
 
         self.precise_bn()
         probabilities = predict_fixed(self.inference, self.val.x, self.eval_batch)
@@ -217,7 +218,7 @@ class Run:
 
     def checkpoint(self) -> None:
         """best-NNNN.keras (if it changed) and last-NNNN.keras under new names, then history.csv and
-        state.json, which commits them (fer_zoo.rundir). A kill anywhere leaves the previous commit whole."""
+        state.json, which commits them (fer_zoo.training.rundir). A kill anywhere leaves the previous commit whole."""
         if self.best_changed:
             self.best_file = rundir.numbered("best", self.best_epoch)
             self._save_best(self.best_file)
@@ -259,7 +260,8 @@ class Run:
 
 def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, saved, callbacks: list,
          reporter, started: float, unsafe: bool) -> RunResult:
-    from fer_zoo import environment, parallel
+    from fer_zoo import environment
+    from fer_zoo.training import parallel
 
     environment.enable_compile_cache()
     with parallel.data_parallel(options.devices):
@@ -273,8 +275,10 @@ def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, s
               reporter, started: float, unsafe: bool) -> RunResult:
     import keras
 
-    from fer_zoo import parallel, pipeline, transfer
-    from fer_zoo.callbacks import EpochEnd
+    from fer_zoo.training import parallel
+    from fer_zoo.models import pipeline
+    from fer_zoo.models import transfer
+    from fer_zoo.training.callbacks import EpochEnd
 
     devices = options.devices
     train_split = dataset.splits["train"]
@@ -347,8 +351,8 @@ def _time_box(run: Run, seconds: float, started: float):
     """A TimeBox measured on this run: one forward batch, timed after a first call that compiles it (the
     same compiled function validation uses afterwards); the compiles still to come (the training step's,
     the precise-BN pass's) estimated from the network's layer count."""
-    from fer_zoo.callbacks import PRECISE_BN_COMPILE_PER_LAYER, STEP_COMPILE_PER_LAYER, TimeBox
-    from fer_zoo.pipeline import leaf_layers, predict_fixed
+    from fer_zoo.training.callbacks import PRECISE_BN_COMPILE_PER_LAYER, STEP_COMPILE_PER_LAYER, TimeBox
+    from fer_zoo.models.pipeline import leaf_layers, predict_fixed
 
     probe = run.val.x[: run.eval_batch]
     predict_fixed(run.inference, probe, run.eval_batch)
@@ -367,10 +371,10 @@ def _time_box(run: Run, seconds: float, started: float):
 
 def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     """Score the best epoch's weights on val and test, judge the run, write metrics and curves."""
-    from fer_zoo import model_card
-    from fer_zoo.figures import curves_png, epochs_trained
-    from fer_zoo.pipeline import predict_fixed
-    from fer_zoo.scores import metrics, run_status
+    from fer_zoo.report import model_card
+    from fer_zoo.report.figures import curves_png, epochs_trained
+    from fer_zoo.models.pipeline import predict_fixed
+    from fer_zoo.training.scores import metrics, run_status
 
     if run.unsaved or not (run.out / "state.json").is_file():
         if run.best_weights is None:  # nothing trained (too slow for the time box): the model as built
@@ -483,7 +487,7 @@ def _conflicts(config: dict, arch_recipe: str | None, options: TrainOptions, dat
                asked: set[str]) -> list[str]:
     """What a resume asked for (the names in ``asked``) that differs from the run's ``config``, each as
     "--epochs 5 (not 9)", the run's value first. A recipe counts as the same when it resolves to the same."""
-    from fer_zoo import parallel
+    from fer_zoo.training import parallel
 
     saved = Recipe.from_dict(config["recipe"])
     knobs = {"epochs": saved.epochs, "batch_size": saved.batch_size, "lr": saved.learning_rate,

@@ -65,7 +65,7 @@ class EpochEnd(keras.callbacks.Callback):
     checkpoint the run directory (after the first epoch, then at most every ``checkpoint_seconds``, and at
     the end).
 
-    ``run`` is the train loop's state (fer_zoo.train.Run): the directory writer, the models, the data.
+    ``run`` is the train loop's state (fer_zoo.training.train.Run): the directory writer, the models, the data.
     """
 
     def __init__(self, run, reporter: Reporter | None = None):
@@ -150,7 +150,7 @@ class EpochEnd(keras.callbacks.Callback):
 
 
 class Tracking(keras.callbacks.Callback):
-    """Sends each epoch's scores (after EpochEnd has added validation's) to fer_zoo.tracking's trackers."""
+    """Sends each epoch's scores (after EpochEnd has added validation's) to fer_zoo.training.tracking's trackers."""
 
     def __init__(self, trackers):
         super().__init__()

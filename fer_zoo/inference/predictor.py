@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.predict import DEFAULT_MARGIN, MAX_PIXELS, Face, FaceFinder, classify_frames, read_image
+from fer_zoo.inference.predict import DEFAULT_MARGIN, MAX_PIXELS, Face, FaceFinder, classify_frames, read_image
 
 Image = str | os.PathLike | np.ndarray
 
@@ -40,7 +40,7 @@ class Predictor:
                  unsafe: bool = False, max_pixels: int = MAX_PIXELS, scale: float | None = None,
                  offset: float | None = None):
         from fer_zoo.quiet import import_keras
-        from fer_zoo.runtime import load_classifier
+        from fer_zoo.inference.runtime import load_classifier
 
         if batch_size < 1 or margin < 0:
             raise FerZooError("batch_size must be at least 1 and margin not negative")

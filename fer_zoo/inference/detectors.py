@@ -16,8 +16,8 @@ from typing import Any
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError, describe_exception
-from fer_zoo.hookspecs import hookimpl
-from fer_zoo.registry import NAME_PATTERN, PluginSource
+from fer_zoo.plugins.hookspecs import hookimpl
+from fer_zoo.plugins.registry import NAME_PATTERN, PluginSource
 
 Boxes = Sequence[Sequence[int]]
 AUTO = "auto"  # --detector auto: the installed detector of highest priority

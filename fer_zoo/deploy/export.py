@@ -18,7 +18,7 @@ import numpy as np
 from fer_zoo import atomic
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import muted
-from fer_zoo.runtime import MAX_ABS_DIFF as FLOAT_TOLERANCE
+from fer_zoo.inference.runtime import MAX_ABS_DIFF as FLOAT_TOLERANCE
 
 FORMATS = {"keras": ".keras", "h5": ".h5", "savedmodel": "", "tflite": ".tflite", "onnx": ".onnx"}
 QUANTIZATIONS = ("none", "float16", "int8")
@@ -73,7 +73,7 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
     """Export ``model`` (run dir, .keras/.h5, or an architecture with shipped weights) to ``out``."""
     import keras
 
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.runtime import load_classifier
 
     out = Path(out)
     _check_request(fmt, quantize, out, force, model, data)
@@ -142,7 +142,7 @@ def _check_request(fmt: str, quantize: str, out: Path, force: bool, model="", da
 def _images(data: str, shape: tuple[int, int, int], representative: bool):
     """Real images for the check (val split) and int8 calibration (train split), at the model's input."""
     from fer_zoo.data import load_dataset
-    from fer_zoo.runtime import fit_images
+    from fer_zoo.inference.runtime import fit_images
 
     dataset = load_dataset(data)
     check_split = dataset.splits.get("val") or dataset.splits.get("test") or dataset.splits["train"]
@@ -178,7 +178,7 @@ def _write(source, fmt: str, quantize: str, path: Path, representative, scope=("
 
 def _verify(artifact: Path, fmt: str, quantize: str, out: Path, reference: np.ndarray, x: np.ndarray,
             data: str, scope=("keep_float", ())) -> ExportReport:
-    from fer_zoo.runtime import load_classifier
+    from fer_zoo.inference.runtime import load_classifier
 
     # the artifact is the one just written from the model being exported: loading it runs nothing new
     loaded = load_classifier(artifact, runtime="keras", unsafe=True)

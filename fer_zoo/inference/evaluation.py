@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.scores import class_columns, metrics, on_data_classes
+from fer_zoo.training.scores import class_columns, metrics, on_data_classes
 
 TTA_MODES = ("none", "flip", "tencrop")
 
@@ -28,7 +28,7 @@ def _crops(x: np.ndarray) -> list[np.ndarray]:
 
 def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none") -> np.ndarray:
     """Probabilities averaged over the test-time views of ``x``; ``model`` is a Keras model or a
-    :class:`fer_zoo.runtime.Classifier`."""
+    :class:`fer_zoo.inference.runtime.Classifier`."""
     if tta not in TTA_MODES:
         raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
     views = {"none": lambda: [x], "flip": lambda: [x, x[:, :, ::-1]], "tencrop": lambda: _crops(x)}[tta]()
@@ -43,7 +43,7 @@ def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "te
     """Metrics of a trained model (Keras, or an exported ONNX/TFLite/SavedModel artifact) on one split; of
     several, the metrics of their ensemble (probabilities averaged, ``weights`` optional) and of each member."""
     from fer_zoo.data import load_dataset
-    from fer_zoo.ensemble import Ensemble, load_ensemble
+    from fer_zoo.inference.ensemble import Ensemble, load_ensemble
 
     if split not in ("train", "val", "test"):
         raise FerZooError(f"--split must be train, val or test, got {split!r}")
@@ -85,7 +85,7 @@ def confusion_target(model: str | Path | list, data: str, confusion: str | Path 
     against the models and the data, before any work), else ``confusion_SPLIT.png`` in the run directory
     being evaluated (one model), else nowhere."""
     from fer_zoo import outputs
-    from fer_zoo.runtime import artifact_kind
+    from fer_zoo.inference.runtime import artifact_kind
 
     models = [Path(m) for m in model] if isinstance(model, (list, tuple)) else [Path(model)]
     if confusion is None:
@@ -98,7 +98,7 @@ def confusion_target(model: str | Path | list, data: str, confusion: str | Path 
 def write_confusion(result: dict, target: Path) -> Path:
     """The row-normalised confusion matrix of an ``evaluate`` result as a PNG at ``target``."""
     from fer_zoo import outputs
-    from fer_zoo.figures import confusion_png
+    from fer_zoo.report.figures import confusion_png
 
     title = f"{Path(result['model']).name} on {result['data']} ({result['split']}, row-normalised)"
     return outputs.write_with(target, "--confusion", lambda tmp: confusion_png(result["confusion_matrix"],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fer_zoo.errors import FerZooError, one_line
-from fer_zoo.registry import Architecture
+from fer_zoo.plugins.registry import Architecture
 
 
 def create_model(arch: Architecture, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7,

@@ -1,6 +1,6 @@
 """One bench row in its own process: train (or resume), then time inference; writes row.json.
 
-Run by fer_zoo.bench as ``python -m fer_zoo.bench_worker JOB_JSON``. Each epoch is one JSON line on
+Run by fer_zoo.benchmark.bench as ``python -m fer_zoo.benchmark.worker JOB_JSON``. Each epoch is one JSON line on
 stdout (the parent's progress display); a user error ends as one ``fer-zoo: error:`` line on stderr and
 status 2, which the parent reads as the row's error.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_zoo import atomic, rundir
+from fer_zoo import atomic
+from fer_zoo.training import rundir
 from fer_zoo.errors import FerZooError
 from fer_zoo.timing import median_seconds
 
@@ -29,8 +30,8 @@ def time_inference(model, batch: int, repeats: int) -> float:
 def run(job: dict, reporter=None) -> dict:
     """Train (or resume) and time one row; ``reporter`` gets its progress (default: JSON lines on stdout)."""
     import fer_zoo
-    from fer_zoo.report import JsonLines
-    from fer_zoo.train import TrainOptions, train
+    from fer_zoo.report.terminal import JsonLines
+    from fer_zoo.training.train import TrainOptions, train
 
     if job.get("kind") == "pretrained":
         return score_pretrained(job)
@@ -41,7 +42,7 @@ def run(job: dict, reporter=None) -> dict:
                            eval_subset=job["eval_subset"], time_box=job["time_box"], devices=job.get("devices", 1),
                            init_from=arch.name if job.get("kind") == "fine-tune" else None)
     resumable = rundir.unfinished(run_dir)
-    from fer_zoo import tracking
+    from fer_zoo.training import tracking
 
     kinds = job.get("track") or []
     trackers = tracking.Trackers(kinds, job.get("track_uri"), str(run_dir), run_dir) if kinds else None
@@ -74,8 +75,8 @@ def score_pretrained(job: dict) -> dict:
     """A row for shipped weights as they are: scored on the budget's val and test images, timed; no training."""
     import fer_zoo
     from fer_zoo.data import load_dataset
-    from fer_zoo.runtime import load_classifier
-    from fer_zoo.scores import class_columns, metrics, on_data_classes
+    from fer_zoo.inference.runtime import load_classifier
+    from fer_zoo.training.scores import class_columns, metrics, on_data_classes
 
     arch = fer_zoo.get_architecture(job["arch"])
     dataset = load_dataset(job["data"])

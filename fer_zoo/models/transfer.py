@@ -6,15 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.runtime import load_model
+from fer_zoo.inference.runtime import load_model
 
 
 def init_from(inference, source: str, unsafe: bool, dataset) -> None:
     """Start from another model's weights: a file, a run directory, or an architecture's shipped weights."""
     import fer_zoo
     from fer_zoo import plugins
-    from fer_zoo.models import create_model
-    from fer_zoo.pipeline import inference_model
+    from fer_zoo.models.build import create_model
+    from fer_zoo.models.pipeline import inference_model
 
     if not Path(source).exists() and source in plugins.current().architectures:
         donor_arch = fer_zoo.get_architecture(source)

@@ -49,9 +49,9 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
 
 def build(bench_dir: str | Path) -> str:
     """The report's HTML for the bench in ``bench_dir``."""
-    from fer_zoo.bench import BUDGETS, KINDS, RowSpec
-    from fer_zoo.rundir import read_history, read_json
-    from fer_zoo.report import bench_subject
+    from fer_zoo.benchmark.bench import BUDGETS, KINDS, RowSpec
+    from fer_zoo.training.rundir import read_history, read_json
+    from fer_zoo.report.terminal import bench_subject
 
     bench_dir = Path(bench_dir)
     results = bench_dir / "results.json"
@@ -114,7 +114,7 @@ def _meta(env: dict) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    from fer_zoo.report import BENCH_COLUMNS, cell_text
+    from fer_zoo.report.terminal import BENCH_COLUMNS, cell_text
 
     head = "".join(f"<th>{_e(h)}</th>" for h in ["model", *(h for _, h, _ in BENCH_COLUMNS), "status"])
     body = []
@@ -148,7 +148,7 @@ def _figure(draw, caption: str) -> str:
 
 
 def _scatter_plots(rows: list[dict], subject: str) -> str:
-    from fer_zoo.figures import accuracy_vs_params_png, accuracy_vs_speed_png
+    from fer_zoo.report.figures import accuracy_vs_params_png, accuracy_vs_speed_png
 
     return (_figure(lambda f: accuracy_vs_params_png(rows, f, f"accuracy vs parameters · {subject}"),
                     "test accuracy against parameters") +
@@ -157,7 +157,7 @@ def _scatter_plots(rows: list[dict], subject: str) -> str:
 
 
 def _curves(histories: dict[str, list[dict]], subject: str) -> str:
-    from fer_zoo.figures import bench_curves_png
+    from fer_zoo.report.figures import bench_curves_png
 
     shown = {name: rows for name, rows in histories.items() if rows}
     if not shown:
@@ -167,7 +167,7 @@ def _curves(histories: dict[str, list[dict]], subject: str) -> str:
 
 
 def _confusions(metrics: dict[str, dict], configs: dict[str, dict]) -> str:
-    from fer_zoo.figures import confusion_png
+    from fer_zoo.report.figures import confusion_png
 
     figures = [_figure(lambda f, m=m, c=configs[name], n=name: confusion_png(
         m["test_confusion_matrix"], c.get("class_names", []), f, f"{n} (test, row-normalised)"), name)

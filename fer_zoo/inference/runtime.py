@@ -91,7 +91,7 @@ def resolve_model_path(model: str | Path) -> Path:
 def _refuse_untrained_run(path: Path) -> None:
     """A finished run without best.keras is a bench row that never took a training step (it keeps no model):
     say so, with its status and reason, rather than that the folder is not a run."""
-    from fer_zoo import rundir
+    from fer_zoo.training import rundir
 
     if (path / "best.keras").is_file() or not (path / "metrics.json").is_file():
         return
@@ -116,7 +116,7 @@ def load_model(model: str | Path, unsafe: bool = False, scale: float | None = No
     """
     import keras
 
-    import fer_zoo.pipeline  # noqa: F401  (registers fer-zoo's own layers, which saved models may hold)
+    import fer_zoo.models.pipeline  # noqa: F401  (registers fer-zoo's own layers, which saved models may hold)
 
     scale, offset = _scaling(scale, offset)
     path = resolve_model_path(model)
@@ -295,8 +295,8 @@ def _is_architecture(name: str) -> bool:
 def _from_architecture(name: str, runtime: str) -> Classifier:
     """An architecture's shipped weights as a classifier of its declared input (raw pixels in)."""
     from fer_zoo import get_architecture
-    from fer_zoo.models import create_model
-    from fer_zoo.pipeline import inference_model
+    from fer_zoo.models.build import create_model
+    from fer_zoo.models.pipeline import inference_model
 
     arch = get_architecture(name)
     classes = len(arch.class_names)

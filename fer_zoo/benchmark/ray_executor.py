@@ -50,7 +50,7 @@ def unpack(data: bytes, folder: Path) -> None:
 
 
 class _BoardReporter:
-    """A training reporter (fer_zoo.callbacks.Reporter) that posts to the driver's board."""
+    """A training reporter (fer_zoo.training.callbacks.Reporter) that posts to the driver's board."""
 
     def __init__(self, board, label: str, seed: int):
         self.board, self.base = board, {"model": label, "seed": seed}
@@ -70,8 +70,9 @@ def run_row(job: dict, prior: bytes | None, board) -> tuple[dict, bytes, str]:
     """A Ray task: one bench row in this worker process; returns (row, the run directory packed, node)."""
     import ray
 
-    from fer_zoo import atomic, bench_worker
-    from fer_zoo.executors import failure_status
+    from fer_zoo import atomic
+    from fer_zoo.benchmark import worker as bench_worker
+    from fer_zoo.benchmark.executors import failure_status
 
     node = ray.util.get_node_ip_address()
     board.post.remote({"event": "row", "model": job["label"], "seed": job["seed"], "state": "running",

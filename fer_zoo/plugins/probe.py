@@ -41,7 +41,7 @@ def say(text):
     os.write(out, (text + "\n").encode())
 from importlib.metadata import EntryPoint
 import pluggy
-from fer_zoo import hookspecs
+from fer_zoo.plugins import hookspecs
 say("ready")
 for i, (name, value) in enumerate(entries):
     say(f"import {i}")

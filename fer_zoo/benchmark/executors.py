@@ -1,5 +1,5 @@
 """Where bench rows run: :class:`LocalExecutor` runs each in a worker process on this machine, one or
-``jobs`` at a time (fer_zoo.ray_executor has the Ray one). :class:`Bench` is what every executor is given:
+``jobs`` at a time (fer_zoo.benchmark.ray_executor has the Ray one). :class:`Bench` is what every executor is given:
 the config, where rows go, the event sink, and how to run one row in a local worker process (an
 out-of-memory kill is retried once at half the batch).
 """
@@ -18,7 +18,7 @@ from typing import Any
 from fer_zoo.errors import FerZooError, one_line
 
 Event = dict[str, Any]
-# fer_zoo.bench's BenchConfig, Budget and RowSpec (that module imports this one)
+# fer_zoo.benchmark.bench's BenchConfig, Budget and RowSpec (that module imports this one)
 BenchConfig = Budget = RowSpec = Any
 
 
@@ -32,7 +32,7 @@ class Bench:
         return self.out / spec.folder / f"seed{seed}"
 
     def job(self, spec: RowSpec, seed: int, run_dir: Path, batch_size: int | None = None) -> dict:
-        """One row for fer_zoo.bench_worker, as plain JSON-able data."""
+        """One row for fer_zoo.benchmark.worker, as plain JSON-able data."""
         config, budget = self.config, self.budget
         return {"arch": spec.arch, "kind": spec.kind, "label": spec.label, "data": config.data,
                 "run_dir": str(run_dir), "seed": seed, "epochs": config.epochs or budget.epochs,
@@ -114,7 +114,7 @@ def serialised(emit: Callable[[Event], None]) -> Callable[[Event], None]:
 
 def _recipe_batch_size(name: str, recipe: str | None) -> int:
     import fer_zoo
-    from fer_zoo.recipes import resolve
+    from fer_zoo.models.recipes import resolve
 
     return resolve(fer_zoo.get_architecture(name).recipe, recipe).batch_size
 
@@ -122,7 +122,7 @@ def _recipe_batch_size(name: str, recipe: str | None) -> int:
 def _worker(job: dict, emit) -> tuple[int, str]:
     """Run one row's worker process; forward its JSON lines as events; return (status, stderr)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-    process = subprocess.Popen([sys.executable, "-m", "fer_zoo.bench_worker", json.dumps(job)],
+    process = subprocess.Popen([sys.executable, "-m", "fer_zoo.benchmark.worker", json.dumps(job)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     errors: list[str] = []
     drain = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)

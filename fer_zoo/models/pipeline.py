@@ -22,8 +22,8 @@ import numpy as np
 from keras import layers, ops
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.recipes import Augment, Recipe, make_optimizer
-from fer_zoo.registry import Architecture
+from fer_zoo.models.recipes import Augment, Recipe, make_optimizer
+from fer_zoo.plugins.registry import Architecture
 
 
 @keras.saving.register_keras_serializable(package="fer_zoo")
@@ -112,7 +112,7 @@ class TopKAccuracy(keras.metrics.MeanMetricWrapper):
 def inference_model(arch: Architecture, data_shape: tuple[int, int, int], num_classes: int, bare=None):
     """Raw 0-255 images of the data's shape in, probabilities out: adapts size and channels to what the
     architecture declares, applies its normalisation, then the bare network."""
-    from fer_zoo.models import create_model
+    from fer_zoo.models.build import create_model
 
     bare = bare if bare is not None else create_model(arch, arch.input_shape, num_classes)
     height, width, channels = arch.input_shape

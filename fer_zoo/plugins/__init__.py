@@ -4,7 +4,7 @@ A plugin that fails to import, whose hook raises (any ``BaseException``: ``sys.e
 ``KeyboardInterrupt`` nobody pressed, a class of its own), that hands over a value of the wrong type
 (``FER_ZOO_PLUGIN_API``, what ``register`` receives) or that registers invalid metadata is recorded
 with its error and skipped; everything else keeps working. One that would end or hang the interpreter
-is found first, in a child process (``fer_zoo.plugin_probe``). Set ``FER_ZOO_STRICT_PLUGINS=1`` to turn
+is found first, in a child process (``fer_zoo.plugins.probe``). Set ``FER_ZOO_STRICT_PLUGINS=1`` to turn
 every plugin warning into an error, and ``FER_ZOO_DISABLE_PLUGINS=dist-a,dist-b`` to skip
 distributions by name.
 
@@ -25,9 +25,10 @@ from typing import Any
 
 import pluggy
 
-from fer_zoo import hookspecs, plugin_probe as probe
+from fer_zoo.plugins import hookspecs
+from fer_zoo.plugins import probe
 from fer_zoo.errors import FerZooError, describe_exception, one_line
-from fer_zoo.registry import Architecture, PluginSource, Registry
+from fer_zoo.plugins.registry import Architecture, PluginSource, Registry
 
 ENTRY_POINT_GROUP = "fer_zoo"
 BUILTIN_DISTRIBUTION = "fer-zoo"
@@ -357,7 +358,7 @@ class Kind:
 def kinds() -> tuple[Kind, ...]:
     """The table that drives plugin loading for every kind (the types are imported only when loading)."""
     from fer_zoo.data.dataset import DatasetSource
-    from fer_zoo.detectors import FaceDetector
+    from fer_zoo.inference.detectors import FaceDetector
 
     return (Kind("architecture", "architectures", "fer_zoo_register_architectures", Architecture),
             Kind("dataset", "datasets", "fer_zoo_register_datasets", DatasetSource),

@@ -1,10 +1,10 @@
 """`fer-zoo bench`: every selected architecture on the same data, splits, seeds and budget.
 
-Each (architecture, seed) row trains in its own process (``python -m fer_zoo.bench_worker``), so a crash,
+Each (architecture, seed) row trains in its own process (``python -m fer_zoo.benchmark.worker``), so a crash,
 an out-of-memory kill or a NaN ends only its row; an executor decides where those processes run
-(fer_zoo.executors: here, one or ``--jobs`` at a time; fer_zoo.ray_executor: Ray tasks). Each row's
+(fer_zoo.benchmark.executors: here, one or ``--jobs`` at a time; fer_zoo.benchmark.ray_executor: Ray tasks). Each row's
 epochs reach :func:`run_bench` as events for a progress display; rows are plain data, and
-fer_zoo.report draws them.
+fer_zoo.report.terminal draws them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from fer_zoo import atomic, outputs
 from fer_zoo.errors import FerZooError, one_line
-from fer_zoo.executors import Bench, LocalExecutor, serialised
+from fer_zoo.benchmark.executors import Bench, LocalExecutor, serialised
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,10 @@ class BenchConfig:
     pretrained: bool = False  # add a row scoring each architecture's shipped weights as they are
     fine_tune: bool = False  # ... and one fine-tuning them under the budget
     ensemble: bool = False  # add a row averaging the trained rows' probabilities
-    track: tuple[str, ...] = ()  # fer_zoo.tracking's trackers for each trained row
+    track: tuple[str, ...] = ()  # fer_zoo.training.tracking's trackers for each trained row
     track_uri: str | None = None
     recipe: str | None = None  # every row's recipe (a name or a .toml file); None: each architecture's own
-    devices: int | str = 1  # each row data parallel over this many devices, or "all" (fer_zoo.parallel)
+    devices: int | str = 1  # each row data parallel over this many devices, or "all" (fer_zoo.training.parallel)
 
     def comparable(self) -> dict:
         """What must match for an earlier invocation's rows to be reused (where results go does not; a bench
@@ -207,12 +207,12 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
 
     ``on_event`` gets plain dicts: ``{"event": "row", "model", "seed", "state": "started" | "running" |
     "retrying" | "reused" | "finished", "row"?, "node"?}`` and each worker's ``{"event": "epoch", ...}``
-    (see fer_zoo.callbacks.EpochReport). ``executor`` runs the rows not finished earlier: a
-    :class:`LocalExecutor` (the default, one row at a time) or fer_zoo.ray_executor's.
+    (see fer_zoo.training.callbacks.EpochReport). ``executor`` runs the rows not finished earlier: a
+    :class:`LocalExecutor` (the default, one row at a time) or fer_zoo.benchmark.ray_executor's.
     """
     from fer_zoo import environment
     from fer_zoo.data import load_dataset
-    from fer_zoo.train import PRECISIONS
+    from fer_zoo.training.train import PRECISIONS
 
     budget = BUDGETS.get(config.budget)
     if budget is None:
@@ -297,7 +297,7 @@ def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
     that failed, is left out), scored on the same val and test images."""
     import numpy as np
 
-    from fer_zoo.scores import metrics
+    from fer_zoo.training.scores import metrics
 
     members, probabilities = [], {"val": [], "test": []}
     for row in rows:
@@ -334,9 +334,9 @@ def exit_status(rows: list[dict], strict: bool = False) -> int:
 
 def write_results(result: dict, out: Path) -> list[Path]:
     """results.csv, results.json, results.md, accuracy_vs_params.png, curves.png (report.html: html_report)."""
-    from fer_zoo.figures import accuracy_vs_params_png, bench_curves_png
-    from fer_zoo.report import bench_markdown, bench_subject
-    from fer_zoo.rundir import read_history
+    from fer_zoo.report.figures import accuracy_vs_params_png, bench_curves_png
+    from fer_zoo.report.terminal import bench_markdown, bench_subject
+    from fer_zoo.training.rundir import read_history
 
     rows = result["rows"]
     buffer = io.StringIO()

@@ -1,0 +1,1 @@
+"""Deployable files: each format written, reloaded and verified."""

@@ -1,0 +1,1 @@
+"""What people read: terminal tables and progress, figures, report.html, model cards."""
