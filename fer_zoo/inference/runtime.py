@@ -355,7 +355,7 @@ def _cached_onnx(model, cache_key: str | None, source: str) -> Classifier:
     import keras
 
     from fer_zoo import __version__
-    from fer_zoo.data.cache import cache_dir
+    from fer_zoo.environment import cache_dir
 
     if keras.backend.backend() != "tensorflow":
         raise FerZooError("the ONNX conversion needs the tensorflow backend")
