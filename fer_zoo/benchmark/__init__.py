@@ -1,1 +1,1 @@
-"""`fer-zoo bench`: rows, where they run (worker processes here, Ray tasks), one row's worker."""
+"""`fer-zoo bench`: rows, where they run (worker processes here, Ray tasks), one row's worker, the bench folder's report.html."""
