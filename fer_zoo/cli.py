@@ -584,7 +584,7 @@ def bench_command(
     finally:
         if progress is not None:
             progress.stop()
-    from fer_zoo.report import html as html_report
+    from fer_zoo.benchmark import html as html_report
 
     files = [*write_results(result, out), html_report.write(out)]
     if as_json:
@@ -646,7 +646,7 @@ def report_command(
     bench_dir: Annotated[Path, typer.Argument(help="A bench's --out folder (results.json and the run directories).")],
 ) -> None:
     """Write BENCH_DIR/report.html: one self-contained page of the comparison, its plots and sample faces."""
-    from fer_zoo.report import html as html_report
+    from fer_zoo.benchmark import html as html_report
 
     _loaded_plugins()
     target = html_report.write(bench_dir)

@@ -8,6 +8,16 @@ import platform
 from pathlib import Path
 
 COMPILE_CACHE_ENV = "FER_ZOO_COMPILE_CACHE"  # "0" turns the persistent compilation cache off
+CACHE_ENV = "FER_ZOO_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Where fer-zoo keeps what it can rebuild: parsed datasets, converted models, compiled programs,
+    plugin probe verdicts. ``$FER_ZOO_CACHE_DIR``, else the user cache dir (``~/.cache/fer-zoo``)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fer-zoo"
 
 
 def cpu_name() -> str:
@@ -89,8 +99,6 @@ def enable_compile_cache() -> Path | None:
     if keras.backend.backend() != "jax" or os.environ.get(COMPILE_CACHE_ENV, "1") == "0":
         return None
     import jax
-
-    from fer_zoo.data.cache import cache_dir
 
     folder = cache_dir() / "jax"
     try:

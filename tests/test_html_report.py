@@ -18,7 +18,7 @@ def bench_dir(tmp_path_factory):
     """A real bench output: one trained row (tiny data, one epoch) plus rows that failed, and results.json."""
     import fer_zoo
     from fer_zoo import plugins
-    from fer_zoo.report import html as html_report
+    from fer_zoo.benchmark import html as html_report
     from fer_zoo.benchmark.bench import BenchConfig, write_results
     from fer_zoo.environment import describe
     from fer_zoo.training.train import TrainOptions, train

@@ -333,7 +333,7 @@ def exit_status(rows: list[dict], strict: bool = False) -> int:
 
 
 def write_results(result: dict, out: Path) -> list[Path]:
-    """results.csv, results.json, results.md, accuracy_vs_params.png, curves.png (report.html: html_report)."""
+    """results.csv, results.json, results.md, accuracy_vs_params.png, curves.png (report.html: benchmark/html.py)."""
     from fer_zoo.report.figures import accuracy_vs_params_png, bench_curves_png
     from fer_zoo.report.terminal import bench_markdown, bench_subject
     from fer_zoo.training.rundir import read_history

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -18,17 +17,10 @@ import xxhash
 
 from fer_zoo import atomic
 from fer_zoo.data.dataset import Dataset, Split, contract_problem
+from fer_zoo.environment import CACHE_ENV, cache_dir
 
 FORMAT_VERSION = 1
-CACHE_ENV = "FER_ZOO_CACHE_DIR"
 log = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "fer-zoo"
 
 
 def file_digest(path: Path, block: int = 1 << 24) -> str:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError
-from fer_zoo.plugins.registry import FER2013_CLASSES, NAME_PATTERN, PluginSource
+from fer_zoo.plugins.registry import FER2013_CLASSES, DatasetSource  # noqa: F401  (the sources' type, kept here by name)
 
 # FER2013's canonical order; sources with more classes append theirs (FER+ contempt = 7).
 CLASS_NAMES = FER2013_CLASSES
@@ -86,34 +85,6 @@ class Dataset:
             per_class = np.bincount(split.hard_labels, minlength=len(self.class_names))
             out[split_name] = {c: int(n) for c, n in zip(self.class_names, per_class)}
         return out
-
-
-@dataclass(frozen=True)
-class DatasetSource:
-    """A kind of data a plugin can load: ``load(options) -> Dataset``, options as strings."""
-
-    name: str
-    load: Callable[[dict[str, str]], Dataset]
-    description: str
-    options: Mapping[str, str] = field(default_factory=dict)  # option -> one-line help
-    # fingerprint(options) -> cache key covering content and options; None: never cached
-    fingerprint: Callable[[dict[str, str]], str] | None = None
-    plugin: PluginSource | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
-            raise FerZooError(f"dataset name {self.name!r} is invalid: use lower-case letters, digits, '_' and '-'")
-        if not callable(self.load):
-            raise FerZooError(f"dataset {self.name!r}: load must be callable")
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "options": dict(self.options),
-            "plugin": self.plugin.distribution if self.plugin else None,
-            "plugin_version": self.plugin.version if self.plugin else None,
-        }
 
 
 def contract_problem(dataset: Dataset) -> str | None:

@@ -1,4 +1,5 @@
-"""Face detectors for `fer-zoo predict`: the built-in Haar cascade, and the type plugins register theirs with.
+"""Face detectors for `fer-zoo predict`: the built-in Haar cascade, and checked calls into any detector (the
+type plugins register theirs with, ``FaceDetector``, is in :mod:`fer_zoo.plugins.registry`).
 
 A detector is built once per worker thread (``build(**options)``), so it need not be thread-safe, and is
 then called with one image — uint8, ``(H, W)`` greyscale or ``(H, W, 3)`` RGB — returning the faces as
@@ -10,59 +11,13 @@ installed detector of highest ``priority``: a plugin's better detector replaces 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError, describe_exception
 from fer_zoo.plugins.hookspecs import hookimpl
-from fer_zoo.plugins.registry import NAME_PATTERN, PluginSource
-
-Boxes = Sequence[Sequence[int]]
-AUTO = "auto"  # --detector auto: the installed detector of highest priority
-
-
-@dataclass(frozen=True)
-class FaceDetector:
-    """A face detector a plugin can register: ``build(**options) -> detect(image) -> [[x, y, w, h], ...]``,
-    options given as text (``options``: each one's name -> one-line help). ``--detector auto`` picks the
-    installed detector of highest ``priority`` (the built-in Haar cascade has 0)."""
-
-    name: str
-    build: Callable[..., Callable[[Any], Boxes]]
-    description: str
-    options: Mapping[str, str] = field(default_factory=dict)
-    priority: int = 0
-    plugin: PluginSource | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
-            raise FerZooError(f"detector name {self.name!r} is invalid: use lower-case letters, digits, '_' and '-'")
-        if self.name == AUTO:
-            raise FerZooError(f"detector name {AUTO!r} is reserved: it names the default detector")
-        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
-            raise FerZooError(f"detector {self.name!r}: priority must be an integer")
-        if not callable(self.build):
-            raise FerZooError(f"detector {self.name!r}: build must be callable")
-        if not isinstance(self.description, str) or "\n" in self.description.strip():
-            raise FerZooError(f"detector {self.name!r}: description must be one line of text")
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "options": dict(self.options),
-                "priority": self.priority,
-                "plugin": self.plugin.distribution if self.plugin else None,
-                "plugin_version": self.plugin.version if self.plugin else None}
-
-
-def default(available: Mapping[str, FaceDetector]) -> FaceDetector | None:
-    """What ``--detector auto`` means: the detector of highest priority; of equals, fer-zoo's own, then the
-    first by name (a plugin that does not ask to be the default is not)."""
-    def rank(d: FaceDetector):
-        return -d.priority, d.plugin is None or d.plugin.distribution != "fer-zoo", d.name
-
-    return min(available.values(), key=rank, default=None)
-
+from fer_zoo.plugins.registry import AUTO, FaceDetector, default
 
 def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetector, dict[str, str]]:
     """``--detector NAME[:key=value,...]`` -> (the detector, its options as text), checked by name; ``auto``

@@ -8,8 +8,9 @@ Keras models run either as a compiled function of the active backend (``runtime=
 once and cached, under ONNX Runtime (``runtime="onnx"``) — about 5x faster at batch 1 on a CPU.
 ``runtime="auto"`` picks ONNX Runtime where the conversion is possible and keeps Keras otherwise.
 
-Long because it is the one place that loads models: each format (run directory, Keras file, shipped
-weights, ONNX, TFLite, SavedModel) has its own few lines here rather than a copy elsewhere.
+Long because it is the one place that loads models for inference: each format (run directory, Keras file,
+shipped weights, ONNX, TFLite, SavedModel) has its own few lines here rather than a copy elsewhere; the
+Keras file itself is read by :func:`fer_zoo.training.saved.load_model`, which training resumes from too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from fer_zoo import values
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.inputs import regular_file
+from fer_zoo.training.saved import (KERAS_SUFFIXES, checked_scaling, load_model, refuse_untrained_run,
+                                    resolve_model_path)
 
 RUNTIMES = ("auto", "keras", "onnx")
-KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 MAX_ABS_DIFF = 1e-4  # a conversion that moves any probability further than this is not used
 log = logging.getLogger(__name__)
 
@@ -69,80 +69,6 @@ class Classifier:
             raise FerZooError(f"{self.source}: the model's outputs are not finite numbers (NaN or infinite); "
                               f"its weights or its input scaling are broken")
         return out
-
-
-def resolve_model_path(model: str | Path) -> Path:
-    """A run directory's best.keras, or the Keras file itself."""
-    path = Path(model)
-    if path.is_dir():
-        _refuse_untrained_run(path)
-        path = path / "best.keras"
-        if not path.is_file():
-            raise FerZooError(f"{model}: not a run directory (no best.keras inside)")
-    elif not path.is_file():
-        if path.exists() or path.is_symlink():
-            regular_file(path)  # a pipe, a device, a dangling symlink: say which, not "no such file"
-        raise FerZooError(f"{model}: no such model file or run directory")
-    if path.suffix not in KERAS_SUFFIXES:
-        raise FerZooError(f"{path}: expected a .keras or .h5 model file")
-    return path
-
-
-def _refuse_untrained_run(path: Path) -> None:
-    """A finished run without best.keras is a bench row that never took a training step (it keeps no model):
-    say so, with its status and reason, rather than that the folder is not a run."""
-    from fer_zoo.training import rundir
-
-    if (path / "best.keras").is_file() or not (path / "metrics.json").is_file():
-        return
-    try:
-        summary = json.loads((path / "metrics.json").read_text())
-        trained = any(row.get("images", 1) for row in rundir.read_history(path / "history.csv"))
-    except (OSError, ValueError, FerZooError):
-        return
-    if trained:  # it did train: a missing best.keras is damage, said by the caller
-        return
-    if isinstance(summary, dict) and summary.get("status"):
-        reason = f": {summary['reason']}" if summary.get("reason") else ""
-        raise FerZooError(f"{path}: this run trained no step, so it keeps no model ({summary['status']}{reason})")
-
-
-def load_model(model: str | Path, unsafe: bool = False, scale: float | None = None, offset: float | None = None,
-               compile: bool = False):
-    """A Keras model taking raw 0-255 pixels. Safe mode refuses models that would run arbitrary code.
-
-    ``scale``/``offset`` wrap a bare file (one trained on normalised input, like the seed's ``.h5``);
-    ``compile`` restores a checkpoint's optimizer state (a run's ``last.keras``).
-    """
-    import keras
-
-    import fer_zoo.models.pipeline  # noqa: F401  (registers fer-zoo's own layers, which saved models may hold)
-
-    scale, offset = _scaling(scale, offset)
-    path = resolve_model_path(model)
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise FerZooError(f"{path}: not a complete .keras file (a .keras file is a zip archive; this one is "
-                          f"truncated or something else)")
-    try:
-        loaded = keras.saving.load_model(path, compile=compile, safe_mode=not unsafe)
-    except Exception as exc:
-        text = one_line(exc, 300)
-        if "safe_mode" in text or "Lambda" in text or "arbitrary code" in text:
-            raise FerZooError(f"{path}: the model contains code (e.g. a Lambda layer) that safe mode will not "
-                              f"run; pass --unsafe only if you trust its author") from None
-        raise FerZooError(f"{path}: cannot load model: {text}") from None
-    if scale is not None or offset is not None:
-        inputs = keras.Input(shape=loaded.input_shape[1:])
-        loaded = keras.Model(inputs, loaded(keras.layers.Rescaling(scale if scale is not None else 1 / 255,
-                                                                   offset or 0.0)(inputs)))
-    return loaded
-
-
-def _scaling(scale, offset):
-    """``--scale`` and ``--offset``, finite (a NaN would score every image as class 0); scale not 0."""
-    if scale is not None and values.real(scale, "--scale") == 0:
-        raise FerZooError("--scale must not be 0: every image would look the same")
-    return (None if scale is None else float(scale)), (None if offset is None else values.real(offset, "--offset"))
 
 
 CLASSIFIER = "a classifier has one image input [N,H,W,C] and one output [N,classes] of floats, classes ≥ 2"
@@ -214,7 +140,7 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
     """
     if runtime not in RUNTIMES:
         raise FerZooError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-    scale, offset = _scaling(scale, offset)
+    scale, offset = checked_scaling(scale, offset)
     source = str(model)
     path = Path(model)
     kind = artifact_kind(path)
@@ -243,7 +169,7 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
     elif path.exists() or path.is_symlink():
         if not path.is_dir():
             regular_file(path, source)  # a pipe, a device, a dangling symlink: say which
-        _refuse_untrained_run(path)
+        refuse_untrained_run(path)
         raise FerZooError(f"{source}: not a model: expected a run directory, a .keras/.h5/.onnx/.tflite file "
                           f"or a SavedModel directory")
     else:
@@ -355,7 +281,7 @@ def _cached_onnx(model, cache_key: str | None, source: str) -> Classifier:
     import keras
 
     from fer_zoo import __version__
-    from fer_zoo.data.cache import cache_dir
+    from fer_zoo.environment import cache_dir
 
     if keras.backend.backend() != "tensorflow":
         raise FerZooError("the ONNX conversion needs the tensorflow backend")

@@ -1,1 +1,1 @@
-"""Networks: building and counting them, the pipeline around them, recipes, starting from other weights."""
+"""Networks: building and counting them, the pipeline around them, recipes."""

@@ -28,7 +28,7 @@ import pluggy
 from fer_zoo.plugins import hookspecs
 from fer_zoo.plugins import probe
 from fer_zoo.errors import FerZooError, describe_exception, one_line
-from fer_zoo.plugins.registry import Architecture, PluginSource, Registry
+from fer_zoo.plugins.registry import Architecture, DatasetSource, FaceDetector, PluginSource, Registry
 
 ENTRY_POINT_GROUP = "fer_zoo"
 BUILTIN_DISTRIBUTION = "fer-zoo"
@@ -356,10 +356,7 @@ class Kind:
 
 
 def kinds() -> tuple[Kind, ...]:
-    """The table that drives plugin loading for every kind (the types are imported only when loading)."""
-    from fer_zoo.data.dataset import DatasetSource
-    from fer_zoo.inference.detectors import FaceDetector
-
+    """The table that drives plugin loading for every kind."""
     return (Kind("architecture", "architectures", "fer_zoo_register_architectures", Architecture),
             Kind("dataset", "datasets", "fer_zoo_register_datasets", DatasetSource),
             Kind("detector", "detectors", "fer_zoo_register_detectors", FaceDetector))

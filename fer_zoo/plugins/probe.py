@@ -119,7 +119,7 @@ def _key(plugin, ep: metadata.EntryPoint) -> str:
 
 
 def _store() -> Path:
-    from fer_zoo.data.cache import cache_dir
+    from fer_zoo.environment import cache_dir
 
     interpreter = hashlib.sha256(sys.executable.encode()).hexdigest()[:16]
     return cache_dir() / "plugins" / f"probe-{interpreter}.json"

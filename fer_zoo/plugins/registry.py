@@ -1,4 +1,5 @@
-"""Architectures as plain data, and lookup by name with timm-style wildcard filters."""
+"""What plugins register, as plain data (architectures, data sources, face detectors), and lookup of
+architectures by name with timm-style wildcard filters."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import fnmatch
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,79 @@ class Registry:
         close = difflib.get_close_matches(name, self._by_name, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `fer-zoo list` shows the available ones"
         raise FerZooError(f"unknown architecture {name!r}{hint}")
+
+
+# The other kinds' types live here too, so the loader checks what plugins register without importing
+# data/ or inference/ (which import the loader).
+@dataclass(frozen=True)
+class DatasetSource:
+    """A kind of data a plugin can load: ``load(options) -> Dataset`` (:class:`fer_zoo.data.Dataset`), options
+    as strings."""
+
+    name: str
+    load: Callable[[dict[str, str]], Any]  # -> fer_zoo.data.Dataset
+    description: str
+    options: Mapping[str, str] = field(default_factory=dict)  # option -> one-line help
+    # fingerprint(options) -> cache key covering content and options; None: never cached
+    fingerprint: Callable[[dict[str, str]], str] | None = None
+    plugin: PluginSource | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise FerZooError(f"dataset name {self.name!r} is invalid: use lower-case letters, digits, '_' and '-'")
+        if not callable(self.load):
+            raise FerZooError(f"dataset {self.name!r}: load must be callable")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "options": dict(self.options),
+            "plugin": self.plugin.distribution if self.plugin else None,
+            "plugin_version": self.plugin.version if self.plugin else None,
+        }
+
+
+Boxes = Sequence[Sequence[int]]
+AUTO = "auto"  # --detector auto: the installed detector of highest priority
+
+
+@dataclass(frozen=True)
+class FaceDetector:
+    """A face detector a plugin can register: ``build(**options) -> detect(image) -> [[x, y, w, h], ...]``,
+    options given as text (``options``: each one's name -> one-line help). ``--detector auto`` picks the
+    installed detector of highest ``priority`` (the built-in Haar cascade has 0)."""
+
+    name: str
+    build: Callable[..., Callable[[Any], Boxes]]
+    description: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    priority: int = 0
+    plugin: PluginSource | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise FerZooError(f"detector name {self.name!r} is invalid: use lower-case letters, digits, '_' and '-'")
+        if self.name == AUTO:
+            raise FerZooError(f"detector name {AUTO!r} is reserved: it names the default detector")
+        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
+            raise FerZooError(f"detector {self.name!r}: priority must be an integer")
+        if not callable(self.build):
+            raise FerZooError(f"detector {self.name!r}: build must be callable")
+        if not isinstance(self.description, str) or "\n" in self.description.strip():
+            raise FerZooError(f"detector {self.name!r}: description must be one line of text")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "options": dict(self.options),
+                "priority": self.priority,
+                "plugin": self.plugin.distribution if self.plugin else None,
+                "plugin_version": self.plugin.version if self.plugin else None}
+
+
+def default(available: Mapping[str, FaceDetector]) -> FaceDetector | None:
+    """What ``--detector auto`` means: the detector of highest priority; of equals, fer-zoo's own, then the
+    first by name (a plugin that does not ask to be the default is not)."""
+    def rank(d: FaceDetector):
+        return -d.priority, d.plugin is None or d.plugin.distribution != "fer-zoo", d.name
+
+    return min(available.values(), key=rank, default=None)

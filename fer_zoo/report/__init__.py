@@ -1,1 +1,1 @@
-"""What people read: terminal tables and progress, figures, report.html, model cards."""
+"""What people read, drawn from plain data: terminal tables and progress, figures, model cards."""

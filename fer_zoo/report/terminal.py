@@ -151,7 +151,7 @@ def datasets_table(sources) -> Table:
 
 
 def detectors_table(detectors) -> Table:
-    from fer_zoo.inference.detectors import default
+    from fer_zoo.plugins.registry import default
 
     chosen = default({d.name: d for d in detectors})
     return _catalogue("fer-zoo face detectors", detectors, marked=chosen, caption=(

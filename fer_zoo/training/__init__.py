@@ -1,1 +1,2 @@
-"""The training loop and what it owns: callbacks, the run directory, scores and the verdict, tracking, data parallel."""
+"""The training loop and what it owns: callbacks, the run directory, saved models read back, starting from
+other weights, scores and the verdict, tracking, data parallel."""

@@ -27,7 +27,7 @@ from fer_zoo.training import rundir
 from fer_zoo.errors import FerZooError
 from fer_zoo.models.recipes import Recipe, resolve
 from fer_zoo.training.rundir import CLASS_WEIGHTS, PRECISIONS
-from fer_zoo.inference.runtime import load_model
+from fer_zoo.training.saved import load_model
 
 
 @dataclass
@@ -277,7 +277,7 @@ def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, s
 
     from fer_zoo.training import parallel
     from fer_zoo.models import pipeline
-    from fer_zoo.models import transfer
+    from fer_zoo.training import transfer
     from fer_zoo.training.callbacks import EpochEnd
 
     devices = options.devices

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fer_zoo.errors import FerZooError
-from fer_zoo.inference.runtime import load_model
+from fer_zoo.training.saved import load_model
 
 
 def init_from(inference, source: str, unsafe: bool, dataset) -> None:
