@@ -229,16 +229,10 @@ def list_command(
     """List the available architectures, built-in and from plugins."""
     from fer_zoo.report.terminal import architectures_table
 
-    loaded = _loaded_plugins()
-    archs = [loaded.get_architecture(n) for n in loaded.architectures.names(patterns or [], exclude or [])]
-    archs = [a for a in archs if a.weights is not None or not pretrained]
-    if not archs and (patterns or exclude or pretrained):
-        asked = " ".join([*(patterns or []), *(f"--exclude {x}" for x in exclude or []),
-                          *(["--pretrained"] if pretrained else [])])
-        raise FerZooError(f"no architecture matches {asked} (installed: "
-                          f"{', '.join(loaded.architectures.names([], [])) or 'none'})")
+    keep = ("--pretrained", lambda a: a.weights is not None) if pretrained else None
+    archs = [a.describe() for a in _loaded_plugins().architectures.select(patterns or [], exclude or [], keep)]
     if as_json:
-        _print_json([a.describe() for a in archs])
+        _print_json(archs)
     elif archs:
         _out().print(architectures_table(archs))
     else:
@@ -678,11 +672,12 @@ def datasets_command(as_json: JsonFlag = False) -> None:
 
     sources = _loaded_plugins().datasets
     if as_json:
-        _print_json([s.describe() for s in sources.values()])
+        _print_json(sources.describe())
     else:
-        _out().print(datasets_table(list(sources.values())))
+        _out().print(datasets_table(sources.describe()))
 
 
+    from fer_zoo.inference.detectors import default
 @_command("detectors")
 def detectors_command(as_json: JsonFlag = False) -> None:
     """List the face detectors `predict --detector` can use, built-in and from plugins."""
@@ -690,9 +685,9 @@ def detectors_command(as_json: JsonFlag = False) -> None:
 
     detectors = _loaded_plugins().detectors
     if as_json:
-        _print_json([d.describe() for d in detectors.values()])
+        _print_json(detectors.describe())
     else:
-        _out().print(detectors_table(list(detectors.values())))
+        _out().print(detectors_table(detectors.describe(), default(detectors)))
 
 
 @_command("inspect", data_app)

@@ -10,7 +10,7 @@ import numpy as np
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError
-from fer_zoo.plugins.registry import FER2013_CLASSES, NAME_PATTERN, PluginSource
+from fer_zoo.plugins.registry import FER2013_CLASSES, NAME_PATTERN, Option, PluginSource, option_help, plugin_fields, read_option
 
 # FER2013's canonical order; sources with more classes append theirs (FER+ contempt = 7).
 CLASS_NAMES = FER2013_CLASSES
@@ -90,12 +90,14 @@ class Dataset:
 
 @dataclass(frozen=True)
 class DatasetSource:
-    """A kind of data a plugin can load: ``load(options) -> Dataset``, options as strings."""
+    """A kind of data a plugin can load: ``load(options) -> Dataset``, options as strings (``--data
+    NAME:key=value``, each key declared in ``options``: its one-line help, or an :class:`Option` whose reader
+    the text must pass before ``load`` is called)."""
 
     name: str
     load: Callable[[dict[str, str]], Dataset]
     description: str
-    options: Mapping[str, str] = field(default_factory=dict)  # option -> one-line help
+    options: Mapping[str, str | Option] = field(default_factory=dict)
     # fingerprint(options) -> cache key covering content and options; None: never cached
     fingerprint: Callable[[dict[str, str]], str] | None = None
     plugin: PluginSource | None = field(default=None, compare=False)
@@ -107,13 +109,8 @@ class DatasetSource:
             raise FerZooError(f"dataset {self.name!r}: load must be callable")
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "options": dict(self.options),
-            "plugin": self.plugin.distribution if self.plugin else None,
-            "plugin_version": self.plugin.version if self.plugin else None,
-        }
+        return {"name": self.name, **plugin_fields(self.plugin), "description": self.description,
+                "options": option_help(self.options)}
 
 
 def contract_problem(dataset: Dataset) -> str | None:
@@ -175,17 +172,17 @@ def split_options(options: dict[str, str], *, default_val: float = 0.1, default_
     return val, test, seed
 
 
+def declared_option(options: dict[str, str], declared: Mapping[str, str | Option], key: str, default) -> Any:
+    """Pop ``key`` through the reader ``declared`` (a source's own options table) gives it, so ``--data``'s
+    parser and the source's ``load`` read it the same way."""
+    return read_option(options, declared, key, default, f"dataset option {key}")
+
+
 def float_option(options: dict[str, str], key: str, default: float, low: float | None = None,
                  high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> float:
     """Pop ``key`` as a finite number in the range (:func:`fer_zoo.values.real`)."""
     return values.real(options.pop(key, default), f"dataset option {key}", low, high,
                        low_open=low_open, high_open=high_open)
-
-
-def int_option(options: dict[str, str], key: str, default: int, low: int | None = None,
-               high: int | None = None) -> int:
-    """Pop ``key`` as an integer in [low, high] (:func:`fer_zoo.values.integer`)."""
-    return values.integer(options.pop(key, default), f"dataset option {key}", low, high)
 
 
 def seed_option(options: dict[str, str], key: str = "seed", default: int = 0) -> int:

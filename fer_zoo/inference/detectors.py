@@ -17,7 +17,7 @@ from typing import Any
 from fer_zoo import values
 from fer_zoo.errors import FerZooError, describe_exception
 from fer_zoo.plugins.hookspecs import hookimpl
-from fer_zoo.plugins.registry import NAME_PATTERN, PluginSource
+from fer_zoo.plugins.registry import NAME_PATTERN, Option, PluginSource, option_help, parse_options, plugin_fields, read_option
 
 Boxes = Sequence[Sequence[int]]
 AUTO = "auto"  # --detector auto: the installed detector of highest priority
@@ -26,13 +26,14 @@ AUTO = "auto"  # --detector auto: the installed detector of highest priority
 @dataclass(frozen=True)
 class FaceDetector:
     """A face detector a plugin can register: ``build(**options) -> detect(image) -> [[x, y, w, h], ...]``,
-    options given as text (``options``: each one's name -> one-line help). ``--detector auto`` picks the
+    options given as text (``options``: each one's name -> one-line help, or an :class:`Option` whose reader
+    its text must pass before ``build`` is called). ``--detector auto`` picks the
     installed detector of highest ``priority`` (the built-in Haar cascade has 0)."""
 
     name: str
     build: Callable[..., Callable[[Any], Boxes]]
     description: str
-    options: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, str | Option] = field(default_factory=dict)
     priority: int = 0
     plugin: PluginSource | None = field(default=None, compare=False)
 
@@ -49,10 +50,8 @@ class FaceDetector:
             raise FerZooError(f"detector {self.name!r}: description must be one line of text")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "options": dict(self.options),
-                "priority": self.priority,
-                "plugin": self.plugin.distribution if self.plugin else None,
-                "plugin_version": self.plugin.version if self.plugin else None}
+        return {"name": self.name, **plugin_fields(self.plugin), "description": self.description,
+                "options": option_help(self.options), "priority": self.priority}
 
 
 def default(available: Mapping[str, FaceDetector]) -> FaceDetector | None:
@@ -71,18 +70,11 @@ def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetecto
     if name == AUTO and available:
         name = default(available).name
     if name not in available:
+        close = getattr(available, "hint", None)
         raise FerZooError(f"--detector must be {AUTO} or one of {', '.join(sorted(available)) or '(none installed)'}, "
-                          f"got {name!r}")
-    detector, options = available[name], {}
-    for item in filter(None, rest.split(",")):
-        key, eq, value = (part.strip() for part in item.partition("="))
-        if not eq or not key:
-            raise FerZooError(f"--detector {spec!r}: expected key=value, got {item!r}")
-        if key not in detector.options:
-            known = ", ".join(detector.options) or "none"
-            raise FerZooError(f"--detector {spec!r}: {name} has no option {key!r} (its options: {known})")
-        options[key] = value
-    return detector, options
+                          f"got {name!r}{close(name) if close and available else ''}")
+    detector = available[name]
+    return detector, parse_options(spec, "--detector", name, rest, detector.options, "detector option")
 
 
 def number(value, name: str, kind: type = float, low: float | None = None, high: float | None = None):
@@ -153,15 +145,16 @@ def _from(detector: FaceDetector) -> str:
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade, the detector the `fer` package uses (with ``min_size=50``)."""
 
-    OPTIONS = {"min_size": "smallest face, px (24; fer uses 50)", "scale_factor": "scale step (1.1)",
-               "min_neighbors": "overlapping hits a face needs (5)"}
+    OPTIONS = {"min_size": Option.integer("smallest face, px (24; fer uses 50)", 1, MAX_FACE),
+               "scale_factor": Option.real("scale step (1.1)", 1.01, 4),
+               "min_neighbors": Option.integer("overlapping hits a face needs (5)", 0)}
 
     def __init__(self, min_size: int | str = 24, scale_factor: float | str = 1.1, min_neighbors: int | str = 5):
         import cv2
 
-        min_size = number(min_size, "min_size", int, 1, MAX_FACE)
-        scale_factor = number(scale_factor, "scale_factor", float, 1.01, 4)
-        min_neighbors = number(min_neighbors, "min_neighbors", int, 0)
+        given = {"min_size": min_size, "scale_factor": scale_factor, "min_neighbors": min_neighbors}
+        min_size, scale_factor, min_neighbors = (read_option(given, self.OPTIONS, key, None, f"detector option {key}")
+                                                 for key in ("min_size", "scale_factor", "min_neighbors"))
 
         if not hasattr(cv2, "CascadeClassifier"):
             raise FerZooError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "
