@@ -17,16 +17,18 @@ def hard_labels(labels: np.ndarray) -> np.ndarray:
     return labels if labels.ndim == 1 else labels.argmax(axis=1)
 
 
-def top_k_rank(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def top_k_rank(probabilities, labels, xp=np):
     """Each true class's rank among the predictions (0 = top), ties broken by class index.
 
     Keras' top-k metrics count every tie as a hit, so a network that outputs one constant distribution
-    would score 100% top-2 at chance top-1; here it scores k/K.
+    would score 100% top-2 at chance top-1; here it scores k/K. ``xp`` is the array namespace: numpy, or
+    ``keras.ops`` inside the compiled training metric (the one rule for both).
     """
-    p_true = probabilities[np.arange(len(labels)), labels][:, None]
-    index = np.arange(probabilities.shape[1])[None, :]
-    ahead = (probabilities > p_true) | ((probabilities == p_true) & (index < labels[:, None]))
-    return ahead.sum(axis=1)
+    p_true = xp.take_along_axis(probabilities, labels[:, None], axis=1)
+    index = xp.arange(xp.shape(probabilities)[-1])[None, :]
+    ahead = xp.logical_or(probabilities > p_true,
+                          xp.logical_and(probabilities == p_true, index < labels[:, None]))
+    return xp.sum(xp.where(ahead, 1, 0), axis=1)
 
 
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
