@@ -207,9 +207,6 @@ class _OneLineLog(logging.Handler):
 
 @app.callback()
 def _main() -> None:
-    # TensorFlow's C++ log lines (even "failed call to cuInit" on a machine without a GPU) are noise
-    # in a CLI: real failures still raise Python exceptions. A user's own setting wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logger = logging.getLogger("fer_zoo")
     if not any(isinstance(h, _OneLineLog) for h in logger.handlers):
         logger.addHandler(_OneLineLog())
