@@ -337,11 +337,11 @@ def train_command(
                            init_from=arch if pretrained and not init_from else init_from,
                            freeze=_parse_freeze(freeze), subset=subset, time_box=time_box,
                            devices=parallel.parse(devices))
-    from fer_zoo.training import tracking
+    from fer_zoo.training import rundir, tracking
 
     kinds = tracking.parse(track)
     _loaded_plugins()
-    run_dir = resume or out or Path("runs") / (arch or "")
+    run_dir = resume or out or rundir.default_run_dir(arch or "")
     trackers = tracking.Trackers(kinds, track_uri, str(run_dir), run_dir) if kinds else None
     import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
