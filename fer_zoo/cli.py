@@ -674,10 +674,10 @@ def datasets_command(as_json: JsonFlag = False) -> None:
         _out().print(datasets_table(sources.describe()))
 
 
-    from fer_zoo.inference.detectors import default
 @_command("detectors")
 def detectors_command(as_json: JsonFlag = False) -> None:
     """List the face detectors `predict --detector` can use, built-in and from plugins."""
+    from fer_zoo.inference.detectors import default
     from fer_zoo.report.terminal import detectors_table
 
     detectors = _loaded_plugins().detectors
