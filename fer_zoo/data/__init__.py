@@ -40,7 +40,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
         if "/" in spec or "." in name:
             raise FerZooError(f"--data {spec!r}: no such file or folder (`fer-zoo datasets` lists the sources)")
         raise FerZooError(f"--data {spec!r}: no such dataset{sources.hint(name)}")
-    return name, parse_options(spec, "--data", name, rest, sources[name].options, "dataset option")
+    # a source that declares no options (plugins written before options were declared) checks its own
+    declared = sources[name].options or None
+    return name, parse_options(spec, "--data", name, rest, declared, "dataset option")
 
 
 def _sniff_csv(path: Path) -> str:

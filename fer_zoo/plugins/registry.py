@@ -294,23 +294,24 @@ def read_option(options: dict[str, Any], declared: Mapping[str, str | Option], k
     return option.read(value, label) if isinstance(option, Option) and option.read else value
 
 
-def parse_options(spec: str, flag: str, owner: str, text: str, declared: Mapping[str, str | Option],
+def parse_options(spec: str, flag: str, owner: str, text: str, declared: Mapping[str, str | Option] | None,
                   label: str) -> dict[str, str]:
-    """The ``key=value,...`` after ``NAME:`` in ``flag``'s ``spec``, as text: every key declared, given once,
-    with a value; a typed option's text passes its reader (``label`` starts its message: "dataset option")."""
+    """The ``key=value,...`` after ``NAME:`` in ``flag``'s ``spec``, as text: every key declared (any key where
+    ``declared`` is None: the item checks its own), given once, with a value; a typed option's text passes its
+    reader (``label`` starts its message: "dataset option")."""
     options: dict[str, str] = {}
     for item in filter(None, text.split(",")):
         key, eq, value = (part.strip() for part in item.partition("="))
         if not eq or not key:
             raise FerZooError(f"{flag} {spec!r}: expected key=value, got {item!r}")
-        if key not in declared:
+        if declared is not None and key not in declared:
             known = ", ".join(declared) or "none"
             raise FerZooError(f"{flag} {spec!r}: {owner} has no option {key!r} (its options: {known})")
         if key in options:
             raise FerZooError(f"{flag} {spec!r}: option {key!r} is given twice ({options[key]!r} and {value!r})")
         if not value:
             raise FerZooError(f"{flag} {spec!r}: option {key!r} has no value (write {key}=VALUE)")
-        option = declared[key]
+        option = declared.get(key) if declared is not None else None
         if isinstance(option, Option) and option.read:
             try:
                 option.read(value, f"{label} {key}")
