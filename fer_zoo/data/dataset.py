@@ -10,7 +10,9 @@ import numpy as np
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError
-from fer_zoo.plugins.registry import FER2013_CLASSES, NAME_PATTERN, Option, PluginSource, option_help, plugin_fields, read_option
+from fer_zoo.plugins.registry import (
+    FER2013_CLASSES, NAME_PATTERN, Option, PluginSource, option_help, plugin_fields, read_option,
+)
 
 # FER2013's canonical order; sources with more classes append theirs (FER+ contempt = 7).
 CLASS_NAMES = FER2013_CLASSES

@@ -17,7 +17,9 @@ from typing import Any
 from fer_zoo import values
 from fer_zoo.errors import FerZooError, describe_exception
 from fer_zoo.plugins.hookspecs import hookimpl
-from fer_zoo.plugins.registry import NAME_PATTERN, Option, PluginSource, option_help, parse_options, plugin_fields, read_option
+from fer_zoo.plugins.registry import (
+    NAME_PATTERN, Option, PluginSource, Registry, option_help, parse_options, plugin_fields, read_option,
+)
 
 Boxes = Sequence[Sequence[int]]
 AUTO = "auto"  # --detector auto: the installed detector of highest priority
@@ -70,9 +72,9 @@ def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetecto
     if name == AUTO and available:
         name = default(available).name
     if name not in available:
-        close = getattr(available, "hint", None)
+        hint = available.hint(name) if isinstance(available, Registry) else ""
         raise FerZooError(f"--detector must be {AUTO} or one of {', '.join(sorted(available)) or '(none installed)'}, "
-                          f"got {name!r}{close(name) if close and available else ''}")
+                          f"got {name!r}{hint}")
     detector = available[name]
     return detector, parse_options(spec, "--detector", name, rest, detector.options, "detector option")
 

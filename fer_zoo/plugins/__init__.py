@@ -56,7 +56,7 @@ class Plugin:
     def __getattr__(self, name: str) -> list[str]:
         """``plugin.architectures``, ``plugin.datasets``...: what it registered of each kind in KINDS."""
         if name in _PLURALS:
-            return self.__dict__.setdefault("provides", {}).setdefault(name, [])
+            return self.provides.setdefault(name, [])
         raise AttributeError(name)
 
     @property

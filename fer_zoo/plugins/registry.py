@@ -185,7 +185,8 @@ class Registry:
     and names the reason a name two plugins claim is ``unavailable``."""
 
     def __init__(self, items: Iterable[Any] = (), kind: str = "architecture",
-                 listing: str = "`fer-zoo list` shows the available ones", unavailable: Mapping[str, str] | None = None):
+                 listing: str = "`fer-zoo list` shows the available ones",
+                 unavailable: Mapping[str, str] | None = None):
         self._by_name = {item.name: item for item in items}
         self.kind = kind
         self.listing = listing  # where a user sees the names: ends the unknown-name message
