@@ -207,9 +207,6 @@ class _OneLineLog(logging.Handler):
 
 @app.callback()
 def _main() -> None:
-    # TensorFlow's C++ log lines (even "failed call to cuInit" on a machine without a GPU) are noise
-    # in a CLI: real failures still raise Python exceptions. A user's own setting wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logger = logging.getLogger("fer_zoo")
     if not any(isinstance(h, _OneLineLog) for h in logger.handlers):
         logger.addHandler(_OneLineLog())
@@ -229,16 +226,10 @@ def list_command(
     """List the available architectures, built-in and from plugins."""
     from fer_zoo.report.terminal import architectures_table
 
-    loaded = _loaded_plugins()
-    archs = [loaded.get_architecture(n) for n in loaded.architectures.names(patterns or [], exclude or [])]
-    archs = [a for a in archs if a.weights is not None or not pretrained]
-    if not archs and (patterns or exclude or pretrained):
-        asked = " ".join([*(patterns or []), *(f"--exclude {x}" for x in exclude or []),
-                          *(["--pretrained"] if pretrained else [])])
-        raise FerZooError(f"no architecture matches {asked} (installed: "
-                          f"{', '.join(loaded.architectures.names([], [])) or 'none'})")
+    keep = ("--pretrained", lambda a: a.weights is not None) if pretrained else None
+    archs = [a.describe() for a in _loaded_plugins().architectures.select(patterns or [], exclude or [], keep)]
     if as_json:
-        _print_json([a.describe() for a in archs])
+        _print_json(archs)
     elif archs:
         _out().print(architectures_table(archs))
     else:
@@ -346,11 +337,11 @@ def train_command(
                            init_from=arch if pretrained and not init_from else init_from,
                            freeze=_parse_freeze(freeze), subset=subset, time_box=time_box,
                            devices=parallel.parse(devices))
-    from fer_zoo.training import tracking
+    from fer_zoo.training import rundir, tracking
 
     kinds = tracking.parse(track)
     _loaded_plugins()
-    run_dir = resume or out or Path("runs") / (arch or "")
+    run_dir = resume or out or rundir.default_run_dir(arch or "")
     trackers = tracking.Trackers(kinds, track_uri, str(run_dir), run_dir) if kinds else None
     import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
@@ -678,21 +669,22 @@ def datasets_command(as_json: JsonFlag = False) -> None:
 
     sources = _loaded_plugins().datasets
     if as_json:
-        _print_json([s.describe() for s in sources.values()])
+        _print_json(sources.describe())
     else:
-        _out().print(datasets_table(list(sources.values())))
+        _out().print(datasets_table(sources.describe()))
 
 
 @_command("detectors")
 def detectors_command(as_json: JsonFlag = False) -> None:
     """List the face detectors `predict --detector` can use, built-in and from plugins."""
+    from fer_zoo.inference.detectors import default
     from fer_zoo.report.terminal import detectors_table
 
     detectors = _loaded_plugins().detectors
     if as_json:
-        _print_json([d.describe() for d in detectors.values()])
+        _print_json(detectors.describe())
     else:
-        _out().print(detectors_table(list(detectors.values())))
+        _out().print(detectors_table(detectors.describe(), default(detectors)))
 
 
 @_command("inspect", data_app)

@@ -131,8 +131,7 @@ def _check_train_step_isolated(arch, x, num_classes, problems):
     except Exception:  # cannot be sent to a child (no cloudpickle, an unpicklable build): check here
         problems += train_step_problems(arch, x, num_classes)
         return
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-    done = subprocess.run([sys.executable, "-c", _CHILD], input=payload, capture_output=True, env=env, timeout=900)
+    done = subprocess.run([sys.executable, "-c", _CHILD], input=payload, capture_output=True, timeout=900)
     out = done.stdout.decode("utf-8", "replace")
     for line in out.splitlines():
         if line.startswith("FER_ZOO_PROBLEMS "):

@@ -80,7 +80,7 @@ def test_top2_counts_a_constant_prediction_as_k_over_k_not_as_a_hit():
     import keras
 
     from fer_zoo.models.pipeline import TopKAccuracy
-    from fer_zoo.training.scores import top_k_rank
+    from fer_zoo.models.ranking import top_k_rank
 
     labels = np.arange(7).repeat(10)
     constant = np.full((70, 7), 1 / 7, np.float32)

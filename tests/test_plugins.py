@@ -374,3 +374,44 @@ def test_plugins_that_kill_the_interpreter_are_named_not_fatal(install_plugin, t
             f"(signal 11, SIGSEGV); skipped"], done.stderr
         # the probe's import and this process's on the first run; only this process's on the second
         assert count.read_text().count("imported") == {1: 2, 2: 3}[run]
+
+
+# The child records TF_CPP_MIN_LOG_LEVEL at the moment anything first asks for Keras or TensorFlow, and stops
+# the import there: importing the entry module, then Keras, costs no TensorFlow start-up.
+_LOG_LEVEL_CHILD = """
+import importlib, os, sys
+seen = []
+class Stop(BaseException):
+    pass
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("keras", "tensorflow"):
+            seen.append(os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+            raise Stop
+sys.meta_path.insert(0, Watch())
+try:
+    importlib.import_module(sys.argv[1])
+    import keras
+except Stop:
+    pass
+print(seen[0])
+"""
+
+
+@pytest.mark.parametrize("module", ["fer_zoo", "fer_zoo.cli", "fer_zoo.benchmark.worker", "fer_zoo.plugins.probe",
+                                    "fer_zoo.benchmark.ray_executor", "fer_zoo.testing"])
+@pytest.mark.parametrize("given, expected", [(None, "3"), ("1", "1")])
+def test_tensorflow_is_quiet_before_it_is_first_imported(module, given, expected):
+    """Every entry path (the CLI, ``import fer_zoo``, a bench worker, the plugin probe's child, Ray's and the
+    conformance check's children) has TF_CPP_MIN_LOG_LEVEL set before Keras loads; a user's own value wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if given is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = given
+    done = subprocess.run([sys.executable, "-c", _LOG_LEVEL_CHILD, module], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == expected

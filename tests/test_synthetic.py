@@ -85,7 +85,7 @@ def test_bad_synthetic_options(cli):
                           ("synthetic:seed=18446744073709551616", "dataset option seed must be an integer in [0, "),
                           ("synthetic:label_noise=nan", "dataset option label_noise must be a finite number in [0, 1]"),
                           ("synthetic:preset=hardest", "preset must be one of fer2013, easy"),
-                          ("synthetic:colour=1", "unknown option(s) colour")]:
+                          ("synthetic:colour=1", "synthetic has no option 'colour' (its options: preset,")]:
         result = cli("data", "inspect", spec)
         assert result.exit_code == 2 and message in result.stderr, spec
 

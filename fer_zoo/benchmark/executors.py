@@ -7,7 +7,6 @@ out-of-memory kill is retried once at half the batch).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -121,9 +120,9 @@ def _recipe_batch_size(name: str, recipe: str | None) -> int:
 
 def _worker(job: dict, emit) -> tuple[int, str]:
     """Run one row's worker process; forward its JSON lines as events; return (status, stderr)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    # the worker inherits TF_CPP_MIN_LOG_LEVEL, which importing fer_zoo set here (and sets there again)
     process = subprocess.Popen([sys.executable, "-m", "fer_zoo.benchmark.worker", json.dumps(job)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     errors: list[str] = []
     drain = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
     drain.start()

@@ -109,7 +109,6 @@ class RayExecutor:
             return {}
         started_here = not ray.is_initialized()
         if started_here:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # a local Ray's workers inherit the driver's
             options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             try:
                 if self.address:

@@ -17,7 +17,7 @@ from fer_zoo.errors import FerZooError
 __all__ = ["CLASS_NAMES", "SPLITS", "Dataset", "DatasetSource", "Split", "load_dataset", "parse_spec"]
 
 
-def _sources() -> dict[str, DatasetSource]:
+def _sources():
     from fer_zoo import plugins
 
     loaded = plugins.current()
@@ -27,22 +27,22 @@ def _sources() -> dict[str, DatasetSource]:
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """``--data`` text -> (source name, options)."""
+    from fer_zoo.plugins.registry import parse_options
+
     path = Path(spec).expanduser()
     if path.is_dir():
         return "folder", {"path": str(path)}
     if path.exists() or path.is_symlink():  # a pipe or a device too: read_header names it
         return _sniff_csv(path), {"path": str(path)}
     name, _, rest = spec.partition(":")
-    if name not in _sources():
-        hint = "no such file or folder" if ("/" in spec or "." in name) else "no such dataset"
-        raise FerZooError(f"--data {spec!r}: {hint} (`fer-zoo datasets` lists the sources)")
-    options = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise FerZooError(f"--data {spec!r}: expected key=value, got {item!r}")
-        options[key.strip()] = value.strip()
-    return name, options
+    sources = _sources()
+    if name not in sources:
+        if "/" in spec or "." in name:
+            raise FerZooError(f"--data {spec!r}: no such file or folder (`fer-zoo datasets` lists the sources)")
+        raise FerZooError(f"--data {spec!r}: no such dataset{sources.hint(name)}")
+    # a source that declares no options (plugins written before options were declared) checks its own
+    declared = sources[name].options or None
+    return name, parse_options(spec, "--data", name, rest, declared, "dataset option")
 
 
 def _sniff_csv(path: Path) -> str:

@@ -9,7 +9,9 @@ import numpy as np
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError
-from fer_zoo.plugins.registry import FER2013_CLASSES, DatasetSource  # noqa: F401  (the sources' type, kept here by name)
+from fer_zoo.plugins.registry import (  # noqa: F401  (DatasetSource: the sources' type, kept here by name)
+    FER2013_CLASSES, NAME_PATTERN, DatasetSource, Option, PluginSource, option_help, plugin_fields, read_option,
+)
 
 # FER2013's canonical order; sources with more classes append theirs (FER+ contempt = 7).
 CLASS_NAMES = FER2013_CLASSES
@@ -146,17 +148,17 @@ def split_options(options: dict[str, str], *, default_val: float = 0.1, default_
     return val, test, seed
 
 
+def declared_option(options: dict[str, str], declared: Mapping[str, str | Option], key: str, default) -> Any:
+    """Pop ``key`` through the reader ``declared`` (a source's own options table) gives it, so ``--data``'s
+    parser and the source's ``load`` read it the same way."""
+    return read_option(options, declared, key, default, f"dataset option {key}")
+
+
 def float_option(options: dict[str, str], key: str, default: float, low: float | None = None,
                  high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> float:
     """Pop ``key`` as a finite number in the range (:func:`fer_zoo.values.real`)."""
     return values.real(options.pop(key, default), f"dataset option {key}", low, high,
                        low_open=low_open, high_open=high_open)
-
-
-def int_option(options: dict[str, str], key: str, default: int, low: int | None = None,
-               high: int | None = None) -> int:
-    """Pop ``key`` as an integer in [low, high] (:func:`fer_zoo.values.integer`)."""
-    return values.integer(options.pop(key, default), f"dataset option {key}", low, high)
 
 
 def seed_option(options: dict[str, str], key: str = "seed", default: int = 0) -> int:

@@ -19,6 +19,7 @@ from fer_zoo.data.dataset import (
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
+from fer_zoo.plugins.registry import Option
 
 SIDE = 48
 PIXELS = SIDE * SIDE
@@ -333,7 +334,8 @@ def fer_zoo_register_datasets(register):
         load=load,
         fingerprint=fingerprint,
         description="FER2013 CSV (emotion,pixels,Usage or Kaggle's emotion, Usage, pixels)",
-        options={"path": "the CSV file", "skip_bad_rows": "load the rest of a file with bad rows",
+        options={"path": "the CSV file", "skip_bad_rows": Option.boolean("load the rest of a file with bad rows"),
                  "val_fraction": "without Usage: share of each class for val (0.1)",
-                 "test_fraction": "without Usage: share for test (0.1)", "seed": "without Usage: split seed (0)"},
+                 "test_fraction": "without Usage: share for test (0.1)",
+                 "seed": Option.seed("without Usage: split seed (0)")},
     ))

@@ -20,6 +20,7 @@ from fer_zoo.data.dataset import (
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
+from fer_zoo.plugins.registry import Option
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "validation": "val", "valid": "val",
@@ -179,7 +180,8 @@ def fer_zoo_register_datasets(register):
         load=load,
         fingerprint=fingerprint,
         description="Image folders: root/<split>/<class>/* (Kaggle msambare/fer2013) or root/<class>/*",
-        options={"path": "the root folder", "skip_bad_rows": "skip unreadable images",
+        options={"path": "the root folder", "skip_bad_rows": Option.boolean("skip unreadable images"),
                  "val_fraction": "without val/: share of train carved as val (0.1)",
-                 "test_fraction": "without split folders: share for test (0.1)", "seed": "split seed (0)"},
+                 "test_fraction": "without split folders: share for test (0.1)",
+                 "seed": Option.seed("split seed (0)")},
     ))

@@ -26,10 +26,9 @@ import numpy as np
 import fer_zoo
 from fer_zoo import values
 from fer_zoo.data import cache
-from fer_zoo.data.dataset import (
-    CLASS_NAMES, Dataset, DatasetSource, Split, float_option, int_option, reject_unknown, seed_option,
-)
+from fer_zoo.data.dataset import CLASS_NAMES, Dataset, DatasetSource, Split, declared_option, reject_unknown
 from fer_zoo.errors import FerZooError
+from fer_zoo.plugins.registry import Option
 
 GENERATOR_VERSION = 6  # bump when the images, labels or the cached name change (6: the name shows its nearest preset)
 SIDE = 48
@@ -46,6 +45,15 @@ FER2013_COUNTS = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965])
 
 # Expression parameters: eye opening, brow raise, brow tilt (+ = inner ends down), mouth curve
 # (+ = corners up), mouth opening, mouth width, asymmetry, nose wrinkle, cheek lift.
+# --data synthetic:key=value: typed ones are checked as the spec is read, and read the same way by load()
+OPTIONS = {"preset": "fer2013 (default: FER2013's class proportions and label noise, calibrated difficulty) "
+                     "or easy (balanced, clean labels, medium difficulty)",
+           "size": Option.integer("training images (6000; val and test get size/6 each)", 7, MAX_SIZE),
+           "difficulty": "easy (0.2), medium (0.5), hard (0.8), or 0-1 (preset fer2013: 1)",
+           "seed": Option.seed("generator seed (0)"),
+           "imbalance": "none or fer2013 (its class proportions in every split, disgust rare)",
+           "label_noise": Option.real("fraction of labels replaced at random, in every split (preset fer2013: 0.1)",
+                                      0, 1)}
 PARAMS = ("eye_open", "brow_raise", "brow_tilt", "mouth_curve", "mouth_open", "mouth_width", "asym", "wrinkle",
           "cheek")
 NEUTRAL = dict(eye_open=1.0, brow_raise=0.0, brow_tilt=0.0, mouth_curve=0.0, mouth_open=0.0, mouth_width=0.25,
@@ -245,7 +253,7 @@ def _options(options: dict[str, str]):
     if preset not in PRESETS:
         raise FerZooError(f"synthetic: preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     options = {**PRESETS[preset], **options}
-    size = int_option(options, "size", 6000, 7, MAX_SIZE)
+    size = declared_option(options, OPTIONS, "size", 6000)
     level = options.pop("difficulty", "medium")
     if level in DIFFICULTY:
         difficulty = DIFFICULTY[level]
@@ -255,9 +263,9 @@ def _options(options: dict[str, str]):
         except FerZooError:
             raise FerZooError(f"synthetic: difficulty must be easy, medium, hard or a number in [0, 1], "
                               f"got {level!r}") from None
-    seed = seed_option(options, "seed")
+    seed = declared_option(options, OPTIONS, "seed", 0)
     imbalance = options.pop("imbalance", "none")
-    label_noise = float_option(options, "label_noise", 0.0, 0, 1)
+    label_noise = declared_option(options, OPTIONS, "label_noise", 0.0)
     reject_unknown("synthetic", options)
     return size, difficulty, seed, imbalance, label_noise
 
@@ -303,11 +311,5 @@ def fer_zoo_register_datasets(register):
         fingerprint=fingerprint,
         description="Procedural 48x48 faces whose expression is carried by geometry, shaped like FER2013 "
                     "(the offline default)",
-        options={"preset": "fer2013 (default: FER2013's class proportions and label noise, calibrated difficulty) "
-                           "or easy (balanced, clean labels, medium difficulty)",
-                 "size": "training images (6000; val and test get size/6 each)",
-                 "difficulty": "easy (0.2), medium (0.5), hard (0.8), or 0-1 (preset fer2013: 1)",
-                 "seed": "generator seed (0)",
-                 "imbalance": "none or fer2013 (its class proportions in every split, disgust rare)",
-                 "label_noise": "fraction of labels replaced at random, in every split (preset fer2013: 0.1)"},
+        options=OPTIONS,
     ))

@@ -17,7 +17,10 @@ from typing import Any
 from fer_zoo import values
 from fer_zoo.errors import FerZooError, describe_exception
 from fer_zoo.plugins.hookspecs import hookimpl
-from fer_zoo.plugins.registry import AUTO, FaceDetector, default
+from fer_zoo.plugins.registry import (  # noqa: F401  (AUTO, Boxes, FaceDetector, default: kept here by name)
+    AUTO, NAME_PATTERN, Boxes, FaceDetector, Option, PluginSource, Registry, default, option_help, parse_options,
+    plugin_fields, read_option,
+)
 
 def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetector, dict[str, str]]:
     """``--detector NAME[:key=value,...]`` -> (the detector, its options as text), checked by name; ``auto``
@@ -26,18 +29,11 @@ def parse(spec: str, available: Mapping[str, FaceDetector]) -> tuple[FaceDetecto
     if name == AUTO and available:
         name = default(available).name
     if name not in available:
+        hint = available.hint(name) if isinstance(available, Registry) else ""
         raise FerZooError(f"--detector must be {AUTO} or one of {', '.join(sorted(available)) or '(none installed)'}, "
-                          f"got {name!r}")
-    detector, options = available[name], {}
-    for item in filter(None, rest.split(",")):
-        key, eq, value = (part.strip() for part in item.partition("="))
-        if not eq or not key:
-            raise FerZooError(f"--detector {spec!r}: expected key=value, got {item!r}")
-        if key not in detector.options:
-            known = ", ".join(detector.options) or "none"
-            raise FerZooError(f"--detector {spec!r}: {name} has no option {key!r} (its options: {known})")
-        options[key] = value
-    return detector, options
+                          f"got {name!r}{hint}")
+    detector = available[name]
+    return detector, parse_options(spec, "--detector", name, rest, detector.options, "detector option")
 
 
 def number(value, name: str, kind: type = float, low: float | None = None, high: float | None = None):
@@ -108,15 +104,16 @@ def _from(detector: FaceDetector) -> str:
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade, the detector the `fer` package uses (with ``min_size=50``)."""
 
-    OPTIONS = {"min_size": "smallest face, px (24; fer uses 50)", "scale_factor": "scale step (1.1)",
-               "min_neighbors": "overlapping hits a face needs (5)"}
+    OPTIONS = {"min_size": Option.integer("smallest face, px (24; fer uses 50)", 1, MAX_FACE),
+               "scale_factor": Option.real("scale step (1.1)", 1.01, 4),
+               "min_neighbors": Option.integer("overlapping hits a face needs (5)", 0)}
 
     def __init__(self, min_size: int | str = 24, scale_factor: float | str = 1.1, min_neighbors: int | str = 5):
         import cv2
 
-        min_size = number(min_size, "min_size", int, 1, MAX_FACE)
-        scale_factor = number(scale_factor, "scale_factor", float, 1.01, 4)
-        min_neighbors = number(min_neighbors, "min_neighbors", int, 0)
+        given = {"min_size": min_size, "scale_factor": scale_factor, "min_neighbors": min_neighbors}
+        min_size, scale_factor, min_neighbors = (read_option(given, self.OPTIONS, key, None, f"detector option {key}")
+                                                 for key in ("min_size", "scale_factor", "min_neighbors"))
 
         if not hasattr(cv2, "CascadeClassifier"):
             raise FerZooError("this OpenCV has no CascadeClassifier (OpenCV 5 dropped it): "

@@ -26,11 +26,16 @@ def _crops(x: np.ndarray) -> list[np.ndarray]:
     return views
 
 
+def check_tta(tta: str) -> None:
+    """Refuse an unknown ``--tta`` mode, before any model or data is loaded."""
+    if tta not in TTA_MODES:
+        raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+
+
 def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none") -> np.ndarray:
     """Probabilities averaged over the test-time views of ``x``; ``model`` is a Keras model or a
     :class:`fer_zoo.inference.runtime.Classifier`."""
-    if tta not in TTA_MODES:
-        raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    check_tta(tta)
     views = {"none": lambda: [x], "flip": lambda: [x, x[:, :, ::-1]], "tencrop": lambda: _crops(x)}[tta]()
     if hasattr(model, "run_batch"):
         return np.mean([model.predict(v.astype("float32"), batch_size) for v in views], axis=0)
@@ -47,8 +52,7 @@ def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "te
 
     if split not in ("train", "val", "test"):
         raise FerZooError(f"--split must be train, val or test, got {split!r}")
-    if tta not in TTA_MODES:
-        raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    check_tta(tta)
     models = [str(m) for m in model] if isinstance(model, (list, tuple)) else [str(model)]
     classifier = load_ensemble(models, weights, runtime=runtime, unsafe=unsafe, scale=scale, offset=offset)
     model = " + ".join(models)

@@ -49,16 +49,6 @@ class Explanation:
                 "target": self.target, "layer": self.layer, "peak": list(self.peak)}
 
 
-def leaf_layers(model) -> list:
-    """Every non-container layer of ``model``, nested models opened, in call order."""
-    import keras
-
-    out = []
-    for layer in model.layers:
-        out += leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
-    return out
-
-
 def _spatial(layer, side: int = 2) -> bool:
     try:
         shape = layer.output.shape
@@ -72,6 +62,8 @@ def target_layer(model, name: str | None = None):
     (6x6 for 48x48 faces; the last spatial one if none is): the 2x2 or 3x3 maps at the end of most FER nets
     say little about where in a face the evidence is."""
     import math
+
+    from fer_zoo.models.pipeline import leaf_layers
 
     layers = leaf_layers(model)
     candidates = [layer for layer in layers if _spatial(layer)]
@@ -159,6 +151,8 @@ def grad_cam(model, images: np.ndarray, classes=None, *, layer: str | None = Non
     image to explain (default: each image's predicted class).
     """
     import keras
+
+    from fer_zoo.models.pipeline import leaf_layers
 
     if method not in METHODS:
         raise FerZooError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")

@@ -82,18 +82,13 @@ def top_k_hits(y_true, probabilities, k: int = 2):
     distribution scores 100% top-2 at chance top-1; here a constant output scores k/K, as it should.
     Works on class indices or on one-hot/soft labels (their argmax).
     """
-    classes = ops.shape(probabilities)[-1]
+    from fer_zoo.models.ranking import top_k_rank
+
     if len(y_true.shape) == len(probabilities.shape) and y_true.shape[-1] == probabilities.shape[-1]:
         truth = ops.argmax(y_true, axis=-1)
     else:
         truth = ops.reshape(y_true, (-1,))
-    truth = ops.cast(truth, "int32")
-    probabilities = ops.cast(probabilities, "float32")
-    p_true = ops.take_along_axis(probabilities, truth[:, None], axis=1)
-    index = ops.arange(classes, dtype="int32")[None, :]
-    ahead = ops.logical_or(probabilities > p_true,
-                           ops.logical_and(probabilities == p_true, index < truth[:, None]))
-    rank = ops.sum(ops.cast(ahead, "int32"), axis=1)
+    rank = top_k_rank(ops.cast(probabilities, "float32"), ops.cast(truth, "int32"), ops)
     return ops.cast(rank < k, "float32")
 
 
@@ -222,7 +217,7 @@ def predict_fixed(model, x: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def leaf_layers(model) -> list:
-    """Every layer of ``model``, nested models opened up."""
+    """Every non-container layer of ``model``, nested models opened, in call order."""
     found = []
     for layer in model.layers:
         found += leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]

@@ -13,6 +13,7 @@ Long because every value that comes from plugin code is checked here, where its 
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
@@ -28,7 +29,7 @@ import pluggy
 from fer_zoo.plugins import hookspecs
 from fer_zoo.plugins import probe
 from fer_zoo.errors import FerZooError, describe_exception, one_line
-from fer_zoo.plugins.registry import Architecture, DatasetSource, FaceDetector, PluginSource, Registry
+from fer_zoo.plugins.registry import Architecture, DatasetSource, FaceDetector, Option, PluginSource, Registry
 
 ENTRY_POINT_GROUP = "fer_zoo"
 BUILTIN_DISTRIBUTION = "fer-zoo"
@@ -46,13 +47,17 @@ class Plugin:
     version: str
     module: str
     hooks: list[str] = field(default_factory=list)
-    architectures: list[str] = field(default_factory=list)
-    datasets: list[str] = field(default_factory=list)
-    detectors: list[str] = field(default_factory=list)
+    provides: dict[str, list[str]] = field(default_factory=dict)  # kind's plural -> the names it registered
     error: str | None = None
     disabled: bool = False
     incompatible: bool = False
     obj: Any = field(default=None, repr=False)
+
+    def __getattr__(self, name: str) -> list[str]:
+        """``plugin.architectures``, ``plugin.datasets``...: what it registered of each kind in KINDS."""
+        if name in _PLURALS:
+            return self.provides.setdefault(name, [])
+        raise AttributeError(name)
 
     @property
     def source(self) -> PluginSource:
@@ -73,9 +78,7 @@ class Plugin:
             "version": self.version,
             "module": self.module,
             "hooks": self.hooks,
-            "architectures": self.architectures,
-            "datasets": self.datasets,
-            "detectors": self.detectors,
+            **{kind.plural: list(getattr(self, kind.plural)) for kind in KINDS},
             "status": "disabled" if self.disabled else (
                 "incompatible" if self.incompatible else ("error" if self.error else "ok")),
             "error": self.error,
@@ -84,15 +87,18 @@ class Plugin:
 
 @dataclass
 class PluginSet:
-    """Everything the plugins provided, and what went wrong, in one snapshot."""
+    """Everything the plugins provided, and what went wrong, in one snapshot: one :class:`Registry` per kind
+    in KINDS, read as ``plugin_set.architectures``, ``plugin_set.datasets``..."""
 
     plugins: list[Plugin]
-    architectures: Registry
-    unavailable: dict[str, str]
+    registries: dict[str, Registry]
     warnings: list[str]
-    datasets: dict = field(default_factory=dict)
-    unavailable_datasets: dict[str, str] = field(default_factory=dict)
-    detectors: dict = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Registry:
+        registries = self.__dict__.get("registries", {})
+        if name in registries:
+            return registries[name]
+        raise AttributeError(name)
 
     def raise_if_strict(self) -> None:
         """In strict mode (for plugin authors' CI) the first plugin warning is an error."""
@@ -101,7 +107,7 @@ class PluginSet:
             raise FerZooError(f"{self.warnings[0]}{more} [{STRICT_ENV}=1]")
 
     def get_architecture(self, name: str) -> Architecture:
-        return self.architectures.get(name, self.unavailable)
+        return self.architectures.get(name)
 
 
 def api_incompatibility(required) -> str | None:
@@ -289,19 +295,16 @@ def load() -> PluginSet:
             if plugin.disabled or plugin.error:
                 continue
             _load_one(pm, plugin, load_object, warnings, interrupts)
-        claims = {kind: _call_register_hook(pm, plugins, kind, warnings, interrupts) for kind in kinds()}
-    resolved = {}
+        claims = {kind: _call_register_hook(pm, plugins, kind, warnings, interrupts) for kind in KINDS}
+    registries = {}
     for kind, claimed in claims.items():  # a plugin that failed in any hook contributes nothing of any kind
         winners, unavailable, kind_warnings = _resolve([(item, p) for item, p in claimed if not p.error],
                                                        kind.name, kind.plural)
-        resolved[kind.plural] = (winners, unavailable)
+        registries[kind.plural] = Registry(winners, kind.name, kind.listing, unavailable)
         warnings += kind_warnings
     # Errors first: they are what a user needs to read.
     warnings = [f"{p.label}: {p.error}" for p in plugins if p.error] + warnings
-    (archs, unavailable), (datasets, unavailable_datasets), (detectors, _) = (
-        resolved["architectures"], resolved["datasets"], resolved["detectors"])
-    return PluginSet(plugins, Registry(archs), unavailable, [one_line(w) for w in warnings],
-                     {d.name: d for d in datasets}, unavailable_datasets, {d.name: d for d in detectors})
+    return PluginSet(plugins, registries, [one_line(w) for w in warnings])
 
 
 def _load_one(pm, plugin: Plugin, load_object, warnings: list[str], interrupts: _Interrupts) -> None:
@@ -349,17 +352,23 @@ def _register(pm, plugin: Plugin) -> list:
 class Kind:
     """One kind of thing plugins register: its hook, the type ``register()`` takes, and its names."""
 
-    name: str  # "architecture"
+    name: str  # "architecture": what messages call one
     plural: str  # "architectures": the attribute of Plugin and PluginSet that lists them
     hook: str
-    item: type
+    item: type  # what register() takes
+    listing: str  # where a user sees the names, ending the unknown-name message
 
 
-def kinds() -> tuple[Kind, ...]:
-    """The table that drives plugin loading for every kind."""
-    return (Kind("architecture", "architectures", "fer_zoo_register_architectures", Architecture),
-            Kind("dataset", "datasets", "fer_zoo_register_datasets", DatasetSource),
-            Kind("detector", "detectors", "fer_zoo_register_detectors", FaceDetector))
+# Every kind plugins register: adding a kind is one row here (and its hookspec).
+KINDS = (
+    Kind("architecture", "architectures", "fer_zoo_register_architectures", Architecture,
+         "`fer-zoo list` shows the available ones"),
+    Kind("dataset", "datasets", "fer_zoo_register_datasets", DatasetSource,
+         "`fer-zoo datasets` lists the sources"),
+    Kind("detector", "detectors", "fer_zoo_register_detectors", FaceDetector,
+         "`fer-zoo detectors` lists them"),
+)
+_PLURALS = frozenset(kind.plural for kind in KINDS)
 
 
 def _call_register_hook(pm, plugins, kind: Kind, warnings: list[str], interrupts: _Interrupts):
@@ -367,6 +376,7 @@ def _call_register_hook(pm, plugins, kind: Kind, warnings: list[str], interrupts
     if it catches the error ``register`` raised), contributes nothing."""
     caller = getattr(pm.hook, kind.hook)
     claims = []
+    item_type = kind.item
     for plugin in plugins:
         if plugin.obj is None or plugin.error:
             continue
@@ -378,7 +388,7 @@ def _call_register_hook(pm, plugins, kind: Kind, warnings: list[str], interrupts
 
             def register_one(item, _got=got, _refused=refused):
                 try:
-                    _got.append(checked_item(item, kind.item))
+                    _got.append(checked_item(item, item_type))
                 except FerZooError as exc:
                     _refused.append(str(exc))
                     raise
@@ -417,16 +427,18 @@ def checked_item(item: Any, kind: type):
         raise FerZooError(f"{where}: description must be one line of text, got {type(values['description']).__name__}")
     if "options" in values:
         options = values["options"]
-        if not isinstance(options, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
-                                                       for k, v in options.items()):
-            raise FerZooError(f"{where}: options must map each option's name to one line of help text")
+        if not isinstance(options, Mapping) or not all(
+                isinstance(k, str) and (isinstance(v, str) or (isinstance(v, Option) and isinstance(v.help, str)))
+                for k, v in options.items()):
+            raise FerZooError(f"{where}: options must map each option's name to one line of help text "
+                              f"(or a fer_zoo.plugins.registry.Option)")
         values["options"] = dict(options)
     return kind(**values)
 
 
 def _resolve(claims: list[tuple[Any, Plugin]], kind: str, attribute: str):
     """Settle names: a built-in keeps its name; a name two third parties claim is nobody's."""
-    by_name: dict[str, list[tuple[Architecture, Plugin]]] = {}
+    by_name: dict[str, list[tuple[Any, Plugin]]] = {}
     for item, plugin in claims:
         by_name.setdefault(item.name, []).append((item, plugin))
     winners, unavailable, warnings = [], {}, []

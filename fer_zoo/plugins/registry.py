@@ -1,5 +1,6 @@
-"""What plugins register, as plain data (architectures, data sources, face detectors), and lookup of
-architectures by name with timm-style wildcard filters."""
+"""Architectures as plain data, and the one registry every pluggable kind uses: lookup by name with a
+did-you-mean, timm-style wildcard listing, ``describe()`` as plain data, and the ``NAME:key=value`` specs
+``--data`` and ``--detector`` take, read with typed options."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_zoo import values
 from fer_zoo.errors import FerZooError, describe_exception
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -32,6 +34,13 @@ class PluginSource:
 
     def __str__(self) -> str:
         return f"{self.distribution} {self.version}"
+
+
+def plugin_fields(plugin: PluginSource | None) -> dict[str, str | None]:
+    """The keys every kind's ``describe()`` shares about where the item came from."""
+    return {"plugin": plugin.distribution if plugin else None,
+            "plugin_version": plugin.version if plugin else None,
+            "entry_point": plugin.entry_point if plugin else None}
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,7 @@ class Architecture:
         """The plain-data view used by ``fer-zoo list --json`` and ``info --json``."""
         return {
             "name": self.name,
-            "plugin": self.plugin.distribution if self.plugin else None,
-            "plugin_version": self.plugin.version if self.plugin else None,
-            "entry_point": self.plugin.entry_point if self.plugin else None,
+            **plugin_fields(self.plugin),
             "description": self.description,
             "params": self.params,
             "macs": self.macs,
@@ -172,10 +179,18 @@ def filter_names(names: Iterable[str], include: Iterable[str] = (), exclude: Ite
 
 
 class Registry:
-    """The architectures available in this process, by name."""
+    """The items of one kind (architectures, data sources, detectors...) available in this process, by name.
 
-    def __init__(self, architectures: Iterable[Architecture] = ()):
-        self._by_name = {a.name: a for a in architectures}
+    Reads like a mapping of name to item; ``get`` is the lookup a user's typo reaches, with a did-you-mean,
+    and names the reason a name two plugins claim is ``unavailable``."""
+
+    def __init__(self, items: Iterable[Any] = (), kind: str = "architecture",
+                 listing: str = "`fer-zoo list` shows the available ones",
+                 unavailable: Mapping[str, str] | None = None):
+        self._by_name = {item.name: item for item in items}
+        self.kind = kind
+        self.listing = listing  # where a user sees the names: ends the unknown-name message
+        self.unavailable = dict(unavailable or {})
 
     def __len__(self) -> int:
         return len(self._by_name)
@@ -183,30 +198,142 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
+    def __iter__(self):
+        return iter(self._by_name)
+
+    def __getitem__(self, name: str):
+        return self._by_name[name]
+
+    def keys(self):
+        return self._by_name.keys()
+
+    def values(self):
+        return self._by_name.values()
+
+    def items(self):
+        return self._by_name.items()
+
     def names(self, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[str]:
         return filter_names(self._by_name, include, exclude)
 
-    def get(self, name: str, unavailable: Mapping[str, str] | None = None) -> Architecture:
+    def get(self, name: str) -> Any:
         if name in self._by_name:
             return self._by_name[name]
-        if unavailable and name in unavailable:
-            raise FerZooError(f"architecture {name!r} is unavailable: {unavailable[name]}")
+        if name in self.unavailable:
+            raise FerZooError(f"{self.kind} {name!r} is unavailable: {self.unavailable[name]}")
+        raise FerZooError(f"unknown {self.kind} {name!r}{self.hint(name)}")
+
+    def hint(self, name: str) -> str:
+        """What ends a message about the unknown ``name``: the close names, else where to see them all."""
         close = difflib.get_close_matches(name, self._by_name, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; `fer-zoo list` shows the available ones"
-        raise FerZooError(f"unknown architecture {name!r}{hint}")
+        return f"; did you mean {', '.join(close)}?" if close else f"; {self.listing}"
+
+    def select(self, include: Iterable[str] = (), exclude: Iterable[str] = (),
+               keep: tuple[str, Callable[[Any], bool]] | None = None) -> list[Any]:
+        """The items whose names the patterns pick (and ``keep``'s test, named by its flag, passes), in name
+        order; none picked when something was asked is an error naming what was asked and what is installed."""
+        include, exclude = list(include), list(exclude)
+        picked = [self._by_name[n] for n in self.names(include, exclude)]
+        if keep:
+            picked = [item for item in picked if keep[1](item)]
+        if not picked and (include or exclude or keep):
+            asked = " ".join([*include, *(f"--exclude {x}" for x in exclude), *([keep[0]] if keep else [])])
+            raise FerZooError(f"no {self.kind} matches {asked} (installed: {', '.join(self.names()) or 'none'})")
+        return picked
+
+    def describe(self, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Plain data for each item the patterns pick: what ``--json`` listings print."""
+        return [item.describe() for item in self.select(include, exclude)]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a ``NAME:key=value`` spec takes: its one-line help, and the reader its text must pass
+    (``read(text, label)``, one of :mod:`fer_zoo.values`'; None: any text the item reads itself). Build one
+    with :meth:`integer`, :meth:`real`, :meth:`seed`, :meth:`boolean` or :meth:`text`."""
+
+    help: str
+    read: Callable[[Any, str], Any] | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return self.help
+
+    @classmethod
+    def text(cls, help: str) -> Option:
+        return cls(help)
+
+    @classmethod
+    def integer(cls, help: str, low: int | None = None, high: int | None = None) -> Option:
+        return cls(help, lambda value, label: values.integer(value, label, low, high))
+
+    @classmethod
+    def real(cls, help: str, low: float | None = None, high: float | None = None, *,
+             low_open: bool = False, high_open: bool = False) -> Option:
+        return cls(help, lambda value, label: values.real(value, label, low, high,
+                                                          low_open=low_open, high_open=high_open))
+
+    @classmethod
+    def seed(cls, help: str) -> Option:
+        return cls(help, values.seed)
+
+    @classmethod
+    def boolean(cls, help: str) -> Option:
+        return cls(help, values.boolean)
+
+
+def option_help(options: Mapping[str, str | Option]) -> dict[str, str]:
+    """Each option's name -> its help text, what ``describe()`` shows whether an option is typed or not."""
+    return {key: str(option) for key, option in options.items()}
+
+
+def read_option(options: dict[str, Any], declared: Mapping[str, str | Option], key: str, default: Any,
+                label: str) -> Any:
+    """Pop ``key`` from ``options`` (``default`` when absent) through its declared reader: the one place an
+    item's own code and :func:`parse_options` read a typed option, so both give the same message."""
+    option = declared[key]
+    value = options.pop(key, default)
+    return option.read(value, label) if isinstance(option, Option) and option.read else value
+
+
+def parse_options(spec: str, flag: str, owner: str, text: str, declared: Mapping[str, str | Option] | None,
+                  label: str) -> dict[str, str]:
+    """The ``key=value,...`` after ``NAME:`` in ``flag``'s ``spec``, as text: every key declared (any key where
+    ``declared`` is None: the item checks its own), given once, with a value; a typed option's text passes its
+    reader (``label`` starts its message: "dataset option")."""
+    options: dict[str, str] = {}
+    for item in filter(None, text.split(",")):
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if not eq or not key:
+            raise FerZooError(f"{flag} {spec!r}: expected key=value, got {item!r}")
+        if declared is not None and key not in declared:
+            known = ", ".join(declared) or "none"
+            raise FerZooError(f"{flag} {spec!r}: {owner} has no option {key!r} (its options: {known})")
+        if key in options:
+            raise FerZooError(f"{flag} {spec!r}: option {key!r} is given twice ({options[key]!r} and {value!r})")
+        if not value:
+            raise FerZooError(f"{flag} {spec!r}: option {key!r} has no value (write {key}=VALUE)")
+        option = declared.get(key) if declared is not None else None
+        if isinstance(option, Option) and option.read:
+            try:
+                option.read(value, f"{label} {key}")
+            except FerZooError as exc:
+                raise FerZooError(f"{flag} {spec!r}: {exc}") from None
+        options[key] = value
+    return options
 
 
 # The other kinds' types live here too, so the loader checks what plugins register without importing
 # data/ or inference/ (which import the loader).
 @dataclass(frozen=True)
 class DatasetSource:
-    """A kind of data a plugin can load: ``load(options) -> Dataset`` (:class:`fer_zoo.data.Dataset`), options
-    as strings."""
+    """A kind of data a plugin can load: ``load(options) -> Dataset``, options as strings (``--data
+    NAME:key=value``, each key declared in ``options``: its one-line help, or an :class:`Option` whose reader
+    the text must pass before ``load`` is called)."""
 
     name: str
     load: Callable[[dict[str, str]], Any]  # -> fer_zoo.data.Dataset
     description: str
-    options: Mapping[str, str] = field(default_factory=dict)  # option -> one-line help
+    options: Mapping[str, str | Option] = field(default_factory=dict)
     # fingerprint(options) -> cache key covering content and options; None: never cached
     fingerprint: Callable[[dict[str, str]], str] | None = None
     plugin: PluginSource | None = field(default=None, compare=False)
@@ -218,13 +345,8 @@ class DatasetSource:
             raise FerZooError(f"dataset {self.name!r}: load must be callable")
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "options": dict(self.options),
-            "plugin": self.plugin.distribution if self.plugin else None,
-            "plugin_version": self.plugin.version if self.plugin else None,
-        }
+        return {"name": self.name, **plugin_fields(self.plugin), "description": self.description,
+                "options": option_help(self.options)}
 
 
 Boxes = Sequence[Sequence[int]]
@@ -234,13 +356,14 @@ AUTO = "auto"  # --detector auto: the installed detector of highest priority
 @dataclass(frozen=True)
 class FaceDetector:
     """A face detector a plugin can register: ``build(**options) -> detect(image) -> [[x, y, w, h], ...]``,
-    options given as text (``options``: each one's name -> one-line help). ``--detector auto`` picks the
+    options given as text (``options``: each one's name -> one-line help, or an :class:`Option` whose reader
+    its text must pass before ``build`` is called). ``--detector auto`` picks the
     installed detector of highest ``priority`` (the built-in Haar cascade has 0)."""
 
     name: str
     build: Callable[..., Callable[[Any], Boxes]]
     description: str
-    options: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, str | Option] = field(default_factory=dict)
     priority: int = 0
     plugin: PluginSource | None = field(default=None, compare=False)
 
@@ -257,10 +380,8 @@ class FaceDetector:
             raise FerZooError(f"detector {self.name!r}: description must be one line of text")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "options": dict(self.options),
-                "priority": self.priority,
-                "plugin": self.plugin.distribution if self.plugin else None,
-                "plugin_version": self.plugin.version if self.plugin else None}
+        return {"name": self.name, **plugin_fields(self.plugin), "description": self.description,
+                "options": option_help(self.options), "priority": self.priority}
 
 
 def default(available: Mapping[str, FaceDetector]) -> FaceDetector | None:

@@ -47,8 +47,9 @@ def normalization_text(normalization: tuple[float, float]) -> str:
     return head if offset == 0 else f"{head}{offset:+g}"
 
 
-def architectures_table(archs: list[Architecture]) -> Table:
-    """One row per architecture, 80 columns wide (the plugin's version is in --json and `fer-zoo plugins`)."""
+def architectures_table(archs: list[dict]) -> Table:
+    """One row per architecture as its ``describe()`` gives it, 80 columns wide (the plugin's version is in
+    --json and `fer-zoo plugins`)."""
     table = _listing("fer-zoo architectures")
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("plugin", no_wrap=True)
@@ -59,20 +60,20 @@ def architectures_table(archs: list[Architecture]) -> Table:
     table.add_column("wts", justify="center", no_wrap=True)
     table.add_column("paper val", justify="right", no_wrap=True)
     for arch in archs:
-        reported = (arch.reported or {}).get("val")
+        reported = (arch["reported"] or {}).get("val")
         table.add_row(
-            arch.name,
-            arch.plugin.distribution if arch.plugin else DASH,
-            human(arch.params).replace(" ", ""),
-            human(arch.macs).replace(" ", ""),
-            shape_text(arch.input_shape),
-            normalization_text(arch.normalization),
-            "✓" if arch.weights is not None else DASH,
+            arch["name"],
+            arch["plugin"] or DASH,
+            human(arch["params"]).replace(" ", ""),
+            human(arch["macs"]).replace(" ", ""),
+            shape_text(arch["input_shape"]),
+            normalization_text(arch["normalization"]),
+            "✓" if arch["has_weights"] else DASH,
             percent(reported),
         )
     notes = ["pixels: what the network sees of a 0-255 pixel x (normalised inside every model)",
              "wts: ✓ ships pretrained weights: create_model(name, pretrained=True)"]
-    if any(a.reported for a in archs):
+    if any(a["reported"] for a in archs):
         notes.append("paper val: as the architecture's paper reported it (split not always named)")
     table.caption = "\n".join(notes)
     return table
@@ -86,16 +87,18 @@ def _listing(title: str) -> Table:
                  show_edge=False, caption_justify="left")
 
 
-def _catalogue(title: str, entries, caption: str, marked=None) -> Table:
-    """Data sources or detectors: the name over its plugin, the description over its options."""
+def _catalogue(title: str, entries: list[dict], caption: str, marked: str | None = None) -> Table:
+    """Data sources or detectors, as their ``describe()`` gives them: the name over its plugin, the
+    description over its options."""
     table = _listing(title)
     table.add_column("name / plugin", no_wrap=True)
     table.add_column("description / options", ratio=1)
     for entry in entries:
-        name = Text(entry.name + (" (auto)" if entry is marked else ""), style="bold cyan")
-        name.append(f"\n{entry.plugin or DASH}", style="dim")
-        about = Text(entry.description)
-        about.append(f"\noptions: {', '.join(entry.options) or DASH}", style="dim")
+        name = Text(entry["name"] + (" (auto)" if entry["name"] == marked else ""), style="bold cyan")
+        plugin = f"{entry['plugin']} {entry['plugin_version']}" if entry["plugin"] else DASH
+        name.append(f"\n{plugin}", style="dim")
+        about = Text(entry["description"])
+        about.append(f"\noptions: {', '.join(entry['options']) or DASH}", style="dim")
         table.add_row(name, about, end_section=True)
     table.caption = caption
     return table
@@ -146,17 +149,16 @@ def plugins_table(plugins: list[Plugin]) -> Group:
     return Group(table, *errors)
 
 
-def datasets_table(sources) -> Table:
+def datasets_table(sources: list[dict]) -> Table:
     return _catalogue("fer-zoo data sources", sources, "--data takes a CSV path, a folder, or NAME:key=value,...")
 
 
-def detectors_table(detectors) -> Table:
-    from fer_zoo.plugins.registry import default
-
-    chosen = default({d.name: d for d in detectors})
-    return _catalogue("fer-zoo face detectors", detectors, marked=chosen, caption=(
+def detectors_table(detectors: list[dict], chosen=None) -> Table:
+    """``chosen``: the detector ``--detector auto`` is (marked), or None."""
+    name = chosen.name if chosen else None
+    return _catalogue("fer-zoo face detectors", detectors, marked=name, caption=(
         "fer-zoo predict MODEL INPUT --detector NAME[:key=value,...]; auto (the default): "
-        f"{chosen.name if chosen else 'none installed'}, the installed one of highest priority"))
+        f"{name or 'none installed'}, the installed one of highest priority"))
 
 
 def dataset_tables(report: dict) -> Group:

@@ -49,6 +49,11 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CLASS_WEIGHTS = ("none", "balanced")
 
 
+def default_run_dir(arch: str) -> Path:
+    """Where a run of ``arch`` goes without ``--out``."""
+    return Path("runs") / arch
+
+
 def numbered(kind: str, epoch: int) -> str:
     """A checkpoint file's name: ``last-0007.keras`` (training model) or ``best-0005.keras``."""
     return f"{kind}-{epoch:04d}.keras"

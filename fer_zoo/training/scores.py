@@ -11,22 +11,11 @@ import math
 import numpy as np
 
 from fer_zoo.errors import FerZooError
+from fer_zoo.models.ranking import top_k_rank
 
 
 def hard_labels(labels: np.ndarray) -> np.ndarray:
     return labels if labels.ndim == 1 else labels.argmax(axis=1)
-
-
-def top_k_rank(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each true class's rank among the predictions (0 = top), ties broken by class index.
-
-    Keras' top-k metrics count every tie as a hit, so a network that outputs one constant distribution
-    would score 100% top-2 at chance top-1; here it scores k/K.
-    """
-    p_true = probabilities[np.arange(len(labels)), labels][:, None]
-    index = np.arange(probabilities.shape[1])[None, :]
-    ahead = (probabilities > p_true) | ((probabilities == p_true) & (index < labels[:, None]))
-    return ahead.sum(axis=1)
 
 
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:

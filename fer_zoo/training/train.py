@@ -88,7 +88,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     if options.class_weights not in CLASS_WEIGHTS:
         raise FerZooError(f"--class-weights must be {' or '.join(CLASS_WEIGHTS)}, got {options.class_weights!r}")
     values.seed(options.seed, "--seed")
-    out = Path(out or f"runs/{arch_name}")
+    out = Path(out) if out else rundir.default_run_dir(arch_name)
     saved = None
     if resume:  # every file the run continues from is checked before anything is loaded
         saved = rundir.load_run(out)
