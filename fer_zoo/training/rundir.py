@@ -49,6 +49,16 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CLASS_WEIGHTS = ("none", "balanced")
 
 
+def seed_dir(out: Path, row: str, seed: int = 0) -> Path:
+    """The run directory of one seed of a bench row: ``<out>/<row>/seed<N>``."""
+    return Path(out) / row / f"seed{seed}"
+
+
+def seed_dirs(out: Path) -> list[Path]:
+    """Every seed's run directory under a bench folder ``out``."""
+    return sorted(p for p in Path(out).glob("*/seed*") if p.name.removeprefix("seed").isdigit())
+
+
 def numbered(kind: str, epoch: int) -> str:
     """A checkpoint file's name: ``last-0007.keras`` (training model) or ``best-0005.keras``."""
     return f"{kind}-{epoch:04d}.keras"
