@@ -24,6 +24,7 @@ from fer_zoo import atomic, outputs
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.benchmark.executors import Bench, LocalExecutor, serialised
 from fer_zoo.report import columns
+from fer_zoo.training.metric_names import row_scores, split_scores
 from fer_zoo.training.rundir import seed_dir, seed_dirs
 from fer_zoo.training.status import Status, severity
 
@@ -317,8 +318,8 @@ def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
               for split in probabilities}
     return {**entry, "status": Status.OK, "param_count": sum(m.get("param_count") or 0 for m in members),
             "macs": sum(m.get("macs") or 0 for m in members),
-            "val_acc": scores["val"]["accuracy"], "top2_val": scores["val"]["top2_accuracy"],
-            "test_acc": scores["test"]["accuracy"], "macro_f1_test": scores["test"]["macro_f1"],
+            **{k: v for k, v in row_scores(split_scores("val", scores["val"]) | split_scores("test", scores["test"]))
+               .items() if v is not None},
             "error": "the mean of " + ", ".join(m["model"] for m in members) + " (seed 0 each)"}
 
 

@@ -375,6 +375,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     from fer_zoo.report import model_card
     from fer_zoo.report.figures import curves_png, epochs_trained
     from fer_zoo.models.pipeline import predict_fixed
+    from fer_zoo.training.metric_names import split_scores
     from fer_zoo.training.scores import metrics, run_status
 
     if run.unsaved or not (run.out / "state.json").is_file():
@@ -402,8 +403,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
         if probabilities is not None:
             part = run.val if split == "val" else run.test
             scores = metrics(part.y, probabilities, names)
-            summary |= {f"{split}_accuracy": scores["accuracy"], f"{split}_top2_accuracy": scores["top2_accuracy"],
-                        f"{split}_macro_f1": scores["macro_f1"]}
+            summary |= split_scores(split, scores)
             if split == "test":
                 summary |= {"test_per_class": scores["per_class"], "test_confusion_matrix": scores["confusion_matrix"]}
     if too_slow is not None:
