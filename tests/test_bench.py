@@ -7,15 +7,21 @@ import json
 
 import pytest
 
-from fer_zoo.benchmark.bench import CSV_COLUMNS
-from fer_zoo.training.scores import STATUSES
+from fer_zoo.status import Status
+
+STATUSES = [str(s) for s in Status]
+# results.csv's header, as it has always been
+CSV_COLUMNS = ["model", "architecture", "kind", "plugin", "param_count", "macs", "infer_batch_size", "train_acc",
+               "val_acc", "test_acc", "top2_val", "macro_f1_test", "epochs", "train_samples_per_sec",
+               "infer_samples_per_sec", "latency_ms", "seconds_per_epoch", "total_seconds", "reported_val_acc",
+               "status", "seeds", "error"]
 
 DATA = "synthetic:size=140,seed=3,preset=easy"
 BROKEN = """
 import fer_zoo
 
 def build(input_shape, num_classes):
-    raise MemoryError("pretend the device ran out of memory")
+    raise MemoryError("pretend the device is full")
 
 @fer_zoo.hookimpl
 def fer_zoo_register_architectures(register):
@@ -87,7 +93,21 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert rows["ensemble"]["error"] == "the mean of tiny, tiny/fine-tuned (seed 0 each)"
     # an out-of-memory row is retried once at half the batch, then ends as its own row only
     assert rows["broken"]["status"] == "out of memory"
-    assert "pretend the device ran out" in rows["broken"]["error"] and "half the batch, 17" in rows["broken"]["error"]
+    assert "pretend the device is full" in rows["broken"]["error"] and "half the batch, 17" in rows["broken"]["error"]
+    # every name the run wrote is the vocabulary's: metrics.json's scores, row.json's, the tracker's tags
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
+
+    from fer_zoo.metric_names import METRICS
+
+    run = out / "tiny" / "seed0"
+    summary, row_file = (json.loads((run / name).read_text()) for name in ("metrics.json", "row.json"))
+    assert {m.summary for m in METRICS if m.summary} <= set(summary)
+    assert {m.row: row_file[m.row] for m in METRICS if m.row} == {m.row: summary[m.summary] for m in METRICS if m.row}
+    events = EventAccumulator(str(next((run / "tensorboard").glob("events.out.tfevents.*"))))
+    events.Reload()
+    tags, tracked = set(events.Tags()["tensors"]), {m.tracked for m in METRICS if m.tracked}
+    assert tracked <= tags and tags - tracked <= {f"final/{m.summary}" for m in METRICS if m.final}
+    assert "final/test_accuracy" in tags
     table = result.stdout
     assert "tiny/fine-tuned" in table and "budget quick" in table and "train img/s" in table
     assert "tiny: starting" in table and "tiny: epoch 1/1" in table  # progress, one line per event (no tty)
@@ -190,3 +210,75 @@ def test_the_smoke_budget_defaults_to_easy_faces_and_the_others_to_fer2013_shape
     smoke, quick = shares("smoke"), shares("quick")
     assert smoke.min() > 0.12  # balanced: FER2013's rare disgust would make 25-s scores meaningless
     assert quick.min() < 0.03 and quick.max() > 0.2  # disgust rare, happy common, as in FER2013
+
+
+# A network whose outputs are NaN from the first step; on import (in the worker process too) it rewords the
+# training loop's error, so only the status the loop set can tell the bench that the row diverged.
+NAN = """
+import fer_zoo
+from fer_zoo import status
+
+plain = status.StatusError.__init__
+status.StatusError.__init__ = lambda self, kind, message: plain(self, kind, "the numbers went away")
+
+def build(input_shape, num_classes):
+    import keras
+    from keras import layers
+    return keras.Sequential([keras.Input(shape=input_shape), layers.Rescaling(float("nan")),
+                             layers.GlobalAveragePooling2D(), layers.Dense(num_classes, activation="softmax")])
+
+@fer_zoo.hookimpl
+def fer_zoo_register_architectures(register):
+    register(fer_zoo.Architecture(name="nan", build=build, input_shape=(48, 48, 1), description="NaN"))
+"""
+
+
+def test_a_row_whose_loss_became_nan_is_diverged_because_the_loop_said_so(install_plugin, tmp_path):
+    from fer_zoo.benchmark.bench import BUDGETS, BenchConfig, RowSpec
+    from fer_zoo.benchmark.executors import Bench
+
+    install_plugin("nan-fer", NAN)
+    config = BenchConfig(data=DATA, budget="quick", seeds=1, epochs=1, batch_size=35, precision="float32")
+    row = Bench(config, BUDGETS["quick"], tmp_path, lambda event: None).run_in_process(RowSpec("nan"), 0)
+    assert row["status"] == "diverged" and row["error"] == "the numbers went away"
+    assert not (tmp_path / "nan" / "seed0" / "row.json").exists()  # a rerun runs it again
+
+
+def test_every_view_takes_its_columns_from_the_one_table(tmp_path, monkeypatch):
+    """A column added to fer_zoo.report.columns is in results.csv, results.md, both rich tables and
+    report.html's table, and its seeds' mean is in results.json; nothing else lists columns."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from fer_zoo.benchmark.bench import RowSpec, aggregate, write_results
+    from fer_zoo.report import columns, html
+    from fer_zoo.report.terminal import bench_table
+
+    added = replace(columns.COLUMNS[columns.COLUMNS.index(next(c for c in columns.COLUMNS if c.key == "macs"))],
+                    key="batch_size", heading="batch seen", views=frozenset(columns.VIEWS),
+                    narrow=("batch", "count"))
+    monkeypatch.setattr(columns, "COLUMNS", [*columns.COLUMNS[:-3], added, *columns.COLUMNS[-3:]])
+    import fer_zoo
+
+    monkeypatch.setattr(fer_zoo, "get_architecture", lambda name: fer_zoo.Architecture(
+        name=name, build=lambda *a: None, input_shape=(48, 48, 1), description="-"))
+    seeds = [{"model": "net", "seed": s, "status": "ok", "batch_size": size, "val_acc": 0.5} for s, size in
+             enumerate((4321, 4323))]
+    row = aggregate(RowSpec("net"), seeds)
+    assert (row["batch_size"], row["batch_size_std"]) == (4322, pytest.approx(1.414, abs=1e-3))
+    environment = {"dataset": "d", "budget": {"name": "quick", "description": "q"}, "device": "cpu",
+                   "backend": "tensorflow", "precision": "float32", "seeds": 2}
+    write_results({"rows": [row], "runs": {}, "environment": environment}, tmp_path)
+    with open(tmp_path / "results.csv", newline="") as f:
+        [written] = list(csv.DictReader(f))
+    assert list(written)[-4:] == ["batch_size", "status", "seeds", "error"] and written["batch_size"] == "4322"
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| reported val† | batch seen | train img/s |" in markdown and "| — | 4.32 k | — |" in markdown
+    assert json.loads((tmp_path / "results.json").read_text())["rows"][0]["batch_size"] == 4322
+    for wide, heading, cell in ((False, "batch", "4.32k±1.41"), (True, "batch seen", "4.32 k")):
+        console = Console(width=250, record=True, color_system=None)
+        console.print(bench_table([row], environment, wide=wide))
+        text = console.export_text()
+        assert heading in text and cell in text, text
+    assert "<th>batch seen</th>" in html._table([row])

@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fer_zoo"
 # The packages bottom to top (a top-level module is its own entry): a module imports, anywhere in it (inside
 # functions too), only from its own layer or the ones before it. Every name under fer_zoo/ is in one layer.
 LAYERS = (
-    ("core", {"errors", "values", "inputs", "atomic", "outputs", "quiet", "timing", "tf_backend", "environment"}),
+    ("core", {"errors", "values", "inputs", "atomic", "outputs", "quiet", "timing", "tf_backend", "environment",
+              "status", "metric_names"}),
     ("plugins", {"plugins"}),
     ("data", {"data"}),
     ("models", {"models"}),

@@ -126,3 +126,47 @@ def test_metrics_refuse_nan_probabilities_and_an_empty_split():
         metrics(labels, proba, ("a", "b", "c"))
     with pytest.raises(FerZooError, match="empty split"):
         metrics(labels[:0], proba[:0], ("a", "b", "c"))
+
+
+def test_a_status_is_judged_by_its_type_never_by_its_text():
+    from fer_zoo.errors import FerZooError
+    from fer_zoo.status import Status, StatusError, status_of
+
+    def raised_from(cause: BaseException, message: str) -> FerZooError:
+        try:
+            raise FerZooError(message) from cause
+        except FerZooError as exc:
+            return exc
+
+    class ResourceExhaustedError(Exception):  # TensorFlow's, by name (no TensorFlow import)
+        pass
+
+    assert status_of(raised_from(MemoryError("the device is full"), "build failed")) == "out of memory"
+    assert status_of(ResourceExhaustedError("OOM when allocating")) == "out of memory"
+    assert status_of(FerZooError("out of memory: loss became NaN (ResourceExhausted)")) == "failed"
+    assert status_of(StatusError(Status.DIVERGED, "anything at all")) == "diverged"
+
+
+def test_every_view_of_a_status_follows_its_severity():
+    """The bench's means and exit status, the terminal's colours and report.html's classes, for every status
+    and for a row of several seeds (as bad as its worst)."""
+    from rich.console import Console
+
+    from fer_zoo.benchmark.bench import exit_status
+    from fer_zoo.benchmark import html
+    from fer_zoo.report.terminal import bench_table
+    from fer_zoo.status import Severity, Status
+
+    environment = {"dataset": "d", "budget": {"name": "quick", "description": "q"}, "device": "cpu",
+                   "backend": "tensorflow", "precision": "float32", "seeds": 1}
+    colours = {"good": 32, "warn": 33, "bad": 31}  # ANSI green, yellow, red
+    for status in [*Status, "chance/ok", "ok/time-boxed", "failed/out of memory"]:
+        level = max(Status(part).severity for part in str(status).split("/"))
+        rows = [{"model": "net", "status": status}]
+        assert exit_status(rows, strict=True) == (0 if level <= Severity.CUT_SHORT else 1), status
+        assert exit_status(rows) == (1 if level == Severity.DID_NOT_RUN else 0), status
+        tone = "good" if level == Severity.OK else "warn" if level <= Severity.UNTRAINED else "bad"
+        assert f"class='status-{ {'good': 'ok'}.get(tone, tone) }'" in html._table(rows), status
+        console = Console(record=True, width=120, force_terminal=True, color_system="standard")
+        console.print(bench_table(rows, environment))
+        assert f"\x1b[{colours[tone]}m{status}" in console.export_text(styles=True), status

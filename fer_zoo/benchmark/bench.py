@@ -23,6 +23,10 @@ from typing import Any
 from fer_zoo import atomic, outputs
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.benchmark.executors import Bench, LocalExecutor, serialised
+from fer_zoo.report import columns
+from fer_zoo.metric_names import row_scores, split_scores
+from fer_zoo.training.rundir import seed_dir, seed_dirs
+from fer_zoo.status import Status, severity
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +57,6 @@ BUDGETS = {
     "paper": Budget("paper", epochs=None, subset=None, eval_subset=None, time_box=None, infer_repeats=10,
                     latency_repeats=100, description="each architecture's full recipe (450 epochs for custom)"),
 }
-NUMERIC = ["param_count", "macs", "train_acc", "val_acc", "test_acc", "top2_val", "macro_f1_test", "epochs",
-           "train_samples_per_sec", "infer_samples_per_sec", "latency_ms", "seconds_per_epoch", "total_seconds"]
-CSV_COLUMNS = ["model", "architecture", "kind", "plugin", *NUMERIC[:2], "infer_batch_size", *NUMERIC[2:],
-               "reported_val_acc", "status", "seeds", "error"]
-GOOD = ("ok", "time-boxed")
-BROKEN = ("failed", "out of memory")  # rows that did not run, as opposed to rows that ran and did not learn
 
 
 @dataclass
@@ -178,8 +176,8 @@ def _prepare(out: Path, config: BenchConfig, force: bool) -> None:
             raise FerZooError(f"{out}/ holds a bench of another config: "
                               f"{config_changes(saved, config.comparable())}; {advice}")
     elif force and out.is_dir():
-        for row in out.glob("*/seed*/row.json"):
-            row.unlink()
+        for folder in seed_dirs(out):
+            (folder / "row.json").unlink(missing_ok=True)
     atomic.write_json(path, config.comparable())
 
 
@@ -243,7 +241,7 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     todo, done = [], {}
     for spec in specs:
         for seed in seeds[spec.label]:
-            row_path = out / spec.folder / f"seed{seed}" / "row.json"
+            row_path = seed_dir(out, spec.folder, seed) / "row.json"
             row = read_row(row_path) if row_path.is_file() else None  # finished by an earlier invocation
             if row is not None:
                 done[spec.label, seed] = row
@@ -274,18 +272,18 @@ def aggregate(spec: RowSpec, seed_rows: list[dict]) -> dict:
     import fer_zoo
 
     arch = fer_zoo.get_architecture(spec.arch)
-    good = [r for r in seed_rows if r.get("status") in GOOD]
+    good = [r for r in seed_rows if severity(r.get("status")).counts]
     measured = [r for r in seed_rows if r.get("param_count") is not None]
     row: dict[str, Any] = {"model": spec.label, "architecture": spec.arch, "kind": spec.kind,
                            "plugin": str(arch.plugin) if arch.plugin else None,
                            "reported_val_acc": (arch.reported or {}).get("val"), "seeds": len(seed_rows),
                            "infer_batch_size": 256}
-    for key in NUMERIC:
+    for key in columns.numeric():
         source = good if good else measured  # a row at chance still shows what it measured
         values = [r[key] for r in source if r.get(key) is not None]
         row[key] = statistics.mean(values) if values else None
         row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
-    statuses = sorted({r.get("status", "failed") for r in seed_rows})
+    statuses = sorted({str(r.get("status", Status.FAILED)) for r in seed_rows})
     row["status"] = statuses[0] if len(statuses) == 1 else "/".join(statuses)
     reasons = [r.get("error") or r.get("reason") for r in seed_rows if r.get("error") or r.get("reason")]
     row["error"] = reasons[0] if reasons else None
@@ -301,7 +299,7 @@ def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
 
     members, probabilities = [], {"val": [], "test": []}
     for row in rows:
-        path = out / RowSpec(row["architecture"], row["kind"]).folder / "seed0" / "predictions.npz"
+        path = seed_dir(out, RowSpec(row["architecture"], row["kind"]).folder) / "predictions.npz"
         if row["kind"] == "pretrained" or not path.is_file():
             continue
         with np.load(path) as saved:
@@ -313,21 +311,22 @@ def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
     entry: dict[str, Any] = {"model": "ensemble", "architecture": None, "kind": "ensemble", "plugin": None,
                              "seeds": 1, "reported_val_acc": None, "infer_batch_size": 256}
     if len(members) < 2:
-        return {**entry, "status": "failed", "error": "an ensemble needs two trained rows with predictions"}
+        return {**entry, "status": Status.FAILED, "error": "an ensemble needs two trained rows with predictions"}
     if budget.subset:
         dataset = dataset.subset(budget.subset, 0, budget.eval_subset)
     scores = {split: metrics(dataset.splits[split].y, np.mean(probabilities[split], axis=0), dataset.class_names)
               for split in probabilities}
-    return {**entry, "status": "ok", "param_count": sum(m.get("param_count") or 0 for m in members),
+    return {**entry, "status": Status.OK, "param_count": sum(m.get("param_count") or 0 for m in members),
             "macs": sum(m.get("macs") or 0 for m in members),
-            "val_acc": scores["val"]["accuracy"], "top2_val": scores["val"]["top2_accuracy"],
-            "test_acc": scores["test"]["accuracy"], "macro_f1_test": scores["test"]["macro_f1"],
+            **{k: v for k, v in row_scores(split_scores("val", scores["val"]) | split_scores("test", scores["test"]))
+               .items() if v is not None},
             "error": "the mean of " + ", ".join(m["model"] for m in members) + " (seed 0 each)"}
 
 
 def exit_status(rows: list[dict], strict: bool = False) -> int:
     """1 when every row failed to run, or (``strict``) when any row is not ok or time-boxed; else 0."""
-    if all(r["status"] in BROKEN for r in rows) or (strict and any(r["status"] not in GOOD for r in rows)):
+    levels = [severity(r["status"]) for r in rows]
+    if all(not level.ran for level in levels) or (strict and not all(level.counts for level in levels)):
         return 1
     return 0
 
@@ -340,7 +339,8 @@ def write_results(result: dict, out: Path) -> list[Path]:
 
     rows = result["rows"]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[c.key for c in columns.view("csv")], extrasaction="ignore",
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     atomic.write_text(out / "results.csv", buffer.getvalue())
@@ -349,7 +349,7 @@ def write_results(result: dict, out: Path) -> list[Path]:
     subject = bench_subject(result["environment"])
     atomic.write_with(out / "accuracy_vs_params.png",
                       lambda tmp: accuracy_vs_params_png(rows, tmp, f"accuracy vs parameters · {subject}"))
-    histories = {row["model"]: read_history(out / RowSpec(row["architecture"], row["kind"]).folder / "seed0" /
+    histories = {row["model"]: read_history(seed_dir(out, RowSpec(row["architecture"], row["kind"]).folder) /
                                             "history.csv") for row in rows if row["kind"] in KINDS}
     shown = {k: v for k, v in histories.items() if v}
     if shown:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.training.rundir import seed_dir
+from fer_zoo.status import Status
 
 Event = dict[str, Any]
 # fer_zoo.benchmark.bench's BenchConfig, Budget and RowSpec (that module imports this one)
@@ -28,7 +30,7 @@ class Bench:
         self.config, self.budget, self.out, self.emit = config, budget, out, emit
 
     def run_dir(self, spec: RowSpec, seed: int) -> Path:
-        return self.out / spec.folder / f"seed{seed}"
+        return seed_dir(self.out, spec.folder, seed)
 
     def job(self, spec: RowSpec, seed: int, run_dir: Path, batch_size: int | None = None) -> dict:
         """One row for fer_zoo.benchmark.worker, as plain JSON-able data."""
@@ -48,26 +50,22 @@ class Bench:
         batch_size = self.config.batch_size
         name = spec.label
         for attempt in (1, 2):
-            code, stderr = _worker(self.job(spec, seed, run_dir, batch_size), self.emit)
+            code, stderr, reported = _worker(self.job(spec, seed, run_dir, batch_size), self.emit)
             if code == 0 and row_path.is_file():
                 return json.loads(row_path.read_text())
             error = _last_error(stderr) or f"worker exited with status {code}"
-            out_of_memory = code in (-9, 137) or "out of memory" in error.lower() or "ResourceExhausted" in error
-            if attempt == 1 and out_of_memory:
+            # the worker said how it ended; a process the kernel killed (SIGKILL: the OOM killer) could not
+            status = reported or (Status.OUT_OF_MEMORY if code in (-9, 137) else Status.FAILED)
+            if attempt == 1 and status == Status.OUT_OF_MEMORY:
                 current = batch_size or _recipe_batch_size(spec.arch, self.config.recipe)
                 batch_size = max(1, current // 2)  # once, at half the batch
                 self.emit({"event": "row", "model": name, "seed": seed, "state": "retrying",
                            "reason": f"out of memory; retrying at batch {batch_size}"})
                 continue
-            status = "out of memory" if out_of_memory else failure_status(error)
             if attempt == 2:
                 error += f" (also at half the batch, {batch_size})"
             return {"model": name, "seed": seed, "status": status, "error": error}
         raise AssertionError("unreachable")
-
-
-def failure_status(error: str) -> str:
-    return "diverged" if "loss became" in error else "failed"
 
 
 class LocalExecutor:
@@ -118,12 +116,14 @@ def _recipe_batch_size(name: str, recipe: str | None) -> int:
     return resolve(fer_zoo.get_architecture(name).recipe, recipe).batch_size
 
 
-def _worker(job: dict, emit) -> tuple[int, str]:
-    """Run one row's worker process; forward its JSON lines as events; return (status, stderr)."""
+def _worker(job: dict, emit) -> tuple[int, str, Status | None]:
+    """Run one row's worker process; forward its JSON lines as events; return (exit code, stderr, the status
+    the worker reported when it failed)."""
     # the worker inherits TF_CPP_MIN_LOG_LEVEL, which importing fer_zoo set here (and sets there again)
     process = subprocess.Popen([sys.executable, "-m", "fer_zoo.benchmark.worker", json.dumps(job)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     errors: list[str] = []
+    reported = None
     drain = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
     drain.start()
     for line in process.stdout:
@@ -132,10 +132,13 @@ def _worker(job: dict, emit) -> tuple[int, str]:
                 event = json.loads(line)
             except ValueError:
                 continue
+            if event.get("event") == "status":
+                reported = Status(event["status"])
+                continue
             emit({**event, "model": job["label"], "seed": job["seed"]})
     code = process.wait()
     drain.join()
-    return code, "".join(errors)
+    return code, "".join(errors), reported
 
 
 def _last_error(stderr: str) -> str:

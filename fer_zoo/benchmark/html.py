@@ -50,7 +50,7 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
 def build(bench_dir: str | Path) -> str:
     """The report's HTML for the bench in ``bench_dir``."""
     from fer_zoo.benchmark.bench import BUDGETS, KINDS, RowSpec
-    from fer_zoo.training.rundir import read_history, read_json
+    from fer_zoo.training.rundir import read_history, read_json, seed_dir
     from fer_zoo.report.terminal import bench_subject
 
     bench_dir = Path(bench_dir)
@@ -73,7 +73,7 @@ def build(bench_dir: str | Path) -> str:
     for row in rows:
         kind = row.get("kind", "train")
         if kind in KINDS and kind != "pretrained" and isinstance(row.get("architecture"), str):
-            folder = bench_dir / RowSpec(row["architecture"], kind).folder / "seed0"
+            folder = seed_dir(bench_dir, RowSpec(row["architecture"], kind).folder)
             if folder.is_dir():
                 runs[row["model"]] = folder
     subject = bench_subject(env)
@@ -113,19 +113,31 @@ def _meta(env: dict) -> str:
         "</table>"
 
 
-def _table(rows: list[dict]) -> str:
-    from fer_zoo.report.terminal import BENCH_COLUMNS, cell_text
+# report.html's class for each fer_zoo.status.Severity.tone
+STATUS_CLASS = {"good": "status-ok", "warn": "status-warn", "bad": "status-bad"}
 
-    head = "".join(f"<th>{_e(h)}</th>" for h in ["model", *(h for _, h, _ in BENCH_COLUMNS), "status"])
+
+def _table(rows: list[dict]) -> str:
+    from fer_zoo.report.columns import view
+    from fer_zoo.report.terminal import cell_text
+    from fer_zoo.status import severity
+
+    columns = view("html")
+    head = "".join(f"<th>{_e(c.heading)}</th>" for c in columns)
     body = []
     for row in rows:
-        cells = [f"<td data-value='{_e(row['model'])}'>{_e(row['model'])}</td>"]
-        for key, _, kind in BENCH_COLUMNS:
-            value = row.get(key)
-            cells.append(f"<td data-value='{_e('' if value is None else value)}'>{_e(cell_text(row, key, kind))}</td>")
-        status = row.get("status", "?")
-        css = "status-ok" if status == "ok" else ("status-warn" if status in ("time-boxed", "too slow") else "status-bad")
-        cells.append(f"<td class='{css}' data-value='{_e(status)}'>{_e(status)}</td>")
+        cells = []
+        for column in columns:
+            if column.key == "model":
+                cells.append(f"<td data-value='{_e(row['model'])}'>{_e(row['model'])}</td>")
+            elif column.key == "status":
+                status = row.get("status", "?")
+                css = STATUS_CLASS[severity(status).tone]
+                cells.append(f"<td class='{css}' data-value='{_e(status)}'>{_e(status)}</td>")
+            else:
+                value = row.get(column.key)
+                cells.append(f"<td data-value='{_e('' if value is None else value)}'>"
+                             f"{_e(cell_text(row, column.key, column.format))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<table class='sortable' id='comparison'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
             "</table><p><small>Click a heading to sort. † as the architecture's paper reported it on FER2013; ours "

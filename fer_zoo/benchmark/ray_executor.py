@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fer_zoo.errors import FerZooError, one_line
+from fer_zoo.errors import FerZooError, describe_exception, one_line
+from fer_zoo.status import Status, out_of_memory, status_of
 
 INSTALL = "pip install 'fer-zoo[ray]'"
 
@@ -72,7 +73,6 @@ def run_row(job: dict, prior: bytes | None, board) -> tuple[dict, bytes, str]:
 
     from fer_zoo import atomic
     from fer_zoo.benchmark import worker as bench_worker
-    from fer_zoo.benchmark.executors import failure_status
 
     node = ray.util.get_node_ip_address()
     board.post.remote({"event": "row", "model": job["label"], "seed": job["seed"], "state": "running",
@@ -84,9 +84,11 @@ def run_row(job: dict, prior: bytes | None, board) -> tuple[dict, bytes, str]:
         job = {**job, "run_dir": str(run_dir)}
         try:
             row = bench_worker.run(job, reporter=_BoardReporter(board, job["label"], job["seed"]))
-        except FerZooError as exc:
-            row = {"model": job["label"], "seed": job["seed"], "status": failure_status(str(exc)),
-                   "error": str(exc)}
+        except Exception as exc:
+            if not isinstance(exc, FerZooError) and not out_of_memory(exc):
+                raise  # a bug: Ray reports it, and the row is failed
+            row = {"model": job["label"], "seed": job["seed"], "status": status_of(exc),
+                   "error": str(exc) if isinstance(exc, FerZooError) else one_line(describe_exception(exc))}
         else:
             atomic.write_json(run_dir / "row.json", row)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -169,7 +171,10 @@ class RayExecutor:
         try:
             row, packed, node = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            return {"model": spec.label, "seed": seed, "status": "failed",
+            if status_of(exc) == Status.OUT_OF_MEMORY:  # Ray's memory monitor killed it (its own error type)
+                return {"model": spec.label, "seed": seed, "status": Status.OUT_OF_MEMORY,
+                        "error": f"its Ray worker ran out of memory: {one_line(exc, 160)}"}
+            return {"model": spec.label, "seed": seed, "status": Status.FAILED,
                     "error": f"its Ray worker died twice (killed, or out of memory): {one_line(exc, 160)}"}
         run_dir = bench.run_dir(spec, seed)
         staging = run_dir.with_name(f".{run_dir.name}.incoming")

@@ -2,7 +2,8 @@
 
 Run by fer_zoo.benchmark.bench as ``python -m fer_zoo.benchmark.worker JOB_JSON``. Each epoch is one JSON line on
 stdout (the parent's progress display); a user error ends as one ``fer-zoo: error:`` line on stderr and
-status 2, which the parent reads as the row's error.
+status 2, which the parent reads as the row's error. A row that fails says how as a JSON line of its own,
+``{"event": "status", "status": ...}`` (fer_zoo.status), before it exits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 from fer_zoo import atomic
 from fer_zoo.training import rundir
 from fer_zoo.errors import FerZooError
+from fer_zoo.metric_names import row_scores, split_scores
+from fer_zoo.status import Status, out_of_memory, status_of
 from fer_zoo.timing import median_seconds
 
 
@@ -60,14 +63,10 @@ def run(job: dict, reporter=None) -> dict:
     return {
         "model": job.get("label", arch.name), "seed": job["seed"], "status": metrics["status"],
         "reason": metrics.get("reason"),
-        "param_count": int(model.count_params()), "macs": arch.macs,
-        "train_acc": metrics.get("train_accuracy"), "val_acc": metrics.get("val_accuracy"),
-        "test_acc": metrics.get("test_accuracy"), "top2_val": metrics.get("val_top2_accuracy"),
-        "macro_f1_test": metrics.get("test_macro_f1"), "epochs": metrics["epochs"],
-        "train_samples_per_sec": metrics.get("train_images_per_second"),
+        "param_count": int(model.count_params()), "macs": arch.macs, **row_scores(metrics),
         "infer_samples_per_sec": throughput, "latency_ms": latency * 1000,
         "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history) if history else None,
-        "total_seconds": metrics.get("seconds"), "batch_size": metrics.get("batch_size"), "error": None,
+        "batch_size": metrics.get("batch_size"), "error": None,
     }
 
 
@@ -84,17 +83,15 @@ def score_pretrained(job: dict) -> dict:
         dataset = dataset.subset(job["subset"], job["seed"], job["eval_subset"])
     classifier = load_classifier(arch.name, runtime="keras")
     columns = class_columns(classifier.class_names, dataset.class_names, arch.name)
-    row = {"model": job["label"], "seed": job["seed"], "status": "ok", "reason": None, "epochs": 0,
+    row = {"model": job["label"], "seed": job["seed"], "status": Status.OK, "reason": None, "epochs": 0,
            "param_count": int(classifier.keras_model.count_params()), "macs": arch.macs, "error": None}
-    for split, key in (("val", "val_acc"), ("test", "test_acc")):
+    summary = {}
+    for split in ("val", "test"):
         if split in dataset.splits and len(dataset.splits[split]):
             part = dataset.splits[split]
-            scores = metrics(part.y, on_data_classes(classifier.predict(part.x), columns), dataset.class_names)
-            row[key] = scores["accuracy"]
-            if split == "val":
-                row["top2_val"] = scores["top2_accuracy"]
-            else:
-                row["macro_f1_test"] = scores["macro_f1"]
+            summary |= split_scores(split, metrics(part.y, on_data_classes(classifier.predict(part.x), columns),
+                                                   dataset.class_names))
+    row |= {key: value for key, value in row_scores(summary).items() if value is not None}
     model = classifier.keras_model
     row["infer_samples_per_sec"] = 256 / time_inference(model, 256, job["infer_repeats"])
     row["latency_ms"] = 1000 * time_inference(model, 1, job["latency_repeats"])
@@ -103,13 +100,24 @@ def score_pretrained(job: dict) -> dict:
     return row
 
 
+def report_status(status: Status) -> None:
+    """Tell the parent how the row ended, as a JSON line of its own (fer_zoo.benchmark.executors reads it)."""
+    sys.stdout.write(json.dumps({"event": "status", "status": status}) + "\n")
+    sys.stdout.flush()
+
+
 def main() -> None:
     job = json.loads(sys.argv[1])
     try:
         row = run(job)
     except FerZooError as exc:
+        report_status(status_of(exc))
         sys.stderr.write(f"fer-zoo: error: {exc}\n")
         sys.exit(2)
+    except BaseException as exc:
+        if out_of_memory(exc):  # a bug's traceback still follows, as before
+            report_status(Status.OUT_OF_MEMORY)
+        raise
     atomic.write_json(Path(job["run_dir"]) / "row.json", row)
 
 

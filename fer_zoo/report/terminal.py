@@ -15,6 +15,9 @@ from rich.text import Text
 from fer_zoo.models.build import ModelSummary
 from fer_zoo.plugins import Plugin
 from fer_zoo.plugins.registry import Architecture
+from fer_zoo.report.columns import view
+from fer_zoo.status import note as status_note
+from fer_zoo.status import severity
 
 DASH = "—"
 
@@ -219,7 +222,7 @@ def train_summary(result) -> Text:
     text = Text(", ".join(parts))
     status = m.get("status", "ok")
     if status != "ok":
-        text.append(f"\nstatus {status}: {m.get('reason', '')}", style="yellow" if status == "time-boxed" else "red")
+        text.append(f"\nstatus {status}: {m.get('reason', '')}", style=_status_style(status))
     return text
 
 
@@ -291,22 +294,7 @@ class JsonLines:
         self.stream.flush()
 
 
-ACCURACY_COLUMNS = [  # (key, header, format)
-    ("param_count", "params", "count"), ("macs", "MACs", "count"), ("train_acc", "train acc", "pct"),
-    ("val_acc", "val acc", "pct"), ("test_acc", "test acc", "pct"), ("top2_val", "top-2 val", "pct"),
-    ("macro_f1_test", "F1 test", "f3"), ("epochs", "epochs", "epochs"), ("reported_val_acc", "reported val†", "pct"),
-]
-SPEED_COLUMNS = [
-    ("train_samples_per_sec", "train img/s", "int"), ("infer_samples_per_sec", "infer img/s (b256)", "int"),
-    ("latency_ms", "latency ms (b1)", "f1"), ("seconds_per_epoch", "s/epoch", "f1"), ("total_seconds", "total s", "int"),
-]
-BENCH_COLUMNS = ACCURACY_COLUMNS + SPEED_COLUMNS
-# the default table: what fits an 80-column terminal; --wide, the files and --json have everything
-COMPACT_COLUMNS = [
-    ("param_count", "params", "count"), ("val_acc", "val %", "pct"), ("test_acc", "test %", "pct"),
-    ("train_samples_per_sec", "train img/s", "count"),
-]
-STATUS_STYLE = {"ok": "green", "time-boxed": "yellow", "too slow": "yellow"}
+STATUS_STYLE = {"good": "green", "warn": "yellow", "bad": "red"}  # by fer_zoo.status.Severity.tone
 
 
 def _epochs_text(v: float) -> str:
@@ -362,9 +350,6 @@ def recipe_text(environment: dict) -> str:
 
 BENCH_FOOTNOTE = ("† reported val: as the architecture's paper reported it on FER2013 (the seed paper does not "
                   "name its split); ours is on the data named above.")
-STATUS_NOTE = ("status: ok · time-boxed (the budget's time box ended training early) · too slow (not one "
-               "epoch in the time box) · chance (no better than the most common class) · diverged (the loss "
-               "blew up) · out of memory · failed")
 
 
 def _notes(environment: dict, wide: bool) -> list[str]:
@@ -376,43 +361,52 @@ def _notes(environment: dict, wide: bool) -> list[str]:
         where = "on a Ray cluster" if environment.get("executor") == "ray" else "on this machine"
         notes.append(f"Up to {side_by_side} rows ran at once {where}: img/s, latency and seconds were measured "
                      f"side by side, not alone (time rows one at a time for speed comparisons).")
-    return notes + ([BENCH_FOOTNOTE, STATUS_NOTE] if wide else [])
+    return notes + ([BENCH_FOOTNOTE, status_note()] if wide else [])
 
 
-def _status(row: dict) -> Text:
-    return Text(row["status"], style=STATUS_STYLE.get(row["status"], "red"))
+def _status_style(status: str | None) -> str:
+    return STATUS_STYLE[severity(status).tone]
+
+
+def _rich_table(table: Table, rows: list[dict], columns, narrow: bool) -> Table:
+    """``columns`` (fer_zoo.report.columns) as ``table``'s columns, then one line per row."""
+    for column in columns:
+        heading = column.narrow[0] if narrow else column.heading
+        if column.key == "model":
+            table.add_column(heading, style="bold cyan", no_wrap=True)
+        elif column.key == "status":
+            table.add_column(heading, no_wrap=True)
+        else:
+            table.add_column(heading, justify="right", no_wrap=narrow)
+    for row in rows:
+        cells = []
+        for column in columns:
+            if column.key == "model":
+                cells.append(row["model"])
+            elif column.key == "status":
+                cells.append(Text(row["status"], style=_status_style(row["status"])))
+            elif narrow:
+                cells.append(_compact_cell(row, column.key, column.narrow[1]))
+            else:
+                cells.append(cell_text(row, column.key, column.format))
+        table.add_row(*cells)
+    return table
 
 
 def bench_table(rows: list[dict], environment: dict, wide: bool = False, reused: list[str] = ()) -> Group:
     """The comparison: one table of the main columns (80 columns wide), or with ``wide`` two full ones,
     accuracy then speed; the reason of every row that is not ok below."""
-    tables = []
     if wide:
-        accuracy = Table(title=bench_header(environment), title_justify="left")
-        speed = Table()
-        for table, columns in ((accuracy, ACCURACY_COLUMNS), (speed, SPEED_COLUMNS)):
-            table.add_column("model", style="bold cyan", no_wrap=True)
-            for _, header, _ in columns:
-                table.add_column(header, justify="right")
-            table.add_column("status", no_wrap=True)
-        for row in rows:
-            accuracy.add_row(row["model"], *(cell_text(row, k, kind) for k, _, kind in ACCURACY_COLUMNS), _status(row))
-            speed.add_row(row["model"], *(cell_text(row, k, kind) for k, _, kind in SPEED_COLUMNS), _status(row))
-        tables = [accuracy, speed]
+        ends = view("wide", "row"), view("wide", "verdict")
+        tables = [_rich_table(table, rows, [*ends[0], *view("wide", group), *ends[1]], narrow=False)
+                  for table, group in ((Table(title=bench_header(environment), title_justify="left"), "accuracy"),
+                                       (Table(), "speed"))]
     else:
         from rich import box
 
         table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-        table.add_column("model", style="bold cyan", no_wrap=True)
-        for _, header, _ in COMPACT_COLUMNS:
-            table.add_column(header, justify="right", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        for row in rows:
-            table.add_row(row["model"], *(_compact_cell(row, k, kind) for k, _, kind in COMPACT_COLUMNS),
-                          _status(row))
-        tables = [Text(bench_header(environment), style="bold"), table]
-    reasons = [Text(f"{r['model']}: {r['error']}", style="yellow" if r["status"] in STATUS_STYLE else "red")
-               for r in rows if r.get("error")]
+        tables = [Text(bench_header(environment), style="bold"), _rich_table(table, rows, view("narrow"), narrow=True)]
+    reasons = [Text(f"{r['model']}: {r['error']}", style=_reason_style(r["status"])) for r in rows if r.get("error")]
     notes = [Text(note, style="dim") for note in _notes(environment, wide)]
     if reused:
         notes.append(Text(f"reused from an earlier run in this --out: {', '.join(reused)} (--force reruns them)",
@@ -420,12 +414,18 @@ def bench_table(rows: list[dict], environment: dict, wide: bool = False, reused:
     return Group(*tables, *reasons, *notes)
 
 
+def _reason_style(status: str | None) -> str:
+    """A row's reason: yellow while the row learned or was only short of time, red once it did not learn."""
+    return STATUS_STYLE["bad" if severity(status).tone == "bad" else "warn"]
+
+
 def bench_markdown(rows: list[dict], environment: dict) -> str:
-    headers = ["model", *(h for _, h, _ in BENCH_COLUMNS), "status"]
-    lines = [f"**{bench_header(environment)}**", "", "| " + " | ".join(headers) + " |",
-             "|" + "|".join(["---"] + ["---:"] * len(BENCH_COLUMNS) + ["---"]) + "|"]
+    columns = view("markdown")
+    lines = [f"**{bench_header(environment)}**", "", "| " + " | ".join(c.heading for c in columns) + " |",
+             "|" + "|".join("---:" if c.format else "---" for c in columns) + "|"]
     for row in rows:
-        cells = [f"`{row['model']}`", *(cell_text(row, k, kind) for k, _, kind in BENCH_COLUMNS), row["status"]]
+        cells = [f"`{row['model']}`" if c.key == "model" else row["status"] if c.key == "status"
+                 else cell_text(row, c.key, c.format) for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"- `{r['model']}` {r['status']}: {r['error']}" for r in rows if r.get("error")]

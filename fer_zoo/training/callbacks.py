@@ -16,6 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from fer_zoo.status import Status
+
 # history.csv's columns, in order; "images" is what the epoch trained, "epoch_images" what a whole epoch
 # trains (more when the time box cut the epoch short)
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
@@ -73,6 +75,7 @@ class EpochEnd(keras.callbacks.Callback):
         self.run = run
         self.reporter = reporter or Reporter()
         self.bad_loss: str | None = None
+        self.status: Status | None = None  # DIVERGED once the loss or the network's outputs are not numbers
         self.last_checkpoint = time.perf_counter()
 
     def on_train_begin(self, logs=None):
@@ -109,12 +112,12 @@ class EpochEnd(keras.callbacks.Callback):
             images_per_second = None  # one step: nothing but the compile to time
         loss = float(logs.get("loss", math.nan))
         if not math.isfinite(loss):
-            self.bad_loss = "NaN" if math.isnan(loss) else "infinite"
+            self.bad_loss, self.status = "NaN" if math.isnan(loss) else "infinite", Status.DIVERGED
             self.model.stop_training = True
             return
         scores = self.run.validate()
         if scores is None:  # the network's outputs are not numbers any more
-            self.bad_loss = "NaN"
+            self.bad_loss, self.status = "NaN", Status.DIVERGED
             self.model.stop_training = True
             return
         logs.update(scores)  # for the plateau schedule and early stopping, which come after this callback

@@ -54,6 +54,16 @@ def default_run_dir(arch: str) -> Path:
     return Path("runs") / arch
 
 
+def seed_dir(out: Path, row: str, seed: int = 0) -> Path:
+    """The run directory of one seed of a bench row: ``<out>/<row>/seed<N>``."""
+    return Path(out) / row / f"seed{seed}"
+
+
+def seed_dirs(out: Path) -> list[Path]:
+    """Every seed's run directory under a bench folder ``out``."""
+    return sorted(p for p in Path(out).glob("*/seed*") if p.name.removeprefix("seed").isdigit())
+
+
 def numbered(kind: str, epoch: int) -> str:
     """A checkpoint file's name: ``last-0007.keras`` (training model) or ``best-0005.keras``."""
     return f"{kind}-{epoch:04d}.keras"

@@ -12,6 +12,7 @@ import numpy as np
 
 from fer_zoo.errors import FerZooError
 from fer_zoo.models.ranking import top_k_rank
+from fer_zoo.status import Status
 
 
 def hard_labels(labels: np.ndarray) -> np.ndarray:
@@ -91,11 +92,8 @@ def chance_level(labels: np.ndarray, num_classes: int) -> tuple[float, int, floa
     return float(share), top, float(share + 2 * math.sqrt(share * (1 - share) / max(1, len(hard))))
 
 
-STATUSES = ("ok", "time-boxed", "too slow", "chance", "diverged", "out of memory", "failed")
-
-
 def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: int, val_accuracy: float | None,
-               val_labels: np.ndarray, class_names, time_boxed: bool, time_box: float | None) -> tuple[str, str]:
+               val_labels: np.ndarray, class_names, time_boxed: bool, time_box: float | None) -> tuple[Status, str]:
     """The verdict on a finished run and its one-line reason ("" for ok).
 
     - ``diverged``: the training loss is not finite, or after two or more epochs the last one's is
@@ -117,22 +115,22 @@ def run_status(history: list[dict], *, planned_epochs: int, images_per_epoch: in
     if losses and (not all(math.isfinite(x) for x in losses)
                    or (len(losses) >= 2 and losses[-1] > 2 * math.log(k) and losses[-1] >= losses[0]
                        and not learning)):
-        return "diverged", (f"train loss {losses[-1]:.3g} in the last epoch, above 2 ln {k} = "
+        return Status.DIVERGED, (f"train loss {losses[-1]:.3g} in the last epoch, above 2 ln {k} = "
                             f"{2 * math.log(k):.2f} (a uniform guess scores {math.log(k):.2f}): lower --lr")
     full = [r for r in history if r.get("images", images_per_epoch) >= images_per_epoch]
     box = f"the {time_box:g} s time box" if time_box else "the time box"
     if not full:
         done = history[-1]["images"] if history else 0
-        return "too slow", (f"trained {done:,} of one epoch's {images_per_epoch:,} images in {box}; "
+        return Status.TOO_SLOW, (f"trained {done:,} of one epoch's {images_per_epoch:,} images in {box}; "
                             f"use a longer budget or a GPU")
     cut_short = time_boxed and len(history) < planned_epochs
     part = " and part of another" if len(history) > len(full) else ""  # the epoch the time box cut
     if val_accuracy is not None and val_accuracy <= bar:
         why = (f"; {box} held {len(full)} epoch{'s' * (len(full) > 1)}{part} of {images_per_epoch:,} images, "
                f"too few to learn here: use a longer budget or a GPU") if cut_short else ""
-        return "chance", (f"val accuracy {100 * val_accuracy:.1f}% is no better than always answering "
+        return Status.CHANCE, (f"val accuracy {100 * val_accuracy:.1f}% is no better than always answering "
                           f"'{class_names[top]}' ({100 * share:.1f}% of val; {100 * bar:.1f}% is clearly better on "
                           f"{len(val_labels):,} images){why}")
     if cut_short:
-        return "time-boxed", f"{len(full)} of {planned_epochs} epochs{part} in {box}"
-    return "ok", ""
+        return Status.TIME_BOXED, f"{len(full)} of {planned_epochs} epochs{part} in {box}"
+    return Status.OK, ""

@@ -16,18 +16,15 @@ import time
 from pathlib import Path
 
 from fer_zoo.errors import FerZooError
+from fer_zoo import metric_names
 
 TRACKERS = ("mlflow", "tensorboard")
 EXPERIMENT = "fer-zoo"
 # what a finished run sends as files, when it has them
 ARTIFACTS = ("MODEL_CARD.md", "config.json", "metrics.json", "history.csv", "curves.png", "confusion.png",
              "best.keras")
-# history names -> tracked names (train and val side by side)
-EPOCH_SCORES = {"loss": "train/loss", "accuracy": "train/accuracy", "top2_accuracy": "train/top2_accuracy",
-                "val_loss": "val/loss", "val_accuracy": "val/accuracy", "val_top2_accuracy": "val/top2_accuracy",
-                "learning_rate": "learning_rate"}
-FINAL_SCORES = ("val_accuracy", "val_top2_accuracy", "val_macro_f1", "test_accuracy", "test_top2_accuracy",
-                "test_macro_f1", "train_images_per_second", "seconds")
+# history names -> tracked names (train and val side by side), and the final scores: fer_zoo.metric_names
+EPOCH_SCORES, FINAL_SCORES = metric_names.TRACKED, metric_names.FINAL
 
 
 def parse(value: str | None) -> list[str]:

@@ -28,6 +28,7 @@ from fer_zoo.errors import FerZooError
 from fer_zoo.models.recipes import Recipe, resolve
 from fer_zoo.training.rundir import CLASS_WEIGHTS, PRECISIONS
 from fer_zoo.training.saved import load_model
+from fer_zoo.status import Status, StatusError
 
 
 @dataclass
@@ -340,8 +341,8 @@ def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, s
         if guard.bad_loss is not None:
             kept = (f"keeping the last checkpoint (epoch {run.saved}) in {out}" if (out / "state.json").is_file()
                     else "no epoch had completed")
-            raise FerZooError(f"loss became {guard.bad_loss} in epoch {run.completed + 1}; stopped, {kept}: "
-                              f"lower --lr and retry")
+            raise StatusError(guard.status, f"loss became {guard.bad_loss} in epoch {run.completed + 1}; stopped, "
+                              f"{kept}: lower --lr and retry")
         return _finish(run, started, too_slow)
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -374,6 +375,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     from fer_zoo.report import model_card
     from fer_zoo.report.figures import curves_png, epochs_trained
     from fer_zoo.models.pipeline import predict_fixed
+    from fer_zoo.metric_names import split_scores
     from fer_zoo.training.scores import metrics, run_status
 
     if run.unsaved or not (run.out / "state.json").is_file():
@@ -401,12 +403,11 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
         if probabilities is not None:
             part = run.val if split == "val" else run.test
             scores = metrics(part.y, probabilities, names)
-            summary |= {f"{split}_accuracy": scores["accuracy"], f"{split}_top2_accuracy": scores["top2_accuracy"],
-                        f"{split}_macro_f1": scores["macro_f1"]}
+            summary |= split_scores(split, scores)
             if split == "test":
                 summary |= {"test_per_class": scores["per_class"], "test_confusion_matrix": scores["confusion_matrix"]}
     if too_slow is not None:
-        summary["status"] = "too slow"
+        summary["status"] = Status.TOO_SLOW
         summary["reason"] = (f"one training step of {run.batches.batch_size} images needs ~{too_slow.next_step():.0f} s "
                              f"here the first time (it compiles), and scoring ~{too_slow.owed():.0f} s: more than "
                              f"the {run.options.time_box:g} s time box; use a longer budget or a GPU")
