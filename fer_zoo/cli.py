@@ -87,8 +87,6 @@ app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 TrackOption = Annotated[str | None, typer.Option("--track", help="mlflow, tensorboard or both (comma-separated): "
                                                                  "settings, scores per epoch, files.")]
-DevicesOption = Annotated[str | None, typer.Option("--devices", help="Train on N devices at once (data parallel) "
-                                                                    "or 'all'; the batch is per device.")]
 TrackUriOption = Annotated[str | None, typer.Option("--track-uri", help="MLflow tracking URI (default: "
                                                                         "sqlite store in mlruns/) or TensorBoard "
                                                                         "folder (default: in each run).")]
@@ -329,7 +327,7 @@ def train_command(
         _out().print(train_summary(result))
 
 
-def _with_settings(fn, layout: list[str | list[str]]):
+def _with_settings(fn, layout: list[str | list[str]], bench: bool = False):
     """``fn`` whose signature has its own parameters and the run settings' options (fer_zoo.training.run_config)
     in the order ``layout`` gives: a parameter's name, or a list of settings."""
     import inspect
@@ -338,7 +336,7 @@ def _with_settings(fn, layout: list[str | list[str]]):
     hints = typing.get_type_hints(fn, include_extras=True)
     own = {name: param.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[name])
            for name, param in inspect.signature(fn).parameters.items() if param.kind is not param.VAR_KEYWORD}
-    params = [p for item in layout for p in (run_config.cli_parameters(item) if isinstance(item, list)
+    params = [p for item in layout for p in (run_config.cli_parameters(item, bench) if isinstance(item, list)
                                               else [own.pop(item)])]
     assert not own, f"{fn.__name__}: {sorted(own)} missing from the layout"
     fn.__signature__ = inspect.Signature(params, return_annotation=None)
@@ -500,7 +498,6 @@ def predict_command(
         raise typer.Exit(1)
 
 
-@_command("bench")
 def bench_command(
     patterns: Annotated[list[str] | None, typer.Argument(help="fnmatch patterns of architectures.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
@@ -511,11 +508,6 @@ def bench_command(
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture; a bench of "
                                                     "another config needs another --out.")] = Path("bench"),
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the budget's epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-    precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
-    recipe: Annotated[str | None, typer.Option(
-        "--recipe", help=f"Every row's recipe: {_RECIPE_NAMES} or a .toml file; default: each one's own.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Every column (two tables), not the 80-column summary.")] = False,
@@ -528,14 +520,16 @@ def bench_command(
     as_json: JsonFlag = False,
     track: TrackOption = None,
     track_uri: TrackUriOption = None,
-    devices: DevicesOption = None,
     executor: Annotated[str, typer.Option("--executor", help="local (worker processes here) or ray (Ray tasks, "
                                                              "needs fer-zoo\\[ray]).")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="With --executor ray: a running cluster "
                                                                   "(default: start a local Ray).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="With --executor local: rows at once.")] = 1,
+    **settings: Any,  # the training options every row shares, from fer_zoo.training.run_config
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
+    epochs, batch_size, precision, recipe, devices = (settings[name] for name in (
+        "epochs", "batch_size", "precision", "recipe", "devices"))
     from fer_zoo.training import parallel
     from fer_zoo.training import tracking
     from fer_zoo.benchmark.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
@@ -581,6 +575,12 @@ def bench_command(
         console.print("wrote " + ", ".join(str(f) for f in files), markup=False)
     if exit_status(result["rows"], strict):
         raise typer.Exit(1)
+
+
+bench_command = _command("bench")(_with_settings(bench_command, [
+    "patterns", "all_", "data", "budget", "seeds", "out", ["epochs", "batch_size", "precision", "recipe"], "force",
+    "strict", "wide", "pretrained", "fine_tune", "ensemble", "as_json", "track", "track_uri", ["devices"], "executor",
+    "address", "jobs"], bench=True))
 
 
 @_command("explain")

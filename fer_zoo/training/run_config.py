@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fer_zoo.errors import FerZooError
 from fer_zoo.models.recipes import RECIPES, Augment, Recipe
+from fer_zoo.training.rundir import CLASS_WEIGHTS, PRECISIONS
 
 # the built-in recipes, for --recipe's help: "seed (the paper's), stable, adam, modern"
 RECIPE_NAMES = ", ".join(f"{name} (the paper's)" if name == "seed" else name for name in RECIPES)
@@ -46,7 +47,11 @@ class Setting:
     resume: bool = True  # a different value on --resume is refused
     label: str | None = None  # how the resume message names it (default: the flag)
     bench: bool = False  # bench has the same flag, for every row
+    bench_help: str | None = ...  # its help there, where it differs (...: the same)
+    bench_default: Any = ...  # its default there, where it differs (...: the same)
     hidden: bool = False
+    # how fer_zoo.training.rundir checks config.json's key: (kind, options of its _field); None: not checked there
+    stored: tuple[str, dict] | None = None
 
 
 def _setting(default, flag, kind, help=None, **more):
@@ -73,39 +78,51 @@ class RunConfig:
     """Everything that shapes a run besides the architecture and the data; None means the recipe's value."""
 
     recipe: str | None = _setting(None, "--recipe", str, f"{RECIPE_NAMES}, or a .toml file; default: the "
-                                  "architecture's own.", where="origin", bench=True)
-    epochs: int | None = _setting(None, "--epochs", int, where="recipe", key="epochs", low=1, bench=True)
+                                  "architecture's own.", where="origin", bench=True,
+                                  bench_help=f"Every row's recipe: {RECIPE_NAMES} or a .toml file; default: each "
+                                  "one's own.")
+    epochs: int | None = _setting(None, "--epochs", int, where="recipe", key="epochs", low=1, bench=True,
+                                  bench_help="Override the budget's epochs.")
     batch_size: int | None = _setting(None, "--batch-size", int, where="recipe", key="batch_size", low=1, bench=True)
     lr: float | None = _setting(None, "--lr", float, "Learning rate.", where="recipe", key="learning_rate")
     optimizer: str | None = _setting(None, "--optimizer", str, "adam, adamw or sgd.", where="recipe",
                                      key="optimizer")
     augment: bool = _setting(True, "--no-augment", bool, "Train without augmentation.", where="recipe",
                              key="augment", cli_default=False, label="augmentation")
-    seed: int = _setting(0, "--seed", int)
-    precision: str = _setting("float32", "--precision", str, "float32, mixed_float16, mixed_bfloat16.", bench=True)
-    class_weights: str = _setting("none", "--class-weights", str, "none or balanced.")
+    seed: int = _setting(0, "--seed", int, stored=("a whole number", {}))
+    precision: str = _setting("float32", "--precision", str, "float32, mixed_float16, mixed_bfloat16.", bench=True,
+                              bench_help="Default: mixed_bfloat16 on a GPU, else float32.", bench_default="",
+                              stored=("text", {"choices": PRECISIONS}))
+    class_weights: str = _setting("none", "--class-weights", str, "none or balanced.",
+                                  stored=("text", {"choices": CLASS_WEIGHTS}))
     label_smoothing: float | None = _setting(None, "--label-smoothing", float, where="recipe", key="label_smoothing",
                                              low=0.0, high=1.0)
-    early_stopping: int | None = _setting(None, "--early-stopping", int, "Patience in epochs.", low=1)
+    early_stopping: int | None = _setting(None, "--early-stopping", int, "Patience in epochs.", low=1,
+                                          stored=("a whole number", {"low": 0, "none": True, "default": None}))
     # a model file, a run directory, or an architecture that ships weights
     init_from: str | None = _setting(None, "--init-from", str, "Start from this model's weights: a run, a .keras/.h5 "
-                                     "file, or an architecture that ships weights.")
+                                     "file, or an architecture that ships weights.", stored=("text", {"none": True}))
     # the first N layers of the network, or "backbone" (all but the head)
     freeze: int | str | None = _setting(None, "--freeze", str, "Keep the first N layers with weights fixed, or "
-                                        "'backbone': all but the head.", parse=parse_freeze)
+                                        "'backbone': all but the head.", parse=parse_freeze,
+                                        stored=("a whole number", {"low": 0, "none": True, "default": None}))
     subset: int | None = _setting(None, "--subset", int, "Train on a seeded subset of N images (val and test N/4 "
-                                  "each).", low=1)
+                                  "each).", low=1,
+                                  stored=("a whole number", {"low": 0, "none": True, "default": None}))
     # ... and of this many val and test images (default: a quarter of subset); bench budgets set it
     eval_subset: int | None = _setting(None, "--eval-subset", int, "With --subset: val and test images each "
-                                       "(default N/4).", low=1, hidden=True)
+                                       "(default N/4).", low=1, hidden=True,
+                                       stored=("a whole number", {"low": 0, "none": True, "default": None}))
     # seconds for the whole run; training stops so that the box holds
     time_box: float | None = _setting(None, "--time-box", float, "Seconds for the whole run; training stops so it "
-                                      "holds.", low=1.0)
+                                      "holds.", low=1.0,
+                                      stored=("a number", {"positive": True, "none": True, "default": None}))
     # checkpoint at most this often (and always after the last epoch): when, not what, is saved
     checkpoint_seconds: float = _setting(30.0, None, float, where=None, resume=False)
     # data parallel over this many devices, or "all" (fer_zoo.training.parallel)
     devices: int | str = _setting(1, "--devices", str, "Train on N devices at once (data parallel) or 'all'; the "
-                                  "batch is per device.", parse=parse_devices, cli_default=None, bench=True)
+                                  "batch is per device.", parse=parse_devices, cli_default=None, bench=True,
+                                  stored=("a whole number", {"low": 1, "default": 1}))
 
     # --- the bench job: plain JSON for a worker process or a Ray task -----------------------------------
 
@@ -143,18 +160,24 @@ def recorded() -> list[str]:
 # --- the command line ----------------------------------------------------------------------------------
 
 
-def cli_parameters(names: list[str]) -> list[inspect.Parameter]:
-    """typer's parameters for the flags of ``names``, as a command function's signature holds them."""
+def cli_parameters(names: list[str], bench: bool = False) -> list[inspect.Parameter]:
+    """typer's parameters for the flags of ``names``, as a command function's signature holds them: `train`'s,
+    or with ``bench`` the ones `bench` shares (its own help and default where they differ)."""
     import typer
 
     params = []
     for name in names:
         s = setting(name)
+        if bench and not s.bench:
+            raise AssertionError(f"{name} is not one of bench's options")
         field_ = RunConfig.__dataclass_fields__[name]
         default = field_.default if s.cli_default is ... else s.cli_default
+        if bench and s.bench_default is not ...:
+            default = s.bench_default
+        help_ = s.bench_help if bench and s.bench_help is not ... else s.help
         kind = s.kind if s.kind is bool else s.kind | None if default is None else s.kind
         extra = {k: v for k, v in (("min", s.low), ("max", s.high)) if v is not None}
-        option = typer.Option(s.flag, help=s.help, hidden=s.hidden, **extra)
+        option = typer.Option(s.flag, help=help_, hidden=s.hidden, **extra)
         params.append(inspect.Parameter(_cli_name(name), inspect.Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[kind, option]))
     return params
