@@ -23,7 +23,6 @@ from fer_zoo import plugins as plugin_loader
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import import_keras
 from fer_zoo.training import run_config
-from fer_zoo.training.run_config import RECIPE_NAMES as _RECIPE_NAMES
 
 
 class _OneLineErrors(TyperGroup):
