@@ -18,10 +18,13 @@ from typing import Annotated, Any
 
 from fer_zoo.errors import FerZooError
 from fer_zoo.models.recipes import RECIPES, Augment, Recipe
-from fer_zoo.training.rundir import CLASS_WEIGHTS, PRECISIONS
 
 # the built-in recipes, for --recipe's help: "seed (the paper's), stable, adam, modern"
 RECIPE_NAMES = ", ".join(f"{name} (the paper's)" if name == "seed" else name for name in RECIPES)
+# the options' vocabularies: config.json records them (fer_zoo.training.rundir checks it), and
+# fer_zoo.training.train checks --precision and --class-weights against the same
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+CLASS_WEIGHTS = ("none", "balanced")
 # the run directory's copy of the resolved recipe (a file's or a plugin's), which the model card's command passes
 RECIPE_COPY = "recipe.toml"
 

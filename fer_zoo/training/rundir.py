@@ -39,14 +39,11 @@ from pathlib import Path
 
 from fer_zoo import atomic
 from fer_zoo.errors import FerZooError
+from fer_zoo.training.run_config import CLASS_WEIGHTS, PRECISIONS, settings
 
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png",
              "MODEL_CARD.md", "predictions.npz", "recipe.toml")
 NUMBERED = ("last-*.keras", "best-*.keras")
-# the options' vocabularies, here because config.json records them and is checked here; fer_zoo.training.train checks
-# its --precision and --class-weights against the same
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-CLASS_WEIGHTS = ("none", "balanced")
 
 
 def numbered(kind: str, epoch: int) -> str:
@@ -407,8 +404,6 @@ def _check_config(path: Path, config: dict) -> None:
         if unknown:
             raise _damaged(path, f"recipe.augment has unknown key(s) {', '.join(sorted(unknown))}")
     _field(path, config, "recipe_origin", "an object", none=True, default=None)
-    from fer_zoo.training.run_config import settings
-
     for name, setting, _ in settings():  # the run's options, each as the schema says it is stored
         if setting.stored is not None and not (name == "freeze" and config.get(name) == "backbone"):
             kind, options = setting.stored
