@@ -22,10 +22,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from fer_zoo import plugins as plugin_loader
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.quiet import import_keras
-from fer_zoo.models.recipes import RECIPES
-
-# the built-in recipes, for --recipe's help: "seed (the paper's), stable, adam, modern"
-_RECIPE_NAMES = ", ".join(f"{name} (the paper's)" if name == "seed" else name for name in RECIPES)
+from fer_zoo.training import run_config
 
 
 class _OneLineErrors(TyperGroup):
@@ -89,8 +86,6 @@ app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 TrackOption = Annotated[str | None, typer.Option("--track", help="mlflow, tensorboard or both (comma-separated): "
                                                                  "settings, scores per epoch, files.")]
-DevicesOption = Annotated[str | None, typer.Option("--devices", help="Train on N devices at once (data parallel) "
-                                                                    "or 'all'; the batch is per device.")]
 TrackUriOption = Annotated[str | None, typer.Option("--track-uri", help="MLflow tracking URI (default: "
                                                                         "sqlite store in mlruns/) or TensorBoard "
                                                                         "folder (default: in each run).")]
@@ -174,15 +169,6 @@ def _parse_weights(text: str | None) -> list[float] | None:
         return [float(part) for part in text.split(",")]
     except ValueError:
         raise FerZooError(f"--weights: expected comma-separated numbers such as 2,1,1, got {text!r}") from None
-
-
-def _parse_freeze(text: str | None) -> int | str | None:
-    if text is None or text == "backbone":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise FerZooError(f"--freeze: expected a number of layers or 'backbone', got {text!r}") from None
 
 
 def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
@@ -278,7 +264,6 @@ def plugins_command(as_json: JsonFlag = False) -> None:
 DataOption = Annotated[str, typer.Option("--data", help="synthetic (default), a CSV, a folder, or NAME:key=value,...")]
 
 
-@_command("train")
 def train_command(
     context: typer.Context,
     arch: Annotated[str | None, typer.Argument(help="Architecture name (not needed with --resume).")] = None,
@@ -287,41 +272,19 @@ def train_command(
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory, "
                                                                     "with the settings it started with.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
-    recipe: Annotated[str | None, typer.Option(
-        "--recipe", help=f"{_RECIPE_NAMES}, or a .toml file; default: the architecture's own.")] = None,
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
-    optimizer: Annotated[str | None, typer.Option("--optimizer", help="adam, adamw or sgd.")] = None,
-    no_augment: Annotated[bool, typer.Option("--no-augment", help="Train without augmentation.")] = False,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    precision: Annotated[str, typer.Option("--precision", help="float32, mixed_float16, mixed_bfloat16.")] = "float32",
-    class_weights: Annotated[str, typer.Option("--class-weights", help="none or balanced.")] = "none",
-    label_smoothing: Annotated[float | None, typer.Option("--label-smoothing", min=0.0, max=1.0)] = None,
-    early_stopping: Annotated[int | None, typer.Option("--early-stopping", min=1, help="Patience in epochs.")] = None,
-    init_from: Annotated[str | None, typer.Option("--init-from", help="Start from this model's weights: a run, a "
-                                                                      ".keras/.h5 file, or an architecture that "
-                                                                      "ships weights.")] = None,
     pretrained: Annotated[bool, typer.Option("--pretrained", help="Fine-tune the weights the architecture ships "
                                                                   "(--init-from ARCH).")] = False,
-    freeze: Annotated[str | None, typer.Option("--freeze", help="Keep the first N layers with weights fixed, or "
-                                                                "'backbone': all but the head.")] = None,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
                                                           "(Lambda layers).")] = False,
-    subset: Annotated[int | None, typer.Option("--subset", min=1, help="Train on a seeded subset of N images (val "
-                                                                       "and test N/4 each).")] = None,
-    time_box: Annotated[float | None, typer.Option("--time-box", min=1.0, help="Seconds for the whole run; "
-                                                                              "training stops so it holds.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
     track: TrackOption = None,
     track_uri: TrackUriOption = None,
-    devices: DevicesOption = None,
+    **settings: Any,  # the run's options, from fer_zoo.training.run_config (see _with_settings below)
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
-    from fer_zoo.training import parallel
     from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
-    from fer_zoo.training.train import TrainOptions, train
+    from fer_zoo.training.train import train
 
     if arch is None and resume is None:
         raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
@@ -329,14 +292,10 @@ def train_command(
     if resume is not None and given & {"out", "force"}:
         flags = " and ".join(f"--{name}" for name in ("out", "force") if name in given)
         raise FerZooError(f"--resume {resume}: continues that run in its own directory; drop {flags}")
+    init_from = settings.get("init_from")
     if pretrained and init_from:
         raise FerZooError("--pretrained and --init-from: choose one (--pretrained is --init-from ARCH)")
-    options = TrainOptions(recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                           augment=not no_augment, seed=seed, precision=precision, class_weights=class_weights,
-                           label_smoothing=label_smoothing, early_stopping=early_stopping,
-                           init_from=arch if pretrained and not init_from else init_from,
-                           freeze=_parse_freeze(freeze), subset=subset, time_box=time_box,
-                           devices=parallel.parse(devices))
+    options = run_config.from_cli(settings, init_from=arch if pretrained and not init_from else init_from)
     from fer_zoo.training import rundir, tracking
 
     kinds = tracking.parse(track)
@@ -348,7 +307,7 @@ def train_command(
     try:
         result = train(arch or "", data, run_dir, options, resume=resume is not None, force=force, reporter=reporter,
                        unsafe=unsafe, trackers=trackers,
-                       asked={{"no_augment": "augment", "pretrained": "init_from"}.get(name, name) for name in given})
+                       asked=run_config.asked_from_cli({"init_from" if n == "pretrained" else n for n in given}))
     finally:
         if isinstance(reporter, TrainProgress):
             reporter.stop()
@@ -356,6 +315,31 @@ def train_command(
         _print_json({"run_dir": str(result.run_dir), **result.metrics})
     elif not quiet:
         _out().print(train_summary(result))
+
+
+def _with_settings(fn, layout: list[str | list[str]], bench: bool = False):
+    """``fn`` whose signature has its own parameters and the run settings' options (fer_zoo.training.run_config)
+    in the order ``layout`` gives: a parameter's name, or a list of settings."""
+    import inspect
+    import typing
+
+    hints = typing.get_type_hints(fn, include_extras=True)
+    own = {name: param.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[name])
+           for name, param in inspect.signature(fn).parameters.items() if param.kind is not param.VAR_KEYWORD}
+    params = [p for item in layout for p in (run_config.cli_parameters(item, bench) if isinstance(item, list)
+                                              else [own.pop(item)])]
+    assert not own, f"{fn.__name__}: {sorted(own)} missing from the layout"
+    fn.__signature__ = inspect.Signature(params, return_annotation=None)
+    fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return fn
+
+
+train_command = _command("train")(_with_settings(train_command, [
+    "context", "arch", "data", "out", "resume", "force",
+    ["recipe", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "precision", "class_weights",
+     "label_smoothing", "early_stopping", "init_from"],
+    "pretrained", ["freeze"], "unsafe", ["subset", "eval_subset", "time_box"], "quiet", "json_log", "track",
+    "track_uri", ["devices"]]))
 
 
 @_command("evaluate")
@@ -504,7 +488,6 @@ def predict_command(
         raise typer.Exit(1)
 
 
-@_command("bench")
 def bench_command(
     patterns: Annotated[list[str] | None, typer.Argument(help="fnmatch patterns of architectures.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
@@ -515,11 +498,6 @@ def bench_command(
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture; a bench of "
                                                     "another config needs another --out.")] = Path("bench"),
-    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Override the budget's epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1)] = None,
-    precision: Annotated[str, typer.Option("--precision", help="Default: mixed_bfloat16 on a GPU, else float32.")] = "",
-    recipe: Annotated[str | None, typer.Option(
-        "--recipe", help=f"Every row's recipe: {_RECIPE_NAMES} or a .toml file; default: each one's own.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Start again in an --out holding another config.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every row is ok or time-boxed.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Every column (two tables), not the 80-column summary.")] = False,
@@ -532,14 +510,16 @@ def bench_command(
     as_json: JsonFlag = False,
     track: TrackOption = None,
     track_uri: TrackUriOption = None,
-    devices: DevicesOption = None,
     executor: Annotated[str, typer.Option("--executor", help="local (worker processes here) or ray (Ray tasks, "
                                                              "needs fer-zoo\\[ray]).")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="With --executor ray: a running cluster "
                                                                   "(default: start a local Ray).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="With --executor local: rows at once.")] = 1,
+    **settings: Any,  # the training options every row shares, from fer_zoo.training.run_config
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
+    epochs, batch_size, precision, recipe, devices = (settings[name] for name in (
+        "epochs", "batch_size", "precision", "recipe", "devices"))
     from fer_zoo.training import parallel
     from fer_zoo.training import tracking
     from fer_zoo.benchmark.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
@@ -585,6 +565,12 @@ def bench_command(
         console.print("wrote " + ", ".join(str(f) for f in files), markup=False)
     if exit_status(result["rows"], strict):
         raise typer.Exit(1)
+
+
+bench_command = _command("bench")(_with_settings(bench_command, [
+    "patterns", "all_", "data", "budget", "seeds", "out", ["epochs", "batch_size", "precision", "recipe"], "force",
+    "strict", "wide", "pretrained", "fine_tune", "ensemble", "as_json", "track", "track_uri", ["devices"], "executor",
+    "address", "jobs"], bench=True))
 
 
 @_command("explain")

@@ -770,6 +770,13 @@ CASES = [
          "is inside the run directory"),
     Case("bench-out-dot", lambda c: ["bench", "lenet", "--data", DATA, "--out", "."], "is the current folder"),
     Case("bench-out-proc", lambda c: ["bench", "lenet", "--data", DATA, "--out", "/proc/bench"], "is a system path"),
+    # --- a run's settings (fer_zoo.training.run_config): a recipe file inside the --out its run writes ----------
+    Case("train-recipe-inside-out", lambda c: ["train", "lenet", "--data", DATA, "--recipe",
+                                               c.file("r/mine.toml", b"epochs = 1"), "--out", str(c.root / "r")],
+         "mine.toml: is inside --out"),
+    Case("train-recipe-inside-out-force", lambda c: ["train", "lenet", "--data", DATA, "--recipe",
+                                                     c.file("r/recipe.toml", b"epochs = 1"), "--out",
+                                                     str(c.root / "r"), "--force"], "is inside --out"),
 ]
 
 

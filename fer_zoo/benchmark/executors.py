@@ -33,15 +33,20 @@ class Bench:
         return seed_dir(self.out, spec.folder, seed)
 
     def job(self, spec: RowSpec, seed: int, run_dir: Path, batch_size: int | None = None) -> dict:
-        """One row for fer_zoo.benchmark.worker, as plain JSON-able data."""
+        """One row for fer_zoo.benchmark.worker, as plain JSON-able data; its training options are a
+        fer_zoo.training.run_config.RunConfig's."""
+        from fer_zoo.training.run_config import RunConfig
+
         config, budget = self.config, self.budget
+        options = RunConfig(recipe=config.recipe, epochs=config.epochs or budget.epochs,
+                            batch_size=batch_size if batch_size is not None else config.batch_size, seed=seed,
+                            precision=config.precision, subset=budget.subset, eval_subset=budget.eval_subset,
+                            time_box=budget.time_box, devices=config.devices,
+                            init_from=spec.arch if spec.kind == "fine-tune" else None)
         return {"arch": spec.arch, "kind": spec.kind, "label": spec.label, "data": config.data,
-                "run_dir": str(run_dir), "seed": seed, "epochs": config.epochs or budget.epochs,
-                "batch_size": batch_size if batch_size is not None else config.batch_size,
-                "precision": config.precision, "subset": budget.subset, "eval_subset": budget.eval_subset,
-                "time_box": budget.time_box, "infer_repeats": budget.infer_repeats,
-                "latency_repeats": budget.latency_repeats, "track": list(config.track),
-                "track_uri": config.track_uri, "recipe": config.recipe, "devices": config.devices}
+                "run_dir": str(run_dir), "seed": seed, "options": options.as_job(),
+                "infer_repeats": budget.infer_repeats, "latency_repeats": budget.latency_repeats,
+                "track": list(config.track), "track_uri": config.track_uri}
 
     def run_in_process(self, spec: RowSpec, seed: int) -> dict:
         """One row in a worker process of its own; an out-of-memory kill is retried once at half the batch."""

@@ -34,16 +34,14 @@ def run(job: dict, reporter=None) -> dict:
     """Train (or resume) and time one row; ``reporter`` gets its progress (default: JSON lines on stdout)."""
     import fer_zoo
     from fer_zoo.report.terminal import JsonLines
-    from fer_zoo.training.train import TrainOptions, train
+    from fer_zoo.training.run_config import RunConfig
+    from fer_zoo.training.train import train
 
     if job.get("kind") == "pretrained":
         return score_pretrained(job)
     run_dir = Path(job["run_dir"])
     arch = fer_zoo.get_architecture(job["arch"])
-    options = TrainOptions(recipe=job.get("recipe"), epochs=job["epochs"], batch_size=job["batch_size"],
-                           seed=job["seed"], precision=job["precision"], subset=job["subset"],
-                           eval_subset=job["eval_subset"], time_box=job["time_box"], devices=job.get("devices", 1),
-                           init_from=arch.name if job.get("kind") == "fine-tune" else None)
+    options = RunConfig.from_job(job["options"])
     resumable = rundir.unfinished(run_dir)
     from fer_zoo.training import tracking
 
@@ -78,9 +76,12 @@ def score_pretrained(job: dict) -> dict:
     from fer_zoo.training.scores import class_columns, metrics, on_data_classes
 
     arch = fer_zoo.get_architecture(job["arch"])
+    from fer_zoo.training.run_config import RunConfig
+
+    options = RunConfig.from_job(job["options"])
     dataset = load_dataset(job["data"])
-    if job["subset"]:
-        dataset = dataset.subset(job["subset"], job["seed"], job["eval_subset"])
+    if options.subset:
+        dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     classifier = load_classifier(arch.name, runtime="keras")
     columns = class_columns(classifier.class_names, dataset.class_names, arch.name)
     row = {"model": job["label"], "seed": job["seed"], "status": Status.OK, "reason": None, "epochs": 0,

@@ -122,9 +122,17 @@ def get_recipe(name: str, **overrides) -> Recipe:
 
 def load_recipe_file(path: Path, default_base: str) -> Recipe:
     """A TOML file: ``base = "modern"`` (default: the architecture's recipe), then fields to change."""
+    return _load_recipe_file(path, default_base)[0]
+
+
+def _load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
+    """The recipe of a TOML file and the sha256 of the bytes it was read from."""
+    import hashlib
+
     regular_file(path, f"--recipe {path}")
     try:
-        table = tomllib.loads(path.read_text())
+        data = path.read_bytes()
+        table = tomllib.loads(data.decode())
     except OSError as exc:
         raise FerZooError(f"--recipe {path}: cannot read it ({exc.strerror or exc})") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -141,7 +149,7 @@ def load_recipe_file(path: Path, default_base: str) -> Recipe:
     where = f"--recipe {path}: "
     table = {k: checked(k, v, f"{where}{k}") for k, v in table.items()}
     augment = {k: checked(f"augment.{k}", v, f"{where}augment.{k}") for k, v in augment.items()}
-    return replace(recipe, **table, augment=replace(recipe.augment, **augment))
+    return replace(recipe, **table, augment=replace(recipe.augment, **augment)), hashlib.sha256(data).hexdigest()
 
 
 def checked(key: str, value, label: str):
@@ -182,11 +190,28 @@ def resolve(arch_recipe: str | None, recipe: str | None = None, *, epochs: int |
             batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
             label_smoothing: float | None = None, augment: bool = True) -> Recipe:
     """The recipe a run uses: ``recipe`` (a name or a .toml file) or the architecture's, then the flags."""
+    return resolve_with_origin(arch_recipe, recipe, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                               label_smoothing=label_smoothing, augment=augment)[0]
+
+
+def resolve_with_origin(arch_recipe: str | None, recipe: str | None = None, *, plugin=None,
+                        epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
+                        optimizer: str | None = None, label_smoothing: float | None = None,
+                        augment: bool = True) -> tuple[Recipe, dict]:
+    """:func:`resolve`, and where the recipe came from, as config.json records it: ``{"kind": "built-in",
+    "name"}``, ``{"kind": "file", "path", "sha256"}``, or, for the .toml an architecture's plugin names
+    (``plugin``, its fer_zoo.plugins.registry.PluginSource), ``{"kind": "plugin", "distribution", "version",
+    "path", "sha256"}``. A recipe file's recipe keeps its base's name; the origin says which file changed it."""
     name = recipe or arch_recipe or "seed"
     if name.endswith(".toml"):
-        chosen = load_recipe_file(Path(name), arch_recipe or "seed")
+        chosen, digest = _load_recipe_file(Path(name), arch_recipe if arch_recipe in RECIPES else "seed")
+        origin = {"kind": "file", "path": name, "sha256": digest}
+        if recipe is None and plugin is not None:
+            origin = {"kind": "plugin", "distribution": plugin.distribution, "version": plugin.version,
+                      "path": name, "sha256": digest}
     else:
         chosen = get_recipe(name)
+        origin = {"kind": "built-in", "name": name}
     chosen = replace(chosen, **{k: v for k, v in dict(
         epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
         label_smoothing=label_smoothing).items() if v is not None})
@@ -196,7 +221,7 @@ def resolve(arch_recipe: str | None, recipe: str | None = None, *, epochs: int |
         raise FerZooError(f"unknown optimizer {chosen.optimizer!r}; use {', '.join(OPTIMIZERS)}")
     if chosen.epochs < 1 or chosen.batch_size < 1 or not chosen.learning_rate > 0:
         raise FerZooError("--epochs and --batch-size must be at least 1 and --lr positive")
-    return check(chosen, f"--recipe {name}")
+    return check(chosen, f"--recipe {name}"), origin
 
 
 def make_optimizer(recipe: Recipe):

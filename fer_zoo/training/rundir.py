@@ -39,14 +39,11 @@ from pathlib import Path
 
 from fer_zoo import atomic
 from fer_zoo.errors import FerZooError
+from fer_zoo.training.run_config import CLASS_WEIGHTS, PRECISIONS, settings
 
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png",
-             "MODEL_CARD.md", "predictions.npz")
+             "MODEL_CARD.md", "predictions.npz", "recipe.toml")
 NUMBERED = ("last-*.keras", "best-*.keras")
-# the options' vocabularies, here because config.json records them and is checked here; fer_zoo.training.train checks
-# its --precision and --class-weights against the same
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-CLASS_WEIGHTS = ("none", "balanced")
 
 
 def default_run_dir(arch: str) -> Path:
@@ -421,16 +418,11 @@ def _check_config(path: Path, config: dict) -> None:
         unknown = set(config["recipe"]["augment"]) - set(Augment.__dataclass_fields__)
         if unknown:
             raise _damaged(path, f"recipe.augment has unknown key(s) {', '.join(sorted(unknown))}")
-    _field(path, config, "seed", "a whole number")
-    _field(path, config, "precision", "text", choices=PRECISIONS)
-    _field(path, config, "class_weights", "text", choices=CLASS_WEIGHTS)
-    for key, low in (("early_stopping", 0), ("subset", 0), ("eval_subset", 0)):
-        _field(path, config, key, "a whole number", low=low, none=True, default=None)
-    _field(path, config, "init_from", "text", none=True)
-    if config.get("freeze") != "backbone":
-        _field(path, config, "freeze", "a whole number", low=0, none=True, default=None)
-    _field(path, config, "time_box", "a number", positive=True, none=True, default=None)
-    _field(path, config, "devices", "a whole number", low=1, default=1)
+    _field(path, config, "recipe_origin", "an object", none=True, default=None)
+    for name, setting, _ in settings():  # the run's options, each as the schema says it is stored
+        if setting.stored is not None and not (name == "freeze" and config.get(name) == "backbone"):
+            kind, options = setting.stored
+            _field(path, config, name, kind, **options)
     _field(path, config, "global_batch_size", "a whole number", low=1, default=None)
 
 

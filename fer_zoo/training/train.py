@@ -25,34 +25,12 @@ import numpy as np
 from fer_zoo import atomic, values
 from fer_zoo.training import rundir
 from fer_zoo.errors import FerZooError
-from fer_zoo.models.recipes import Recipe, resolve
+from fer_zoo.models.recipes import Recipe, resolve_with_origin
+from fer_zoo.training import run_config
+from fer_zoo.training.run_config import RunConfig, TrainOptions  # noqa: F401  (TrainOptions: the older name)
 from fer_zoo.training.rundir import CLASS_WEIGHTS, PRECISIONS
 from fer_zoo.training.saved import load_model
 from fer_zoo.status import Status, StatusError
-
-
-@dataclass
-class TrainOptions:
-    """Everything that shapes a run besides the architecture and the data; None means the recipe's value."""
-
-    recipe: str | None = None  # a recipe name or a .toml file
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    optimizer: str | None = None
-    augment: bool = True
-    seed: int = 0
-    precision: str = "float32"
-    class_weights: str = "none"
-    label_smoothing: float | None = None
-    early_stopping: int | None = None
-    init_from: str | None = None  # a model file, a run directory, or an architecture that ships weights
-    freeze: int | str | None = None  # the first N layers of the network, or "backbone" (all but the head)
-    subset: int | None = None  # a seeded random subset of this many training images
-    eval_subset: int | None = None  # ... and of this many val and test images (default: a quarter of subset)
-    time_box: float | None = None  # seconds for the whole run; training stops so that the box holds
-    checkpoint_seconds: float = 30.0  # checkpoint at most this often (and always after the last epoch)
-    devices: int | str = 1  # data parallel over this many devices, or "all" (fer_zoo.training.parallel)
 
 
 @dataclass
@@ -66,53 +44,38 @@ class RunResult:
 
 
 def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None,
-          options: TrainOptions | None = None, resume: bool = False, force: bool = False,
+          options: RunConfig | None = None, resume: bool = False, force: bool = False,
           callbacks: list | None = None, reporter=None, unsafe: bool = False, trackers=None,
           asked: set[str] | None = None) -> RunResult:
     """Train ``arch_name`` on ``data`` into the run directory ``out``; returns plain data.
 
     A resumed run keeps the settings it was started with: ``arch_name``, ``data`` and each option named in
-    ``asked`` (default: those ``options`` sets away from TrainOptions' defaults; "data" for ``data``) must
+    ``asked`` (default: those ``options`` sets away from RunConfig's defaults; "data" for ``data``) must
     match them or be left out, else a FerZooError names what differs.
 
     ``reporter`` (a fer_zoo.training.callbacks.Reporter) is told about every step and epoch, for a progress display.
     ``unsafe`` lets ``--init-from`` and ``--resume`` load models that hold code (Lambda layers).
     ``trackers`` (fer_zoo.training.tracking.Trackers) get the settings, each epoch's scores and the finished run.
     """
-    import fer_zoo
-    from fer_zoo.data import load_dataset
-
     started = time.perf_counter()
-    options = options or TrainOptions()
-    if options.precision not in PRECISIONS:
-        raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
-    if options.class_weights not in CLASS_WEIGHTS:
-        raise FerZooError(f"--class-weights must be {' or '.join(CLASS_WEIGHTS)}, got {options.class_weights!r}")
-    values.seed(options.seed, "--seed")
+    options = options or RunConfig()
     out = Path(out) if out else rundir.default_run_dir(arch_name)
     saved = None
     if resume:  # every file the run continues from is checked before anything is loaded
         saved = rundir.load_run(out)
         _refuse_changes(saved.config, out, arch_name, data, options, asked)
         arch_name, data = saved.config["architecture"], saved.config["data"]
-        options = options_from_config(saved.config)
-    from fer_zoo.training import parallel
-
-    options = replace(options, devices=parallel.resolve(options.devices))
-    arch = fer_zoo.get_architecture(arch_name)
-    recipe = Recipe.from_dict(saved.config["recipe"]) if saved else resolve(
-        arch.recipe, options.recipe, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-        optimizer=options.optimizer, label_smoothing=options.label_smoothing, augment=options.augment)
-    dataset = load_dataset(data)
-    if options.subset:
-        dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
-    dataset.require(purpose="training")
-    config = _config(arch, dataset, data, recipe, options)
+        options = run_config.from_config(saved.config)
+    arch, dataset, recipe, config = plan(arch_name, data, options, saved)
+    options = replace(options, devices=config["devices"])
     if saved and rundir.comparable(config) != rundir.comparable(saved.config):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
                           f"(dataset fingerprint or options differ); start a new run")
+    _refuse_recipe_inside(options.recipe, out)
     fresh = not resume and not (out / "config.json").exists()
     rundir.prepare(out, config, saved, force)
+    if not saved and run_config.needs_recipe_copy(config):
+        atomic.write_text(out / run_config.RECIPE_COPY, run_config.recipe_toml(config["recipe"]))
     if saved and saved.state and saved.state["finished"]:
         return RunResult(out, rundir.read_json(out / "metrics.json") or {}, saved.history,
                          resumed_from=saved.done, already_finished=True, model=load_model(out, unsafe))
@@ -136,6 +99,49 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     if trackers:
         trackers.finish(out, result.metrics)
     return result
+
+
+def plan(arch_name: str, data: str, options: RunConfig, saved=None) -> tuple[Any, Any, Recipe, dict]:
+    """What a run of ``options`` trains, before anything is trained: the architecture, the dataset (its
+    subset), the resolved recipe and the run's config.json; ``saved`` (a resumed run) keeps its recipe."""
+    import fer_zoo
+    from fer_zoo.data import load_dataset
+    from fer_zoo.training import parallel
+
+    if options.precision not in PRECISIONS:
+        raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {options.precision!r}")
+    if options.class_weights not in CLASS_WEIGHTS:
+        raise FerZooError(f"--class-weights must be {' or '.join(CLASS_WEIGHTS)}, got {options.class_weights!r}")
+    values.seed(options.seed, "--seed")
+    options = replace(options, devices=parallel.resolve(options.devices))
+    arch = fer_zoo.get_architecture(arch_name)
+    if saved:
+        recipe, origin = Recipe.from_dict(saved.config["recipe"]), saved.config.get("recipe_origin")
+    else:
+        recipe, origin = resolve_with_origin(
+            arch.recipe, options.recipe, plugin=arch.plugin, epochs=options.epochs, batch_size=options.batch_size,
+            lr=options.lr, optimizer=options.optimizer, label_smoothing=options.label_smoothing,
+            augment=options.augment)
+    dataset = load_dataset(data)
+    if options.subset:
+        dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
+    dataset.require(purpose="training")
+    return arch, dataset, recipe, _config(arch, dataset, data, recipe, options, origin)
+
+
+def _refuse_recipe_inside(recipe: str | None, out: Path) -> None:
+    """A --recipe file inside --out would be replaced (or removed by --force) by the run it configures."""
+    if not recipe or not recipe.endswith(".toml"):
+        return
+    from fer_zoo.outputs import resolved
+
+    try:
+        inside = resolved(Path(recipe)).is_relative_to(resolved(out))
+    except (OSError, RuntimeError):
+        return  # the recipe was read, so this is out's trouble, and prepare names it
+    if inside:
+        raise FerZooError(f"--recipe {recipe}: is inside --out {out}, which the run writes; copy it elsewhere or "
+                          f"choose another --out")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -164,7 +170,7 @@ def _interrupted(out: Path, config: dict, fresh: bool, finished: int | None) -> 
 class Run:
     """The state of one training run between Keras' callbacks and the run directory."""
 
-    def __init__(self, out: Path, arch, dataset, recipe: Recipe, options: TrainOptions, saved):
+    def __init__(self, out: Path, arch, dataset, recipe: Recipe, options: RunConfig, saved):
         self.out, self.arch, self.dataset, self.recipe, self.options = out, arch, dataset, recipe, options
         self.seed = options.seed
         self.checkpoint_seconds = options.checkpoint_seconds
@@ -259,7 +265,7 @@ class Run:
         self.best_changed = False
 
 
-def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, saved, callbacks: list,
+def _fit(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, saved, callbacks: list,
          reporter, started: float, unsafe: bool) -> RunResult:
     from fer_zoo import environment
     from fer_zoo.training import parallel
@@ -272,7 +278,7 @@ def _fit(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, saved,
     return result
 
 
-def _fit_here(arch, dataset, recipe: Recipe, options: TrainOptions, out: Path, saved, callbacks: list,
+def _fit_here(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, saved, callbacks: list,
               reporter, started: float, unsafe: bool) -> RunResult:
     import keras
 
@@ -372,7 +378,7 @@ def _time_box(run: Run, seconds: float, started: float):
 
 def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     """Score the best epoch's weights on val and test, judge the run, write metrics and curves."""
-    from fer_zoo.report import model_card
+    from fer_zoo.training import model_card
     from fer_zoo.report.figures import curves_png, epochs_trained
     from fer_zoo.models.pipeline import predict_fixed
     from fer_zoo.metric_names import split_scores
@@ -425,7 +431,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     if history:
         title = f"{run.arch.name} on {run.dataset.name}"
         atomic.write_with(run.out / "curves.png", lambda tmp: curves_png({run.arch.name: history}, tmp, title=title))
-    atomic.write_text(run.out / "MODEL_CARD.md", model_card.render(rundir.read_json(run.out / "config.json"), summary))
+    atomic.write_text(run.out / "MODEL_CARD.md", model_card.render(rundir.read_json(run.out / "config.json"), summary, run.out))
     rundir.finish(run.out, run.state())
     return RunResult(run.out, summary, history, resumed_from=run.resumed_from, model=run.inference)
 
@@ -433,7 +439,8 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
 # --- the run directory -------------------------------------------------------------------------------
 
 
-def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions) -> dict:
+def _config(arch, dataset, data_spec: str, recipe: Recipe, options: RunConfig, origin: dict | None = None) -> dict:
+    """config.json: what was trained on what (fer_zoo.training.run_config names the options' keys)."""
     from fer_zoo import environment
 
     return {
@@ -444,79 +451,29 @@ def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions
         "dataset_fingerprint": dataset.fingerprint,
         "class_names": list(dataset.class_names),
         "recipe": recipe.as_dict(),
-        "seed": options.seed,
-        "precision": options.precision,
-        "class_weights": options.class_weights,
-        "early_stopping": options.early_stopping,
-        "init_from": options.init_from,
-        "freeze": options.freeze,
-        "subset": options.subset,
-        "eval_subset": options.eval_subset,
-        "time_box": options.time_box,
-        "devices": options.devices,
+        **({"recipe_origin": origin} if origin is not None else {}),  # absent in runs from before it was kept
+        **run_config.config_values(options),
         "global_batch_size": recipe.batch_size * options.devices,
         **environment.describe(),
     }
 
 
-_FLAGS = {"recipe": "--recipe", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-          "optimizer": "--optimizer", "augment": "augmentation", "seed": "--seed", "precision": "--precision",
-          "class_weights": "--class-weights", "label_smoothing": "--label-smoothing",
-          "early_stopping": "--early-stopping", "init_from": "--init-from", "freeze": "--freeze",
-          "subset": "--subset", "eval_subset": "eval subset", "time_box": "--time-box", "devices": "--devices",
-          "data": "--data"}
-
-
-def _refuse_changes(saved: dict, out: Path, arch_name: str, data: str, options: TrainOptions,
+def _refuse_changes(saved: dict, out: Path, arch_name: str, data: str, options: RunConfig,
                     asked: set[str] | None) -> None:
     """A resume that asks for another architecture, data or setting than the run has is refused, naming each."""
     import fer_zoo
 
     if asked is None:
-        default = TrainOptions()
-        asked = {f for f in default.__dataclass_fields__ if getattr(options, f) != getattr(default, f)}
-        asked |= {"data"} if data != "synthetic" else set()
+        asked = options.changed() | ({"data"} if data != "synthetic" else set())
     had = saved["architecture"]
     differ = [f"architecture {had} (not {arch_name})"] if arch_name not in ("", had) else []
-    differ += _conflicts(saved, fer_zoo.get_architecture(had).recipe, options, data, asked)
+    differ += run_config.conflicts(saved, fer_zoo.get_architecture(had).recipe, options, data, asked)
     if differ:
         raise FerZooError(f"--resume {out}: the run was started with {', '.join(differ)}; a resumed run keeps its "
                           f"settings (leave them out, or start a new run with --init-from {out})")
 
 
-def _conflicts(config: dict, arch_recipe: str | None, options: TrainOptions, data: str,
-               asked: set[str]) -> list[str]:
-    """What a resume asked for (the names in ``asked``) that differs from the run's ``config``, each as
-    "--epochs 5 (not 9)", the run's value first. A recipe counts as the same when it resolves to the same."""
-    from fer_zoo.training import parallel
-
-    saved = Recipe.from_dict(config["recipe"])
-    knobs = {"epochs": saved.epochs, "batch_size": saved.batch_size, "lr": saved.learning_rate,
-             "optimizer": saved.optimizer, "label_smoothing": saved.label_smoothing}
-    had = {**{f: config.get(f) for f in _FLAGS}, **knobs, "data": config["data"], "recipe": saved.name,
-           "augment": saved.augment.active, "devices": config.get("devices", 1)}
-    wanted = {**{f: getattr(options, f) for f in _FLAGS if f != "data"}, "data": data, "recipe": saved.name}
-    if "devices" in asked:
-        wanted["devices"] = parallel.resolve(options.devices)
-    if "recipe" in asked and resolve(arch_recipe, options.recipe, **knobs, augment=saved.augment.active) != saved:
-        wanted["recipe"] = options.recipe
-    return [f"{_FLAGS[f]} {_shown(had[f])} (not {_shown(wanted[f])})" for f in sorted(asked & set(_FLAGS))
-            if wanted[f] != had[f]]
-
-
-def _shown(value) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return "none" if value is None else str(value)
-
-
-def options_from_config(config: dict) -> TrainOptions:
-    """The non-recipe options of a saved run; its recipe is rebuilt whole from the config."""
-    return TrainOptions(recipe=config["recipe"]["name"], seed=config["seed"], precision=config["precision"],
-                        class_weights=config["class_weights"], early_stopping=config["early_stopping"],
-                        init_from=config["init_from"], freeze=config.get("freeze"), subset=config.get("subset"),
-                        eval_subset=config.get("eval_subset"), time_box=config.get("time_box"),
-                        devices=config.get("devices", 1))
+options_from_config = run_config.from_config
 
 
 # --- data and weights --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from fer_zoo.training import run_config
+
 LIMITS = [
     "FER2013-style faces are 48x48 greyscale crops of mostly frontal faces from web searches; the model has not "
     "seen colour, profile views, occlusion by masks, low light or video motion as such.",
@@ -29,7 +31,9 @@ OUT_OF_SCOPE = [
 ]
 
 
-def render(config: dict, metrics: dict) -> str:
+def render(config: dict, metrics: dict, run_dir=None) -> str:
+    """The card of the run ``config`` and ``metrics`` describe; ``run_dir`` is where its command finds the
+    run's copy of a recipe from a file or a plugin."""
     arch, data = config["architecture"], config["data"]
     recipe = config["recipe"]
     names = config.get("class_names") or []
@@ -76,7 +80,8 @@ def render(config: dict, metrics: dict) -> str:
         f"{recipe['batch_size']}, {recipe['epochs']} epochs planned"
         + (f", gradient norm clipped to {recipe['gradient_clip']:g}" if recipe.get("gradient_clip") else "")
         + (f", weight decay {recipe['weight_decay']:g}" if recipe.get("weight_decay") else "")
-        + f"; augmentation {_augment(recipe.get('augment', {}))}; seed {config.get('seed')}",
+        + f"; augmentation {_augment(recipe.get('augment', {}))}; seed {config.get('seed')}"
+        + _origin(config.get("recipe_origin")),
         "",
         "## Evaluation", "",
         "| split | accuracy | top-2 | macro-F1 |", "|---|---:|---:|---:|",
@@ -95,7 +100,7 @@ def render(config: dict, metrics: dict) -> str:
         lines += ["", "Most often confused, on test (true → predicted: share of the true class):", ""]
         lines += [f"- {true} → {predicted}: {_pct(share)} ({count})" for true, predicted, share, count in confusions]
     lines += ["", "## How to reproduce", "", "```",
-              _command(config), "```", "",
+              run_config.command(config, run_dir), "```", "",
               "The run directory also holds `config.json` (everything above, exactly), `history.csv` (every "
               "epoch), `metrics.json` and `curves.png`.", ""]
     return "\n".join(lines)
@@ -123,19 +128,9 @@ def _most_confused(matrix, names, top: int = 3) -> list[tuple[str, str, float, i
     return sorted(found, key=lambda f: -f[3])[:top]
 
 
-def _command(config: dict) -> str:
-    recipe = config["recipe"]
-    parts = ["fer-zoo train", config["architecture"], f"--data '{config['data']}'", f"--seed {config.get('seed', 0)}",
-             f"--recipe {recipe['name']}", f"--epochs {recipe['epochs']}", f"--batch-size {recipe['batch_size']}",
-             f"--lr {recipe['learning_rate']:g}", f"--precision {config.get('precision', 'float32')}"]
-    if config.get("init_from"):
-        parts.append(f"--init-from {config['init_from']}")
-    if config.get("freeze") is not None:
-        parts.append(f"--freeze {config['freeze']}")
-    if config.get("class_weights", "none") != "none":
-        parts.append(f"--class-weights {config['class_weights']}")
-    if config.get("subset"):
-        parts.append(f"--subset {config['subset']}")
-    if config.get("time_box"):
-        parts.append(f"--time-box {config['time_box']:g}")
-    return " ".join(parts)
+def _origin(origin: dict | None) -> str:
+    if not origin or origin.get("kind") == "built-in":
+        return ""
+    where = (f"{origin.get('path')}" if origin.get("kind") == "file"
+             else f"{origin.get('path')} of plugin {origin.get('distribution')} {origin.get('version')}")
+    return f"; from the recipe file {where} (sha256 `{origin.get('sha256')}`), kept as `{run_config.RECIPE_COPY}`"
