@@ -400,14 +400,14 @@ def test_what_a_run_writes_with_every_option_set_reads_back_through_the_checks(t
     import fer_zoo
     from fer_zoo.training import rundir
     from fer_zoo.models.recipes import resolve
-    from fer_zoo.training.train import _config
+    from fer_zoo.training.train import run_config
 
     options = TrainOptions(recipe="modern", seed=3, precision="mixed_bfloat16", class_weights="balanced",
                            label_smoothing=0.1, early_stopping=2, init_from="lenet", freeze="backbone", subset=40,
                            eval_subset=10, time_box=12.5, devices=1)
     arch = fer_zoo.get_architecture("lenet")
     recipe = resolve(arch.recipe, "modern", epochs=3, label_smoothing=0.1)
-    config = _config(arch, load_dataset(TINY_DATA), TINY_DATA, recipe, options)
+    config = run_config(arch, load_dataset(TINY_DATA), TINY_DATA, recipe, options)
     run = tmp_path / "run"
     rundir.prepare(run, config, None, force=False)
     assert rundir.load_config(run) == json.loads((run / "config.json").read_text())

@@ -106,7 +106,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     if options.subset:
         dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     dataset.require(purpose="training")
-    config = _config(arch, dataset, data, recipe, options)
+    config = run_config(arch, dataset, data, recipe, options)
     if saved and rundir.comparable(config) != rundir.comparable(saved.config):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
                           f"(dataset fingerprint or options differ); start a new run")
@@ -432,7 +432,8 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
 # --- the run directory -------------------------------------------------------------------------------
 
 
-def _config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions) -> dict:
+def run_config(arch, dataset, data_spec: str, recipe: Recipe, options: TrainOptions) -> dict:
+    """What config.json records of a run; public so tests can check that what fer-zoo writes reads back."""
     from fer_zoo import environment
 
     return {
