@@ -53,9 +53,10 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert list(next(iter(rows.values()))) == CSV_COLUMNS
     for name in ("tiny",):
         row = rows[name]
-        assert (row["status"], row["error"]) == ("ok", "")  # one whole epoch, no time box: nothing to say
-        # every score is the row's run's, as it measured it
+        # the status and every score are the row's run's, as it measured them; a row that is not ok says why
         metrics = json.loads((out / name / "seed0" / "metrics.json").read_text())
+        assert (row["status"], row["error"]) == (metrics["status"], metrics.get("reason") or "")
+        assert (row["status"] == "ok") == (row["error"] == "")
         for column, key in (("train_acc", "train_accuracy"), ("val_acc", "val_accuracy"), ("test_acc", "test_accuracy"),
                             ("top2_val", "val_top2_accuracy"), ("macro_f1_test", "test_macro_f1"),
                             ("total_seconds", "seconds")):
@@ -121,7 +122,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
     assert "running that row again" in mended.stderr
     assert "tiny: epoch 1/1" in mended.stdout and "reused from an earlier run in this --out: tiny/pretrained" in \
         mended.stdout
-    assert json.loads((out / "tiny" / "seed0" / "row.json").read_text())["status"] == "ok"
+    assert json.loads((out / "tiny" / "seed0" / "row.json").read_text())["status"] == rows["tiny"]["status"]
 
 
 def test_a_row_that_never_trained_keeps_no_model(cli, tmp_path, install_plugin, tiny_plugin_source, capsys):
