@@ -61,7 +61,8 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
                             ("top2_val", "val_top2_accuracy"), ("macro_f1_test", "test_macro_f1"),
                             ("total_seconds", "seconds")):
             assert float(row[column]) == pytest.approx(metrics[key], abs=1e-3), (name, column)
-        epoch_seconds = [float(r["epoch_seconds"]) for r in csv.DictReader(open(out / name / "seed0" / "history.csv"))]
+        history = csv.DictReader((out / name / "seed0" / "history.csv").read_text().splitlines())
+        epoch_seconds = [float(r["epoch_seconds"]) for r in history]
         assert float(row["seconds_per_epoch"]) == pytest.approx(sum(epoch_seconds) / len(epoch_seconds), abs=1e-3)
         assert float(row["infer_samples_per_sec"]) > 0 and float(row["latency_ms"]) > 0  # measured, not left blank
         assert row["infer_batch_size"] == "256" and row["epochs"] == "1"
