@@ -63,7 +63,12 @@ def test_train_evaluate_predict_under_jax_compile_once_then_from_cache(tmp_path,
     assert "Persistent compilation cache hit for 'jit_train_step'" in second.stderr
     assert "Persistent compilation cache hit for 'jit_predict_step'" in second.stderr
     output = json.loads(second.stdout.strip().splitlines()[-1])
-    assert output["metrics"]["epochs"] == 2 and 0 <= output["accuracy"] <= 1
+    assert output["metrics"]["epochs"] == 2
+    # the same model scored here under TensorFlow: JAX's evaluation counts the same faces right
+    from fer_zoo.inference.evaluation import evaluate
+
+    here = evaluate(tmp_path / "again", "synthetic:size=70,seed=2,preset=easy", "val", tta="tencrop")
+    assert output["accuracy"] == pytest.approx(here["accuracy"], abs=1e-6)
     assert output["runtime"] == "keras (jax)" and abs(sum(output["probabilities"].values()) - 1) < 1e-5
     # explain takes its gradients through JAX; TensorFlow, here, finds the same map for the same model
     from fer_zoo.inference.explain import explain

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from fer_zoo.data import cache, load_dataset
-from fer_zoo.data.fer2013 import _parse_fast, read_header, write_csv
+from fer_zoo.data.fer2013 import parse_fast, read_header, write_csv
 from fer_zoo.data.ferplus import VOTE_COLUMNS, targets
 
 USAGE = ["Training"] * 40 + ["PublicTest"] * 12 + ["PrivateTest"] * 10
@@ -45,7 +45,7 @@ def test_fer2013_csv_splits_by_usage_exactly(cli, fer_csv, faces):
     dataset = load_dataset(str(fer_csv))
     assert np.array_equal(dataset.splits["train"].x, x[:40]) and np.array_equal(dataset.splits["test"].y, y[52:])
     assert dataset.splits["val"].x.dtype == np.uint8
-    assert _parse_fast(fer_csv, read_header(fer_csv)) is not None  # the vectorised path handled it
+    assert parse_fast(fer_csv, read_header(fer_csv)) is not None  # the vectorised path handled it
 
 
 def test_inspect_table_names_the_source_whole_at_80_columns(cli, monkeypatch):
@@ -368,14 +368,14 @@ def test_fast_path_streams_blocks_exactly(fer_csv, faces):
     x, y = faces
     header = read_header(fer_csv)
     for block in (20_000, 50_000, 1 << 23):  # two rows a block, a few, all
-        labels, images, usage = _parse_fast(fer_csv, header, block_bytes=block)
+        labels, images, usage = parse_fast(fer_csv, header, block_bytes=block)
         assert np.array_equal(images, x) and np.array_equal(labels, y) and usage == USAGE
 
 
 def test_crlf_and_missing_final_newline(tmp_path, fer_csv, faces):
     crlf = tmp_path / "crlf.csv"
     crlf.write_bytes(fer_csv.read_bytes().replace(b"\n", b"\r\n").rstrip(b"\r\n"))
-    labels, images, usage = _parse_fast(crlf, read_header(crlf))
+    labels, images, usage = parse_fast(crlf, read_header(crlf))
     assert np.array_equal(images, faces[0]) and usage == USAGE
 
 
@@ -393,6 +393,6 @@ def test_fast_path_never_accepts_junk(cli, fer_csv, replace, message):
     lines = fer_csv.read_text().splitlines()
     lines[2] = replace(lines[2])
     fer_csv.write_text("\n".join(lines) + "\n")
-    assert _parse_fast(fer_csv, read_header(fer_csv)) is None
+    assert parse_fast(fer_csv, read_header(fer_csv)) is None
     result = cli("data", "inspect", str(fer_csv))
     assert result.exit_code == 2 and f"line 3: {message}" in result.stderr

@@ -109,5 +109,5 @@ def test_progress_shows_where_each_row_runs():
     assert progress.rows["tiny", 1]["state"] == "queued"
     assert "tiny seed 0: running on 10.0.0.7" in console.file.getvalue()
     table = Console(file=io.StringIO(), width=100)
-    table.print(progress._table())
+    table.print(progress.table())
     assert "training on 10.0.0.7" in table.file.getvalue() and "1/3" in table.file.getvalue()

@@ -201,3 +201,36 @@ def test_long_modules_say_why_at_the_top():
         if len(lines) > 400:
             head = ast.get_docstring(ast.parse(path.read_text())) or ""
             assert "long because" in head.lower(), f"{path.name} has {len(lines)} lines and no reason at its top"
+
+
+def test_tests_reach_no_private_name_of_fer_zoo():
+    """Tests go through the public surface, so a refactor that keeps behaviour keeps them passing: no
+    ``from fer_zoo... import _name``, no ``module._name`` of a fer_zoo module, no ``setattr(.., "_name")``."""
+    root = PACKAGE.parent
+    files = sorted([*(root / "tests").glob("*.py"), *root.glob("plugins/*/tests/*.py")])
+    leaks = []
+    for path in files:
+        tree = ast.parse(path.read_text())
+        modules_here = set()  # names bound to fer_zoo modules in this file
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fer_zoo"):
+                leaks += [f"{path.name}:{node.lineno} imports {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and a.name != "__version__"]
+                modules_here |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                modules_here |= {a.asname or a.name.partition(".")[0] for a in node.names
+                                 if a.name.startswith("fer_zoo")}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                base = node.value
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in modules_here:
+                    leaks.append(f"{path.name}:{node.lineno} reads {ast.unparse(node)}")
+            elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("setattr") and len(node.args) > 1:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str) and \
+                        name.value.rpartition(".")[2].startswith("_") and not name.value.endswith("__"):
+                    leaks.append(f"{path.name}:{node.lineno} patches {name.value}")
+    assert len(files) > 20  # the check sees the tests
+    assert not leaks, "\n".join(leaks)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,10 +143,14 @@ def test_an_interrupted_export_keeps_the_old_artifact_and_cleans_up(tiny_model_f
     stale.mkdir()
     (stale / "model.onnx").write_bytes(b"half")
 
-    def killed(*args, **kwargs):
-        raise Crash("killed while moving into place")
+    real_replace = os.replace
 
-    monkeypatch.setattr(export_module, "_move_into_place", killed)
+    def killed(source, target, *args, **kwargs):
+        if Path(target) == out:
+            raise Crash("killed while moving into place")
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", killed)
     with pytest.raises(Crash):
         export_module.export(tiny_model_file, "onnx", out, data=TINY_DATA, force=True)
     assert out.read_bytes() == before  # whole, the previous one

@@ -28,7 +28,7 @@ def no_fit(monkeypatch):
     from fer_zoo.training import parallel
     from fer_zoo.training import train as train_module
 
-    monkeypatch.setattr(train_module, "_fit", lambda arch, dataset, recipe, options, out, *rest:
+    monkeypatch.setattr(train_module, "fit", lambda arch, dataset, recipe, options, out, *rest:
                         train_module.RunResult(out, {}, []))
     monkeypatch.setattr(parallel, "resolve", lambda spec: 2 if parallel.parse(spec) == "all" else parallel.parse(spec))
     return train_module.train

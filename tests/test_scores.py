@@ -166,7 +166,7 @@ def test_every_view_of_a_status_follows_its_severity():
         assert exit_status(rows, strict=True) == (0 if level <= Severity.CUT_SHORT else 1), status
         assert exit_status(rows) == (1 if level == Severity.DID_NOT_RUN else 0), status
         tone = "good" if level == Severity.OK else "warn" if level <= Severity.UNTRAINED else "bad"
-        assert f"class='status-{ {'good': 'ok'}.get(tone, tone) }'" in html._table(rows), status
+        assert f"class='status-{ {'good': 'ok'}.get(tone, tone) }'" in html.results_table(rows), status
         console = Console(record=True, width=120, force_terminal=True, color_system="standard")
         console.print(bench_table(rows, environment))
         assert f"\x1b[{colours[tone]}m{status}" in console.export_text(styles=True), status

@@ -143,6 +143,7 @@ def _worker(job: dict, emit) -> tuple[int, str, Status | None]:
             emit({**event, "model": job["label"], "seed": job["seed"]})
     code = process.wait()
     drain.join()
+    process.stdout.close(), process.stderr.close()  # a bench of many rows would leak two pipes a row
     return code, "".join(errors), reported
 
 

@@ -80,7 +80,7 @@ def build(bench_dir: str | Path) -> str:
     histories = {name: read_history(folder / "history.csv") for name, folder in runs.items()}
     metrics = {name: read_json(folder / "metrics.json") or {} for name, folder in runs.items()}
     configs = {name: read_json(folder / "config.json") or {} for name, folder in runs.items()}
-    parts = [f"<h1>fer-zoo bench: {_e(subject)}</h1>", _meta(env), "<h2>Comparison</h2>", _table(rows),
+    parts = [f"<h1>fer-zoo bench: {_e(subject)}</h1>", _meta(env), "<h2>Comparison</h2>", results_table(rows),
              _reasons(rows), "<h2>Accuracy, size and speed</h2>", _scatter_plots(rows, subject),
              "<h2>Learning curves</h2>", _curves(histories, subject), "<h2>Confusion matrices (test)</h2>",
              _confusions(metrics, configs), "<h2>Test faces and each model's answer</h2>",
@@ -117,7 +117,8 @@ def _meta(env: dict) -> str:
 STATUS_CLASS = {"good": "status-ok", "warn": "status-warn", "bad": "status-bad"}
 
 
-def _table(rows: list[dict]) -> str:
+def results_table(rows: list[dict]) -> str:
+    """The comparison table of report.html, its columns from report/columns.py (public: the column tests read it)."""
     from fer_zoo.report.columns import view
     from fer_zoo.report.terminal import cell_text
     from fer_zoo.status import severity

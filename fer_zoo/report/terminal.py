@@ -446,7 +446,7 @@ class BenchProgress:
         if console.is_terminal:
             from rich.live import Live
 
-            self.live = Live(self._table(), console=console, refresh_per_second=4, transient=True)
+            self.live = Live(self.table(), console=console, refresh_per_second=4, transient=True)
             self.live.start()
 
     def _label(self, model: str, seed: int) -> str:
@@ -490,7 +490,7 @@ class BenchProgress:
             self._line(f"{label}: epoch {epoch} · val "
                        f"{percent(event.get('val_accuracy'))}{speed} · {event['epoch_seconds']:.1f} s")
         if self.live is not None:
-            self.live.update(self._table())
+            self.live.update(self.table())
 
     @staticmethod
     def _training(entry: dict) -> str:
@@ -500,7 +500,8 @@ class BenchProgress:
         if self.live is None:
             self.console.print(text, markup=False, highlight=False)
 
-    def _table(self) -> Table:
+    def table(self) -> Table:
+        """The rows as they stand, as the live display on a terminal shows them."""
         table = Table(title="fer-zoo bench", title_justify="left")
         for column in ("row", "epoch", "img/s", "val", "ETA", "state"):
             table.add_column(column, justify="left" if column in ("row", "state") else "right", no_wrap=True)

@@ -87,7 +87,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         callbacks.append(Tracking(trackers))
     try:
         try:
-            result = _fit(arch, dataset, recipe, options, out, saved, callbacks, reporter, started, unsafe)
+            result = fit(arch, dataset, recipe, options, out, saved, callbacks, reporter, started, unsafe)
         except KeyboardInterrupt as exc:
             raise _interrupted(out, config, fresh, getattr(exc, "finished", None)) from None
     except BaseException as exc:
@@ -126,7 +126,7 @@ def plan(arch_name: str, data: str, options: RunConfig, saved=None) -> tuple[Any
     if options.subset:
         dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     dataset.require(purpose="training")
-    return arch, dataset, recipe, _config(arch, dataset, data, recipe, options, origin)
+    return arch, dataset, recipe, config_json(arch, dataset, data, recipe, options, origin)
 
 
 def _refuse_recipe_inside(recipe: str | None, out: Path) -> None:
@@ -189,7 +189,7 @@ class Run:
         self.unsaved = False
         self.snapshot = None  # (epoch, values): the training state at an epoch end the checkpoint skipped
         self.time_box = None  # the TimeBox callback, when there is one
-        # set up by _fit
+        # set up by fit
         self.inference = self.model = self.batches = self.precise_bn = None
         self.eval_batch = 1
 
@@ -265,8 +265,10 @@ class Run:
         self.best_changed = False
 
 
-def _fit(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, saved, callbacks: list,
-         reporter, started: float, unsafe: bool) -> RunResult:
+def fit(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, saved, callbacks: list,
+        reporter, started: float, unsafe: bool) -> RunResult:
+    """The training proper, once ``train`` has planned the run and prepared its directory: public as the
+    one seam a test replaces to check what reaches training without paying for it."""
     from fer_zoo import environment
     from fer_zoo.training import parallel
 
@@ -439,8 +441,9 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
 # --- the run directory -------------------------------------------------------------------------------
 
 
-def _config(arch, dataset, data_spec: str, recipe: Recipe, options: RunConfig, origin: dict | None = None) -> dict:
-    """config.json: what was trained on what (fer_zoo.training.run_config names the options' keys)."""
+def config_json(arch, dataset, data_spec: str, recipe: Recipe, options: RunConfig, origin: dict | None = None) -> dict:
+    """What config.json records of a run (fer_zoo.training.run_config names the options' keys); public so
+    tests can check that what fer-zoo writes reads back."""
     from fer_zoo import environment
 
     return {
