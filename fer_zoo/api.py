@@ -190,3 +190,57 @@ def load_classifier(model: str | os.PathLike | Sequence[str | os.PathLike], *, r
     _keras()
     return load_ensemble(models, None if weights is None else list(weights), runtime=runtime, unsafe=unsafe,
                          class_names=None if class_names is None else list(class_names), scale=scale, offset=offset)
+
+
+def predict_files(model: str | os.PathLike | Sequence[str | os.PathLike], inputs: Sequence[str | os.PathLike], *,
+                  weights: Sequence[float] | None = None, runtime: str = "auto", class_names: Sequence[str] | None = None,
+                  unsafe: bool = False, scale: float | None = None, offset: float | None = None,
+                  annotate: str | os.PathLike | None = None, force: bool = False,
+                  on_note: Callable[[str], None] | None = None, on_error: Callable[[str], None] | None = None,
+                  **options: Any):
+    """``fer-zoo predict``: the faces of photos, folders and videos, as ``(faces, summary, classifier)``.
+
+    ``model`` a list: these models' ensemble; one model: the leading ``inputs`` that name models join it
+    (as on the command line). ``annotate``: a folder for each frame drawn with its boxes and labels.
+    ``options`` are fer_zoo.inference.predict.PredictOptions' (``detect``, ``detector``, ``batch_size``,
+    ``every``, ``margin``, ``strict``, ``max_pixels``); ``on_note`` gets the loaders' notes, ``on_error``
+    each unreadable input (``strict``: raised instead).
+    """
+    from fer_zoo.inference.ensemble import split_models
+    from fer_zoo.inference.predict import Annotator, PredictOptions, predict
+
+    _plugins()
+    if isinstance(model, (list, tuple)):
+        models, inputs = [str(m) for m in model], list(inputs)
+    else:
+        models, inputs = split_models(str(model), [str(i) for i in inputs])
+    if not inputs:
+        raise FerZooError(f"no inputs: {' '.join(models)} are all models; name images, folders or videos after them")
+    annotator = Annotator(annotate, inputs, force, models) if annotate is not None else None
+    classifier = load_classifier(models, runtime=runtime, weights=weights, unsafe=unsafe, class_names=class_names,
+                                 scale=scale, offset=offset)
+    for note in classifier.notes:
+        if on_note:
+            on_note(note)
+    faces, summary = predict(classifier, inputs, PredictOptions(**options, keep_images=annotator is not None),
+                             on_error=on_error, on_frame=annotator)
+    return faces, summary, classifier
+
+
+def explain_files(model: str | os.PathLike, inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
+                  target: str | None = None, method: str = "layer-cam", layer: str | None = None,
+                  detector: str | None = "auto", margin: float = 0.1, force: bool = False, unsafe: bool = False):
+    """``fer-zoo explain``: one heat-map PNG per face in ``out``; ``(explanations, files, faceless inputs)``.
+    ``detector=None``: each image is already a face crop."""
+    from fer_zoo import outputs
+    from fer_zoo.inference.explain import METHODS, explain, write_maps
+
+    if method not in METHODS:
+        raise FerZooError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    given = outputs.inputs(models=[model], files=inputs)
+    outputs.folder(Path(out), "--out", given, force)
+    _plugins()
+    classifier = load_classifier(model, runtime="keras", unsafe=unsafe)
+    explanations, faceless = explain(classifier, list(inputs), target=target, detector=detector, margin=margin,
+                                     layer=layer, method=method)
+    return explanations, write_maps(explanations, Path(out), given, method, force), faceless

@@ -430,35 +430,26 @@ def predict_command(
 
     Exit status 1 if some inputs could not be read (the rest are still reported).
     """
-    import fer_zoo
-    from fer_zoo.inference.ensemble import split_models
-    from fer_zoo.inference.predict import Annotator, PredictOptions, predict
+    from fer_zoo.api import predict_files
     from fer_zoo.report.terminal import predict_summary, predictions_table, write_predictions_csv
 
     if as_json and as_csv:
         raise FerZooError("--json and --csv: choose one")
     names = [c.strip() for c in classes.split(",")] if classes else None
     _loaded_plugins()
-    models, inputs = split_models(model, list(inputs))
-    if not inputs:
-        raise FerZooError(f"no inputs: {' '.join(models)} are all models; name images, folders or videos after them")
-    annotator = Annotator(annotate, inputs, force, models) if annotate is not None else None
-    classifier = fer_zoo.load_classifier(models, runtime=runtime, weights=_parse_weights(weights), unsafe=unsafe,
-                                         class_names=names, scale=scale, offset=offset)
-    for note in classifier.notes:
-        sys.stderr.write(f"fer-zoo: note: {note}\n")
-    options = PredictOptions(detect=not no_detect, detector=detector, batch_size=batch_size, every=every,
-                             margin=margin, strict=strict, max_pixels=max_pixels, keep_images=annotator is not None)
-    faces, summary = predict(classifier, inputs, options,
-                             on_error=lambda message: sys.stderr.write(f"fer-zoo: error: {message}\n"),
-                             on_frame=annotator)
+    faces, summary, classifier = predict_files(
+        model, inputs, weights=_parse_weights(weights), runtime=runtime, class_names=names, unsafe=unsafe,
+        scale=scale, offset=offset, annotate=annotate, force=force, detect=not no_detect, detector=detector,
+        batch_size=batch_size, every=every, margin=margin, strict=strict, max_pixels=max_pixels,
+        on_note=lambda note: sys.stderr.write(f"fer-zoo: note: {note}\n"),
+        on_error=lambda message: sys.stderr.write(f"fer-zoo: error: {message}\n"))
     if as_json:
         _print_json([face.as_dict() for face in faces])
     elif as_csv:
         write_predictions_csv(faces, classifier.class_names, sys.stdout)
     else:
         _out().print(predictions_table(faces))
-    line = predict_summary(summary) + (f" · annotated images in {annotate}" if annotator else "")
+    line = predict_summary(summary) + (f" · annotated images in {annotate}" if annotate is not None else "")
     if as_json or as_csv:
         sys.stderr.write(line + "\n")
     else:
@@ -559,20 +550,13 @@ def explain_command(
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
 ) -> None:
     """Heat maps of where each face's evidence for a class is (LayerCAM, Grad-CAM or Grad-CAM++)."""
-    import fer_zoo
-    from fer_zoo import outputs
-    from fer_zoo.inference.explain import METHODS, explain, write_maps
+    from fer_zoo.api import explain_files
     from fer_zoo.report.terminal import explanations_table
 
-    if method not in METHODS:
-        raise FerZooError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-    given = outputs.inputs(models=[model], files=inputs)
-    outputs.folder(out, "--out", given, force)
     _loaded_plugins()
-    classifier = fer_zoo.load_classifier(model, runtime="keras", unsafe=unsafe)
-    explanations, faceless = explain(classifier, inputs, target=target, detector=None if no_detect else detector,
-                                     margin=margin, layer=layer, method=method)
-    files = write_maps(explanations, out, given, method, force)
+    explanations, files, faceless = explain_files(model, inputs, out, target=target, method=method, layer=layer,
+                                                  detector=None if no_detect else detector, margin=margin,
+                                                  force=force, unsafe=unsafe)
     if as_json:
         _print_json([{**e.as_dict(), "method": method, "file": str(f)} for e, f in zip(explanations, files)])
     else:
