@@ -1,6 +1,7 @@
 """fer-zoo: a plugin-based model zoo for facial-expression recognition CNNs.
 
-The public API. Importing it loads neither TensorFlow nor Keras; building a model does.
+The public API (docs/python.md): everything the ``fer-zoo`` command line does, from Python. Importing it
+loads neither TensorFlow nor Keras; building, training or loading a model does.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # likewise FFmpeg's own lines about a broken video ("moov atom not found"): fer-zoo reports it in one line
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from fer_zoo.inference.detectors import FaceDetector
+from fer_zoo.api import bench, evaluate, export, load_classifier, load_dataset, train
 from fer_zoo.errors import FerZooError
 from fer_zoo.plugins.hookspecs import hookimpl
-from fer_zoo.plugins.registry import Architecture
+from fer_zoo.plugins.registry import Architecture, FaceDetector
+from fer_zoo.timing import median_seconds
 
 # The contract plugins are written against: a plugin may require it by setting, in its module,
 # FER_ZOO_PLUGIN_API = "1.0" (same major version, minor at most ours).
@@ -31,28 +33,47 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
 
 __all__ = [
     "Architecture",
+    "Classifier",
+    "Dataset",
     "DatasetSource",
+    "ExportReport",
     "FaceDetector",
     "FerZooError",
     "PLUGIN_API_VERSION",
     "Predictor",
+    "RunResult",
+    "bench",
     "create_model",
+    "describe_environment",
+    "device_name",
+    "evaluate",
+    "export",
     "get_architecture",
     "hookimpl",
     "list_architectures",
+    "load_classifier",
+    "load_dataset",
+    "median_seconds",
+    "train",
 ]
+
+# the classes the API returns, by where they live; imported when asked
+_LAZY = {
+    "Classifier": "fer_zoo.inference.runtime",  # what load_classifier returns
+    "Dataset": "fer_zoo.data.dataset",  # what load_dataset returns
+    "DatasetSource": "fer_zoo.data.dataset",  # what a data-source plugin registers
+    "ExportReport": "fer_zoo.deploy.export",  # what export returns
+    "Predictor": "fer_zoo.inference.predictor",  # faces and expressions from Python
+    "RunResult": "fer_zoo.training.train",  # what train returns
+}
 
 
 def __getattr__(name: str):
     # imported when asked, so `import fer_zoo` (and `fer-zoo list`) stays light
-    if name == "DatasetSource":  # what a data-source plugin registers
-        from fer_zoo.data.dataset import DatasetSource
+    if name in _LAZY:
+        from importlib import import_module
 
-        return DatasetSource
-    if name == "Predictor":  # faces and expressions from Python
-        from fer_zoo.inference.predictor import Predictor
-
-        return Predictor
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fer_zoo' has no attribute {name!r}")
 
 
@@ -84,3 +105,21 @@ def create_model(name: str, input_shape: tuple[int, int, int] | None = None, num
 
     import_keras()
     return _create(get_architecture(name), input_shape, num_classes, pretrained)
+
+
+def describe_environment() -> dict:
+    """Backend, device and versions (``{"backend", "device", "versions"}``), as a run's config and a bench
+    record them: for scripts that report where they measured."""
+    from fer_zoo.environment import describe
+    from fer_zoo.quiet import import_keras
+
+    import_keras()
+    return describe()
+
+
+def device_name() -> str:
+    """The accelerator's name if one is visible, else the CPU model: what a measurement ran on."""
+    from fer_zoo.environment import device_name as name
+
+    return name()
+

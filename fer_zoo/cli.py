@@ -145,23 +145,6 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-def _bench_executor(name: str, address: str | None, jobs: int):
-    """Where `bench` runs its rows: ``--executor local`` (``--jobs`` at a time) or ``ray`` (``--address``)."""
-    if name not in ("local", "ray"):
-        raise FerZooError(f"--executor must be local or ray, got {name!r}")
-    if name == "local":
-        if address:
-            raise FerZooError("--address is for --executor ray")
-        from fer_zoo.benchmark.executors import LocalExecutor
-
-        return LocalExecutor(jobs)
-    if jobs != 1:
-        raise FerZooError("--jobs is for --executor local; Ray runs as many rows at once as the cluster holds")
-    from fer_zoo.benchmark.ray_executor import RayExecutor
-
-    return RayExecutor(address)
-
-
 def _parse_weights(text: str | None) -> list[float] | None:
     if text is None:
         return None
@@ -283,31 +266,19 @@ def train_command(
     **settings: Any,  # the run's options, from fer_zoo.training.run_config (see _with_settings below)
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
+    import fer_zoo
     from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
-    from fer_zoo.training.train import train
 
-    if arch is None and resume is None:
-        raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
     given = _given_on_command_line(context)
-    if resume is not None and given & {"out", "force"}:
-        flags = " and ".join(f"--{name}" for name in ("out", "force") if name in given)
-        raise FerZooError(f"--resume {resume}: continues that run in its own directory; drop {flags}")
-    init_from = settings.get("init_from")
-    if pretrained and init_from:
-        raise FerZooError("--pretrained and --init-from: choose one (--pretrained is --init-from ARCH)")
-    options = run_config.from_cli(settings, init_from=arch if pretrained and not init_from else init_from)
-    from fer_zoo.training import rundir, tracking
-
-    kinds = tracking.parse(track)
     _loaded_plugins()
-    run_dir = resume or out or rundir.default_run_dir(arch or "")
-    trackers = tracking.Trackers(kinds, track_uri, str(run_dir), run_dir) if kinds else None
-    import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))
+    options = run_config.from_cli(settings)
     try:
-        result = train(arch or "", data, run_dir, options, resume=resume is not None, force=force, reporter=reporter,
-                       unsafe=unsafe, trackers=trackers,
-                       asked=run_config.asked_from_cli({"init_from" if n == "pretrained" else n for n in given}))
+        result = fer_zoo.train(
+            arch, data, out, resume=resume, force=force, pretrained=pretrained, track=track, track_uri=track_uri,
+            unsafe=unsafe, reporter=reporter,
+            asked=run_config.asked_from_cli({"init_from" if n == "pretrained" else n for n in given}),
+            **{name: getattr(options, name) for name in run_config.RunConfig.__dataclass_fields__})
     finally:
         if isinstance(reporter, TrainProgress):
             reporter.stop()
@@ -363,23 +334,18 @@ def evaluate_command(
     """Score a trained model or an ensemble: accuracy, top-2, macro-F1, per class, confusion matrix.
 
     An ensemble of several models averages their probabilities; each member's scores are shown too."""
-    from fer_zoo.inference.evaluation import confusion_target, evaluate, write_confusion
+    import fer_zoo
     from fer_zoo.report.terminal import evaluation_tables
 
     _loaded_plugins()
-    target = confusion_target(models, data, confusion, split, force)
-    import_keras()
-    result = evaluate(models, data, split, tta, unsafe, scale, offset, runtime=runtime,
-                      weights=_parse_weights(weights))
-    if target is not None:
-        write_confusion(result, target)
-        result["confusion_png"] = str(target)
+    result = fer_zoo.evaluate(models, data, split, tta=tta, weights=_parse_weights(weights), runtime=runtime,
+                              unsafe=unsafe, scale=scale, offset=offset, confusion=confusion, force=force)
     if as_json:
         _print_json(result)
     else:
         _out().print(evaluation_tables(result))
-        if target is not None:
-            _out().print(f"confusion matrix: {target}")
+        if "confusion_png" in result:
+            _out().print(f"confusion matrix: {result['confusion_png']}")
 
 
 @_command("export")
@@ -397,12 +363,13 @@ def export_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Write a deployable model, load it back and check its predictions against the original."""
-    from fer_zoo.deploy.export import VerificationFailed, export
+    import fer_zoo
+    from fer_zoo.deploy.export import VerificationFailed
 
     _loaded_plugins()
-    import_keras()
     try:
-        report = export(model, fmt, out, quantize, data, force, unsafe, scale, offset)
+        report = fer_zoo.export(model, fmt, out, quantize=quantize, data=data, force=force, unsafe=unsafe,
+                                scale=scale, offset=offset)
     except VerificationFailed as exc:
         sys.stderr.write(f"fer-zoo: error: {exc}\n")
         raise typer.Exit(1) from None
@@ -451,35 +418,26 @@ def predict_command(
 
     Exit status 1 if some inputs could not be read (the rest are still reported).
     """
-    from fer_zoo.inference.ensemble import load_ensemble, split_models
-    from fer_zoo.inference.predict import Annotator, PredictOptions, predict
+    from fer_zoo.api import predict_files
     from fer_zoo.report.terminal import predict_summary, predictions_table, write_predictions_csv
 
     if as_json and as_csv:
         raise FerZooError("--json and --csv: choose one")
     names = [c.strip() for c in classes.split(",")] if classes else None
     _loaded_plugins()
-    models, inputs = split_models(model, list(inputs))
-    if not inputs:
-        raise FerZooError(f"no inputs: {' '.join(models)} are all models; name images, folders or videos after them")
-    annotator = Annotator(annotate, inputs, force, models) if annotate is not None else None
-    import_keras()
-    classifier = load_ensemble(models, _parse_weights(weights), runtime=runtime, unsafe=unsafe, class_names=names,
-                               scale=scale, offset=offset)
-    for note in classifier.notes:
-        sys.stderr.write(f"fer-zoo: note: {note}\n")
-    options = PredictOptions(detect=not no_detect, detector=detector, batch_size=batch_size, every=every,
-                             margin=margin, strict=strict, max_pixels=max_pixels, keep_images=annotator is not None)
-    faces, summary = predict(classifier, inputs, options,
-                             on_error=lambda message: sys.stderr.write(f"fer-zoo: error: {message}\n"),
-                             on_frame=annotator)
+    faces, summary, classifier = predict_files(
+        model, inputs, weights=_parse_weights(weights), runtime=runtime, class_names=names, unsafe=unsafe,
+        scale=scale, offset=offset, annotate=annotate, force=force, detect=not no_detect, detector=detector,
+        batch_size=batch_size, every=every, margin=margin, strict=strict, max_pixels=max_pixels,
+        on_note=lambda note: sys.stderr.write(f"fer-zoo: note: {note}\n"),
+        on_error=lambda message: sys.stderr.write(f"fer-zoo: error: {message}\n"))
     if as_json:
         _print_json([face.as_dict() for face in faces])
     elif as_csv:
         write_predictions_csv(faces, classifier.class_names, sys.stdout)
     else:
         _out().print(predictions_table(faces))
-    line = predict_summary(summary) + (f" · annotated images in {annotate}" if annotator else "")
+    line = predict_summary(summary) + (f" · annotated images in {annotate}" if annotate is not None else "")
     if as_json or as_csv:
         sys.stderr.write(line + "\n")
     else:
@@ -518,52 +476,40 @@ def bench_command(
     **settings: Any,  # the training options every row shares, from fer_zoo.training.run_config
 ) -> None:
     """Train and compare architectures on the same data, splits, seeds and budget."""
+    import fer_zoo
+
     epochs, batch_size, precision, recipe, devices = (settings[name] for name in (
         "epochs", "batch_size", "precision", "recipe", "devices"))
-    from fer_zoo.training import parallel
-    from fer_zoo.training import tracking
-    from fer_zoo.benchmark.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
-                               run_bench, select, write_results)
-    from fer_zoo.models.recipes import resolve
     from fer_zoo.report.terminal import BenchProgress, bench_table
 
-    kinds = tuple(tracking.parse(track))
-    tracking.check(kinds)
-    device_count = parallel.parse(devices)
-    if executor == "ray" and device_count == "all":  # a wrong pair of flags, whether or not Ray is installed
-        raise FerZooError("--devices all with --executor ray: name how many GPUs each row takes (--devices N)")
-    runner = _bench_executor(executor, address, jobs)
-    if recipe:
-        resolve(None, recipe)  # an unknown name or a bad file is one line now, not one per row
     _loaded_plugins()
-    names = select(patterns or [], all_)
     console = _out()
-    if not as_json:
+    progress = None
+
+    def started(names: list[str]):
+        nonlocal progress
+        if as_json:
+            return None
         console.print(f"fer-zoo bench: {len(names)} architecture(s) × {seeds} seed(s): {', '.join(names)}; "
                       f"loading {'Keras' if 'keras' not in sys.modules else 'data'}…", markup=False)
-    import_keras()
-    if executor == "local":  # the rows run here: their devices must be here (a Ray node checks its own)
-        device_count = parallel.resolve(device_count)
-    budget = budget or default_budget()
-    data = data or default_data(budget)
-    config = BenchConfig(data=data, budget=budget, seeds=seeds, epochs=epochs, batch_size=batch_size,
-                         precision=precision or default_precision(), pretrained=pretrained, fine_tune=fine_tune,
-                         ensemble=ensemble, track=kinds, track_uri=track_uri, recipe=recipe, devices=device_count)
-    progress = None if as_json else BenchProgress(console, names, seeds)
+        progress = BenchProgress(console, names, seeds)
+        return progress
+
     try:
-        result = run_bench(names, config, out, force=force, on_event=progress, executor=runner)
+        result = fer_zoo.bench(patterns, all=all_, data=data, budget=budget, seeds=seeds, out=out, epochs=epochs,
+                               batch_size=batch_size, precision=precision, recipe=recipe, force=force, strict=strict,
+                               pretrained=pretrained, fine_tune=fine_tune, ensemble=ensemble, track=track,
+                               track_uri=track_uri, devices=devices, executor=executor, address=address, jobs=jobs,
+                               on_start=started)
     finally:
         if progress is not None:
             progress.stop()
-    from fer_zoo.benchmark import html as html_report
-
-    files = [*write_results(result, out), html_report.write(out)]
     if as_json:
-        _print_json({"environment": result["environment"], "rows": result["rows"], "files": [str(f) for f in files]})
+        _print_json({key: result[key] for key in ("environment", "rows", "files")})
     else:
         console.print(bench_table(result["rows"], result["environment"], wide=wide, reused=progress.reused))
-        console.print("wrote " + ", ".join(str(f) for f in files), markup=False)
-    if exit_status(result["rows"], strict):
+        console.print("wrote " + ", ".join(result["files"]), markup=False)
+    if not result["ok"]:
         raise typer.Exit(1)
 
 
@@ -595,21 +541,13 @@ def explain_command(
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
 ) -> None:
     """Heat maps of where each face's evidence for a class is (LayerCAM, Grad-CAM or Grad-CAM++)."""
-    from fer_zoo import outputs
-    from fer_zoo.inference.explain import METHODS, explain, write_maps
+    from fer_zoo.api import explain_files
     from fer_zoo.report.terminal import explanations_table
-    from fer_zoo.inference.runtime import load_classifier
 
-    if method not in METHODS:
-        raise FerZooError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-    given = outputs.inputs(models=[model], files=inputs)
-    outputs.folder(out, "--out", given, force)
     _loaded_plugins()
-    import_keras()
-    classifier = load_classifier(model, runtime="keras", unsafe=unsafe)
-    explanations, faceless = explain(classifier, inputs, target=target, detector=None if no_detect else detector,
-                                     margin=margin, layer=layer, method=method)
-    files = write_maps(explanations, out, given, method, force)
+    explanations, files, faceless = explain_files(model, inputs, out, target=target, method=method, layer=layer,
+                                                  detector=None if no_detect else detector, margin=margin,
+                                                  force=force, unsafe=unsafe)
     if as_json:
         _print_json([{**e.as_dict(), "method": method, "file": str(f)} for e, f in zip(explanations, files)])
     else:
@@ -682,7 +620,7 @@ def data_inspect(
     as_json: JsonFlag = False,
 ) -> None:
     """Counts per split and class, image size, pixel statistics, duplicates across splits."""
-    from fer_zoo.data import load_dataset
+    import fer_zoo
     from fer_zoo.data.inspect import sample_grid, summary
     from fer_zoo.report.terminal import dataset_tables
 
@@ -691,7 +629,7 @@ def data_inspect(
         from fer_zoo import outputs
 
         outputs.file(grid, "--grid", outputs.inputs(data=source), force)
-    dataset = load_dataset(source, skip_bad_rows=skip_bad_rows)
+    dataset = fer_zoo.load_dataset(source, skip_bad_rows=skip_bad_rows)
     for note in dataset.notes:
         sys.stderr.write(f"fer-zoo: note: {note}\n")
     report = summary(dataset)

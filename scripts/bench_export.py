@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from fer_zoo.timing import median_seconds
+from fer_zoo import median_seconds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from fer_zoo.deploy.export import FORMATS, export
-    from fer_zoo.inference.runtime import load_classifier
+    from fer_zoo import export, load_classifier
+    from fer_zoo.deploy.export import FORMATS  # the file suffix each format is written with
 
     rng = np.random.default_rng(0)
     print("| format | quantize | size | runtime | verification | batch 1 (ms) | batch 256 (img/s) |")
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.formats and fmt not in args.formats:
                 continue
             out = Path(tmp) / f"{fmt}-{quantize}{FORMATS[fmt]}"
-            report = export(args.model, fmt, out, quantize, data=args.data)
+            report = export(args.model, fmt, out, quantize=quantize, data=args.data)
             # a SavedModel runs whatever code it holds; this one the script wrote itself, just now
             classifier = load_classifier(out, runtime="keras", unsafe=fmt == "savedmodel")
             one = rng.uniform(0, 255, (1, *classifier.input_shape)).astype("float32")

@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from fer_zoo.timing import median_seconds
+from fer_zoo import median_seconds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -36,10 +36,10 @@ def main() -> None:
     from PIL import Image
 
     import fer_zoo
-    from fer_zoo.data import load_dataset
-    from fer_zoo.deploy.export import export
+    from fer_zoo import export, load_classifier, load_dataset
+    # what `fer-zoo predict` runs, timed on a folder without the Predictor's per-call set-up
     from fer_zoo.inference.predict import PredictOptions, predict
-    from fer_zoo.inference.runtime import load_classifier
+    # the network with its preprocessing inside, untrained: what a run directory's best.keras holds
     from fer_zoo.models.pipeline import inference_model
 
     arch = fer_zoo.get_architecture(args.arch)

@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4)
     parser.add_argument("--backend", default="jax")
     args = parser.parse_args()
-    from fer_zoo.environment import cpu_name
+    from fer_zoo.environment import cpu_name  # the CPU's model even where a GPU is visible (device_name names that)
 
     print(f"{cpu_name()} · {os.cpu_count()} cores · {args.backend}")
     with tempfile.TemporaryDirectory() as tmp:

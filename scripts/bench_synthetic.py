@@ -9,6 +9,7 @@ import argparse
 import statistics
 import time
 
+# the generator itself is what this script times (load_dataset adds splitting and the cache)
 from fer_zoo.data.synthetic import generate
 
 

@@ -59,25 +59,23 @@ def main() -> None:
     import keras
 
     import fer_zoo
-    from fer_zoo.data import load_dataset
-    from fer_zoo.environment import describe
+    from fer_zoo import load_dataset, train
+    # the bare fit it is compared with compiles the model as `fer-zoo train` does, at the same recipe
     from fer_zoo.models.pipeline import compile_for
     from fer_zoo.models.recipes import get_recipe
-    from fer_zoo.training.train import TrainOptions, train
 
     spec = f"synthetic:size={args.images}"
     dataset = load_dataset(spec)
     train_part, val_part = dataset.splits["train"], dataset.splits["val"]
     recipe = get_recipe(fer_zoo.get_architecture(args.arch).recipe or "seed")
-    env = describe()
+    env = fer_zoo.describe_environment()
     print(f"{args.arch}, {len(train_part):,} training / {len(val_part):,} val images, batch {recipe.batch_size}, "
           f"{args.precision}; {env['backend']} on {env['device']}", flush=True)
 
     def ours() -> list[float]:
         clock = epoch_clock()
         with tempfile.TemporaryDirectory() as tmp:
-            train(args.arch, spec, f"{tmp}/run", TrainOptions(epochs=args.epochs, precision=args.precision),
-                  callbacks=[clock])
+            train(args.arch, spec, f"{tmp}/run", epochs=args.epochs, precision=args.precision, callbacks=[clock])
         return clock.steady()
 
     def bare() -> list[float]:

@@ -42,10 +42,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from rich.console import Console
 
-    from fer_zoo.environment import device_name
-    from fer_zoo.errors import FerZooError
-    from fer_zoo.report.terminal import TrainProgress
-    from fer_zoo.training.train import TrainOptions, train
+    from fer_zoo import FerZooError, device_name, train
+    from fer_zoo.report.terminal import TrainProgress  # `fer-zoo train`'s own progress lines, in this log too
 
     print(f"device: {device_name()}; {args.precision}", flush=True)
 
@@ -53,8 +51,6 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             out = (args.out or Path(tmp)) / f"seed{seed}"
-            options = TrainOptions(epochs=args.epochs, seed=seed, recipe=args.recipe, subset=args.subset,
-                                   precision=args.precision)
             resume = (out / "config.json").is_file()
             if resume:
                 print(f"seed {seed}: continuing {out}", flush=True)
@@ -62,7 +58,9 @@ def main(argv: list[str] | None = None) -> None:
             # only a run of this calibration continues: fer-zoo refuses another arch, data, recipe or budget
             asked = {"data", "seed", "precision", "subset", "epochs"} | ({"recipe"} if args.recipe else set())
             try:
-                result = train(args.arch, args.data, out, options, resume=resume, reporter=progress, asked=asked)
+                result = train(args.arch, args.data, None if resume else out, resume=out if resume else None,
+                               reporter=progress, asked=asked, epochs=args.epochs, seed=seed, recipe=args.recipe,
+                               subset=args.subset, precision=args.precision)
             except FerZooError as exc:
                 print(f"calibrate_synthetic.py: error: {exc}", file=sys.stderr)
                 raise SystemExit(2) from None

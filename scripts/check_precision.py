@@ -29,19 +29,17 @@ def main() -> None:
     args = parser.parse_args()
 
     import fer_zoo
-    from fer_zoo.environment import describe
-    from fer_zoo.errors import FerZooError
-    from fer_zoo.training.train import TrainOptions, train
+    from fer_zoo import FerZooError, train
 
-    env = describe()
+    env = fer_zoo.describe_environment()
     print(f"{args.precision} on {env['backend']} ({env['device']}), {args.images} images, {args.epochs} epochs",
           flush=True)
     for name in args.arch or fer_zoo.list_architectures():
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                result = train(name, "synthetic", f"{tmp}/run", TrainOptions(
-                    recipe=args.recipe, epochs=args.epochs, precision=args.precision, subset=args.images))
+                result = train(name, "synthetic", f"{tmp}/run", recipe=args.recipe, epochs=args.epochs,
+                               precision=args.precision, subset=args.images)
             except FerZooError as exc:
                 print(f"{name:14} FAILED: {exc}", flush=True)
                 continue

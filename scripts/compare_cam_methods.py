@@ -39,6 +39,7 @@ def small_net(head: str):
 def table(epochs: int) -> None:
     import keras
 
+    # faces told apart by one feature, and the CAM of a bare Keras model: what the table compares
     from fer_zoo.data.synthetic import one_feature_faces
     from fer_zoo.inference.explain import METHODS, grad_cam
 
@@ -66,12 +67,10 @@ def table(epochs: int) -> None:
 def figure(path: str) -> None:
     import skimage.data
 
-    from fer_zoo import plugins
-    from fer_zoo.environment import describe
+    from fer_zoo import describe_environment, load_classifier
+    # `fer-zoo explain`'s maps, kept in memory for one figure instead of written as PNGs
     from fer_zoo.inference.explain import METHODS, explain
-    from fer_zoo.inference.runtime import load_classifier
 
-    plugins.current()
     photo = os.path.join(os.path.dirname(path) or ".", ".astronaut.png")
     from PIL import Image
 
@@ -97,7 +96,7 @@ def figure(path: str) -> None:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"fer-zoo explain: evidence for '{first.label}' ({first.probabilities[first.label]:.0%}), "
-                 f"heat 0-1 of each map's maximum · {describe()['device']}", fontsize=9)
+                 f"heat 0-1 of each map's maximum · {describe_environment()['device']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")
@@ -108,12 +107,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--figure", default=None)
     args = parser.parse_args()
-    from fer_zoo.quiet import import_keras
+    from fer_zoo import describe_environment
 
-    import_keras()
-    from fer_zoo.environment import describe
-
-    info = describe()
+    info = describe_environment()
     print(f"device: {info['device']} · backend {info['backend']}")
     table(args.epochs)
     if args.figure:

@@ -81,10 +81,10 @@ def found(detect, samples, size: int) -> tuple[int, int]:
 def sweep(spec: str, per_size: int, repeats: int) -> None:
     import skimage.data
 
-    from fer_zoo import plugins
+    from fer_zoo import median_seconds
+    from fer_zoo import plugins  # the detector registry: a detector built by name with options to sweep
 
     astronaut, faces = skimage.data.astronaut(), skimage.data.lfw_subset()[:100]
-    from fer_zoo.timing import median_seconds
 
     key, _, values = spec.partition("=")
     build = plugins.current().detectors["blazeface"].build
@@ -106,8 +106,8 @@ def speed(name: str, repeats: int) -> list[float]:
     import cv2
     import skimage.data
 
-    from fer_zoo import plugins
-    from fer_zoo.timing import median_seconds
+    from fer_zoo import median_seconds
+    from fer_zoo import plugins  # the detector registry: a detector built by name
 
     detect, astronaut = plugins.current().detectors[name].build(), skimage.data.astronaut()
     photos = [cv2.resize(astronaut, size, interpolation=cv2.INTER_AREA) for size in PHOTOS]
@@ -127,8 +127,7 @@ def main() -> None:
     import skimage.data
 
     import fer_zoo
-    from fer_zoo import plugins
-    from fer_zoo.environment import describe
+    from fer_zoo import plugins  # the detector registry: which are installed, each built by name
 
     names = args.detectors.split(",")
     available = plugins.current().detectors
@@ -137,7 +136,7 @@ def main() -> None:
         raise SystemExit(f"compare_detectors: not installed: {', '.join(missing)} (fer-zoo detectors lists them)")
     detectors = {name: available[name].build() for name in names}
     astronaut = skimage.data.astronaut()
-    info = describe()
+    info = fer_zoo.describe_environment()
     print(f"{info['device']} · fer-zoo {fer_zoo.__version__} · {', '.join(names)}")
 
     print(f"\nms per photo (median of {args.repeats}; each detector in a process of its own)")

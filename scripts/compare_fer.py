@@ -44,10 +44,10 @@ def main() -> None:
     import cv2
 
     import fer_zoo
-    from fer_zoo import plugins
+    from fer_zoo import median_seconds
+    from fer_zoo import plugins  # the detector registry: which are installed
+    # the default `--detector auto` picks, and the cascade at `fer`'s own settings
     from fer_zoo.inference.detectors import HaarDetector, default
-    from fer_zoo.environment import describe
-    from fer_zoo.timing import median_seconds
 
     with tempfile.TemporaryDirectory() as tmp:
         photo = args.photo
@@ -82,7 +82,7 @@ def main() -> None:
             detect = plugins.current().detectors[name].build()
             rows.append((f"  {name} step alone, fer-zoo's settings", lambda d=detect: d(rgb)))
 
-        info = describe()
+        info = fer_zoo.describe_environment()
         print(f"{os.path.basename(photo)} {bgr.shape[1]}x{bgr.shape[0]} · {info['device']} · fer "
               f"{getattr(fer, '__version__', '?')} · fer-zoo {fer_zoo.__version__} · median of {args.repeats}")
         for name, call in rows:

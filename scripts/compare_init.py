@@ -30,8 +30,8 @@ def main() -> None:
     import numpy as np
 
     import fer_zoo
-    from fer_zoo.data.synthetic import generate
-    from fer_zoo.environment import device_name
+    from fer_zoo import device_name
+    from fer_zoo.data.synthetic import generate  # bare arrays at a chosen difficulty, for a bare keras fit
 
     arch = fer_zoo.get_architecture(args.arch)
     scale, offset = arch.normalization

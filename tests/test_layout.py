@@ -24,7 +24,7 @@ LAYERS = (
     ("inference", {"inference"}),
     ("deploy", {"deploy"}),
     ("benchmark", {"benchmark"}),
-    ("entry points", {"cli", "__main__", "testing"}),
+    ("entry points", {"api", "cli", "__main__", "testing"}),
 )
 HEAVY = ("tensorflow", "keras", "jax", "torch", "cv2", "matplotlib", "onnxruntime", "tf2onnx", "ray")
 # __init__ files that hold code, not only re-exports: the public face, the plugin loader, load_dataset
@@ -101,7 +101,11 @@ def face_layers(known: dict[str, Path]) -> dict[str, int]:
 
     names: dict[str, int] = {}
     for node in tree.body:
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.Try)):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and all(
+                isinstance(v, ast.Constant) and str(v.value).startswith("fer_zoo.") for v in node.value.values):
+            # a table of lazy names: name -> the module __getattr__ imports it from
+            names.update({k.value: layer_of(v.value) for k, v in zip(node.value.keys, node.value.values)})
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.Try)):
             for target in ast.walk(node):
                 if isinstance(target, ast.Name) and isinstance(target.ctx, ast.Store):
                     names[target.id] = 0
