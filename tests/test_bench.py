@@ -258,7 +258,8 @@ def test_every_view_takes_its_columns_from_the_one_table(tmp_path, monkeypatch):
     from rich.console import Console
 
     from fer_zoo.benchmark.bench import RowSpec, aggregate, write_results
-    from fer_zoo.report import columns, html
+    from fer_zoo.benchmark import html
+    from fer_zoo.report import columns
     from fer_zoo.report.terminal import bench_table
 
     added = replace(columns.COLUMNS[columns.COLUMNS.index(next(c for c in columns.COLUMNS if c.key == "macs"))],
