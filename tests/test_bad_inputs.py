@@ -313,6 +313,14 @@ CASES = [
          "its test split is empty"),
     Case("train-no-test-split", lambda c: ["train", "lenet", "--data", str(c.folder(splits=("train", "val"))), "--out",
                                            c.p("o")], "has no test split, which training needs"),
+    # --- probe: flags, data, explain ----------------------------------------------------------------
+    Case("explain-dense-only", lambda c: ["explain", _dense_only(c), str(_photos(c)), "--no-detect", "--out", c.p("h")],
+         "has no layer with a spatial output to explain"),
+    Case("folder-root-of-disk", lambda c: ["data", "inspect", "/"], "unknown class folder"),
+    Case("spec-name-too-long", lambda c: ["data", "inspect", "synthetic:" + "a=1," * 2000],
+         "fer-zoo: error: --data 'synthetic:a=1,a=1,"),
+    Case("folder-class-case-twice", lambda c: ["data", "inspect", str(c.folder(classes=("happy", "Happy", "sad")))],
+         "class folders 'Happy' and 'happy' are the same class 'happy'"),
     # --- FER2013 CSVs --------------------------------------------------------------------------------
     _csv_case("csv-no-pixels", lambda l: ["emotion,Usage"] + l[1:], "missing column(s) pixels"),
     _csv_case("csv-no-emotion", lambda l: ["pixels,Usage"] + l[1:], "missing column(s) emotion"),
@@ -842,6 +850,17 @@ def _cr_only(c: Ctx) -> str:
 
 def _keras(c: Ctx, kind: str) -> str:
     return bad_values.keras_model(c.root / f"{kind}.keras", kind)
+
+
+def _dense_only(c: Ctx) -> str:
+    """A classifier with no layer between its input and Flatten: nothing spatial to explain."""
+    import keras
+
+    pixels = keras.Input((48, 48, 1))
+    model = keras.Model(pixels, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(pixels)))
+    path = c.root / "dense_only.keras"
+    model.save(path)
+    return str(path)
 
 
 def _big_png(c: Ctx) -> str:

@@ -30,9 +30,13 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     from fer_zoo.plugins.registry import parse_options
 
     path = Path(spec).expanduser()
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists() or path.is_symlink()
+    except (OSError, ValueError):  # a name too long for the file system is a spec, not a path
+        is_dir = exists = False
+    if is_dir:
         return "folder", {"path": str(path)}
-    if path.exists() or path.is_symlink():  # a pipe or a device too: read_header names it
+    if exists:  # a pipe or a device too: read_header names it
         return _sniff_csv(path), {"path": str(path)}
     name, _, rest = spec.partition(":")
     sources = _sources()
