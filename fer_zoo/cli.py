@@ -493,8 +493,8 @@ def bench_command(
     all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
     data: Annotated[str, typer.Option("--data", help="synthetic (the smoke budget: its easy preset at "
                                                      "difficulty easy), a CSV, a folder, or NAME:key=value,...")] = "",
-    budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
-                                                         "paper.")] = "",
+    budget: Annotated[str | None, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
+                                                         "paper.")] = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture; a bench of "
                                                     "another config needs another --out.")] = Path("bench"),
@@ -522,11 +522,12 @@ def bench_command(
         "epochs", "batch_size", "precision", "recipe", "devices"))
     from fer_zoo.training import parallel
     from fer_zoo.training import tracking
-    from fer_zoo.benchmark.bench import (BenchConfig, default_budget, default_data, default_precision, exit_status,
-                               run_bench, select, write_results)
+    from fer_zoo.benchmark.bench import (BenchConfig, check_flags, default_budget, default_data, default_precision,
+                                         exit_status, run_bench, select, write_results)
     from fer_zoo.models.recipes import resolve
     from fer_zoo.report.terminal import BenchProgress, bench_table
 
+    check_flags(budget, seeds, jobs)
     kinds = tuple(tracking.parse(track))
     tracking.check(kinds)
     device_count = parallel.parse(devices)
@@ -544,7 +545,7 @@ def bench_command(
     import_keras()
     if executor == "local":  # the rows run here: their devices must be here (a Ray node checks its own)
         device_count = parallel.resolve(device_count)
-    budget = budget or default_budget()
+    budget = default_budget() if budget is None else budget
     data = data or default_data(budget)
     config = BenchConfig(data=data, budget=budget, seeds=seeds, epochs=epochs, batch_size=batch_size,
                          precision=precision or default_precision(), pretrained=pretrained, fine_tune=fine_tune,
