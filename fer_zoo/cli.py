@@ -452,12 +452,12 @@ def predict_command(
     Exit status 1 if some inputs could not be read (the rest are still reported).
     """
     from fer_zoo.inference.ensemble import load_ensemble, split_models
-    from fer_zoo.inference.predict import Annotator, PredictOptions, predict
+    from fer_zoo.inference.predict import Annotator, PredictOptions, parse_classes, predict
     from fer_zoo.report.terminal import predict_summary, predictions_table, write_predictions_csv
 
     if as_json and as_csv:
         raise FerZooError("--json and --csv: choose one")
-    names = [c.strip() for c in classes.split(",")] if classes else None
+    names = parse_classes(classes)
     _loaded_plugins()
     models, inputs = split_models(model, list(inputs))
     if not inputs:

@@ -154,6 +154,20 @@ def video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]
         raise FerZooError(f"{path}: no frames could be decoded")
 
 
+def parse_classes(text: str | None) -> list[str] | None:
+    """``--classes angry,happy,...`` as names, each non-empty and said once (None: the model's own)."""
+    if text is None:
+        return None
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise FerZooError(f"--classes {text!r}: an empty class name; name each class, comma-separated, in the "
+                          f"model's output order")
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise FerZooError(f"--classes {text!r}: {twice!r} is given twice; the names must be distinct")
+    return names
+
+
 # --- faces ------------------------------------------------------------------------------------------
 
 
@@ -208,7 +222,7 @@ class FaceFinder:
     def __init__(self, shape: tuple[int, int, int], detector: str | None = "auto", margin: float = DEFAULT_MARGIN,
                  keep_images: bool = False):
         self.shape, self.margin, self.keep_images = shape, margin, keep_images
-        self.detect = _detector(detector) if detector else None
+        self.detect = _detector(detector) if detector is not None else None  # '' is a typo, not "none"
         self.detector_name = self.detect.name if self.detect else None  # ``auto`` resolved
 
     def frame(self, source: str, index: int | None, image: np.ndarray) -> _Frame:
