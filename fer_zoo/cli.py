@@ -174,10 +174,9 @@ def _parse_weights(text: str | None) -> list[float] | None:
 def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     if text is None:
         return None
-    try:
-        shape = tuple(int(part) for part in text.lower().split("x"))
-    except ValueError:
-        shape = ()
+    parts = [part.strip() for part in text.lower().split("x")]
+    # ASCII digits only, as every number option takes: int() would read "٤٨" as 48
+    shape = tuple(int(p) for p in parts) if all(p.isascii() and p.isdigit() for p in parts) else ()
     if len(shape) != 3 or min(shape) <= 0:
         raise FerZooError(f"--input-shape: expected HxWxC such as 48x48x1, got {text!r}")
     return shape

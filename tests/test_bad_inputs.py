@@ -351,6 +351,8 @@ CASES = [
          "with one model there is nothing to weigh"),
     Case("evaluate-model-trailing-slash", lambda c: ["evaluate", c.model() + "/", "--data", DATA],
          "tiny.keras/: not a folder"),
+    Case("info-shape-arabic-digits", lambda c: ["info", "lenet", "--input-shape", "\u0664\u0668x48x1"],
+         "--input-shape: expected HxWxC such as 48x48x1, got '\u0664\u0668x48x1'"),
     # --- FER2013 CSVs --------------------------------------------------------------------------------
     _csv_case("csv-no-pixels", lambda l: ["emotion,Usage"] + l[1:], "missing column(s) pixels"),
     _csv_case("csv-no-emotion", lambda l: ["pixels,Usage"] + l[1:], "missing column(s) emotion"),
