@@ -526,7 +526,7 @@ def bench_command(
     from fer_zoo.models.recipes import resolve
     from fer_zoo.report.terminal import BenchProgress, bench_table
 
-    check_flags(budget, seeds, jobs)
+    check_flags(budget, seeds, jobs, recipe)
     kinds = tuple(tracking.parse(track))
     tracking.check(kinds)
     device_count = parallel.parse(devices)

@@ -139,8 +139,11 @@ MAX_SEEDS = 100
 MAX_JOBS = 64
 
 
-def check_flags(budget: str | None, seeds: int, jobs: int) -> None:
+def check_flags(budget: str | None, seeds: int, jobs: int, recipe: str | None = None) -> None:
     """The bench's own flags, before anything loads: ``budget`` None means not given."""
+    from fer_zoo.training.run_config import parse_recipe
+
+    parse_recipe(recipe)
     if budget is not None and budget not in BUDGETS:
         raise FerZooError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
     if not 1 <= seeds <= MAX_SEEDS:

@@ -70,6 +70,13 @@ def parse_freeze(text: str | int | None) -> int | str | None:
         raise FerZooError(f"--freeze: expected a number of layers or 'backbone', got {text!r}") from None
 
 
+def parse_recipe(text: str | None) -> str | None:
+    """``--recipe``: None is the architecture's own; an empty name is a mistake, not that default."""
+    if text is not None and not text.strip():
+        raise FerZooError(f"--recipe {text!r}: an empty name; give {RECIPE_NAMES}, or a .toml file")
+    return text
+
+
 def parse_devices(text):
     from fer_zoo.training import parallel
 
@@ -81,7 +88,7 @@ class RunConfig:
     """Everything that shapes a run besides the architecture and the data; None means the recipe's value."""
 
     recipe: str | None = _setting(None, "--recipe", str, f"{RECIPE_NAMES}, or a .toml file; default: the "
-                                  "architecture's own.", where="origin", bench=True,
+                                  "architecture's own.", where="origin", bench=True, parse=parse_recipe,
                                   bench_help=f"Every row's recipe: {RECIPE_NAMES} or a .toml file; default: each "
                                   "one's own.")
     epochs: int | None = _setting(None, "--epochs", int, where="recipe", key="epochs", low=1, bench=True,
