@@ -341,6 +341,15 @@ CASES = [
          "--recipe '': an empty name; give seed (the paper's)"),
     Case("bench-recipe-empty", lambda c: ["bench", "lenet", "--recipe", "", "--out", c.p("b")],
          "--recipe '': an empty name"),
+    _csv_case("csv-pixels-column-twice", lambda l: ["emotion,pixels,pixels,Usage"] + l[1:],
+              "column 'pixels' appears 2 times in its header"),
+    _csv_case("csv-emotion-column-twice", lambda l: ["emotion,emotion,pixels,Usage"] + l[1:],
+              "column 'emotion' appears 2 times in its header"),
+    Case("folder-val-fraction-zero", lambda c: ["data", "inspect", "folder:path={},val_fraction=0".format(
+        c.folder(splits=("train", "test")))], "dataset option val_fraction must be a finite number in (0, 1), got '0'"),
+    Case("folder-flat-val-fraction-zero", lambda c: ["data", "inspect", "folder:path={},val_fraction=0".format(
+        c.folder(splits=("",), per_class=10))],
+         "dataset option val_fraction must be a finite number in (0, 1), got '0'"),
     Case("predict-classes-empty-names", lambda c: ["predict", c.model(), str(_photos(c)), "--classes", ",,,,,,"],
          "--classes ',,,,,,': an empty class name"),
     Case("predict-classes-empty", lambda c: ["predict", c.model(), str(_photos(c)), "--classes", ""],

@@ -162,6 +162,8 @@ def load(options: dict[str, str]) -> Dataset:
     split_of = np.repeat(list(per_split_paths), [len(p) for p in per_split_paths.values()])[kept]
     splits = {s: Split(x_all[split_of == s], y_all[split_of == s]) for s in per_split_paths}
     if "" in splits:  # no split folders: divide everything
+        # an empty val split would fail training after its first epoch: (0, 1) here, as when carving from train/
+        float_option(dict(options), "val_fraction", 0.1, 0, 1, low_open=True, high_open=True)
         val, test, seed = split_options(options)
         flat = splits.pop("")
         parts = stratified_split(flat.y, {"train": 1 - val - test, "val": val, "test": test}, seed)
