@@ -70,14 +70,14 @@ def load_dataset(spec: str, skip_bad_rows: bool = False, use_cache: bool = True)
     if skip_bad_rows:
         options["skip_bad_rows"] = "true"
     key = source.fingerprint(dict(options)) if source.fingerprint else None
-    if key and use_cache and (hit := cache.load(key)) is not None:
+    if key and use_cache and (hit := cache.load(key, options)) is not None:
         return hit
     dataset = source.load(dict(options))
     _check(dataset, name)
     if key:
         dataset.fingerprint = key
         if use_cache:
-            cache.save(dataset)
+            cache.save(dataset, options)
     return dataset
 
 
