@@ -348,6 +348,12 @@ CASES = [
          "Invalid value for '--subset': must be an integer at least 1, got '\u0663'"),
     Case("bench-epochs-fraction", lambda c: ["bench", "lenet", "--epochs", "1.5", "--out", c.p("b")],
          "Invalid value for '--epochs': must be an integer at least 1, got '1.5'"),
+    Case("folder-png-short-data", lambda c: ["data", "inspect", str(c.folder())] if c.file(
+        "faces/train/happy/x.png", png_claiming(1, 1_000_000)) else [],
+         "x.png: unreadable image (OSError: truncated: its pixel data holds"),
+    Case("predict-png-short-data", lambda c: ["predict", c.model(), c.file("x.png", png_claiming(1, 1_000_000)),
+                                              "--no-detect", "--strict"],
+         "x.png: cannot read image: truncated: its pixel data holds"),
     _csv_case("csv-pixels-column-twice", lambda l: ["emotion,pixels,pixels,Usage"] + l[1:],
               "column 'pixels' appears 2 times in its header"),
     _csv_case("csv-emotion-column-twice", lambda l: ["emotion,emotion,pixels,Usage"] + l[1:],

@@ -16,7 +16,7 @@ import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
     Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, image_to_uint8,
-    reject_unknown, seed_option, split_options, stratified_split,
+    png_short, reject_unknown, seed_option, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -100,6 +100,8 @@ def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
                 warnings.simplefilter("error", Image.DecompressionBombWarning)  # a face is not 90 MP
                 with Image.open(path) as im:
                     im.load()
+                    if short := png_short(path):
+                        raise OSError(short)
                     images.append(im.copy())
             kept.append(True)
         except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_zoo.data.dataset import image_to_uint8
+from fer_zoo.data.dataset import image_to_uint8, png_short
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.inputs import regular_file
 
@@ -117,6 +117,8 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 if width * height > max_pixels:
                     raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
                                       f"(a decompression bomb?); see --max-pixels")
+                if short := png_short(path):
+                    raise OSError(short)
                 if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation; exif_transpose copies even upright images
                     img = ImageOps.exif_transpose(img)
                 return image_to_uint8(img)  # 16-bit greyscale scaled, not clipped
