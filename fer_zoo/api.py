@@ -122,7 +122,7 @@ def bench_executor(name: str = "local", address: str | None = None, jobs: int = 
     return RayExecutor(address)
 
 
-def bench(patterns: str | Sequence[str] | None = None, *, all: bool = False, data: str = "", budget: str = "",
+def bench(patterns: str | Sequence[str] | None = None, *, all: bool = False, data: str = "", budget: str | None = None,
           seeds: int = 1, out: str | os.PathLike = "bench", epochs: int | None = None, batch_size: int | None = None,
           precision: str = "", recipe: str | None = None, force: bool = False, strict: bool = False,
           pretrained: bool = False, fine_tune: bool = False, ensemble: bool = False,
@@ -135,6 +135,7 @@ def bench(patterns: str | Sequence[str] | None = None, *, all: bool = False, dat
     from fer_zoo.benchmark import html as html_report
     from fer_zoo.training import parallel
 
+    benchmark.check_flags(budget, seeds, jobs, recipe)  # budget None: not given (an empty one is refused)
     kinds = tuple(_kinds(track))
     device_count = parallel.parse(devices)
     if executor == "ray" and device_count == "all":  # a wrong pair of flags, whether or not Ray is installed
@@ -148,7 +149,7 @@ def bench(patterns: str | Sequence[str] | None = None, *, all: bool = False, dat
     _keras()
     if executor == "local":  # the rows run here: their devices must be here (a Ray node checks its own)
         device_count = parallel.resolve(device_count)
-    budget = budget or benchmark.default_budget()
+    budget = benchmark.default_budget() if budget is None else budget
     config = benchmark.BenchConfig(
         data=data or benchmark.default_data(budget), budget=budget, seeds=seeds, epochs=epochs,
         batch_size=batch_size, precision=precision or benchmark.default_precision(), pretrained=pretrained,

@@ -157,10 +157,9 @@ def _parse_weights(text: str | None) -> list[float] | None:
 def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     if text is None:
         return None
-    try:
-        shape = tuple(int(part) for part in text.lower().split("x"))
-    except ValueError:
-        shape = ()
+    parts = [part.strip() for part in text.lower().split("x")]
+    # ASCII digits only, as every number option takes: int() would read "٤٨" as 48
+    shape = tuple(int(p) for p in parts) if all(p.isascii() and p.isdigit() for p in parts) else ()
     if len(shape) != 3 or min(shape) <= 0:
         raise FerZooError(f"--input-shape: expected HxWxC such as 48x48x1, got {text!r}")
     return shape
@@ -419,11 +418,12 @@ def predict_command(
     Exit status 1 if some inputs could not be read (the rest are still reported).
     """
     from fer_zoo.api import predict_files
+    from fer_zoo.inference.predict import parse_classes
     from fer_zoo.report.terminal import predict_summary, predictions_table, write_predictions_csv
 
     if as_json and as_csv:
         raise FerZooError("--json and --csv: choose one")
-    names = [c.strip() for c in classes.split(",")] if classes else None
+    names = parse_classes(classes)
     _loaded_plugins()
     faces, summary, classifier = predict_files(
         model, inputs, weights=_parse_weights(weights), runtime=runtime, class_names=names, unsafe=unsafe,
@@ -451,8 +451,8 @@ def bench_command(
     all_: Annotated[bool, typer.Option("--all", help="Every available architecture, plugins included.")] = False,
     data: Annotated[str, typer.Option("--data", help="synthetic (the smoke budget: its easy preset at "
                                                      "difficulty easy), a CSV, a folder, or NAME:key=value,...")] = "",
-    budget: Annotated[str, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
-                                                         "paper.")] = "",
+    budget: Annotated[str | None, typer.Option("--budget", help="smoke (default on CPU), quick (default on a GPU) or "
+                                                         "paper.")] = None,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs per architecture; mean ± std.")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Results and one run directory per architecture; a bench of "
                                                     "another config needs another --out.")] = Path("bench"),

@@ -313,6 +313,72 @@ CASES = [
          "its test split is empty"),
     Case("train-no-test-split", lambda c: ["train", "lenet", "--data", str(c.folder(splits=("train", "val"))), "--out",
                                            c.p("o")], "has no test split, which training needs"),
+    # --- probe: flags, data, explain ----------------------------------------------------------------
+    Case("explain-dense-only", lambda c: ["explain", _dense_only(c), str(_photos(c)), "--no-detect", "--out", c.p("h")],
+         "has no layer with a spatial output to explain"),
+    Case("folder-root-of-disk", lambda c: ["data", "inspect", "/"], "unknown class folder"),
+    Case("spec-name-too-long", lambda c: ["data", "inspect", "synthetic:" + "a=1," * 2000],
+         "fer-zoo: error: --data 'synthetic:a=1,a=1,"),
+    Case("folder-class-case-twice", lambda c: ["data", "inspect", str(c.folder(classes=("happy", "Happy", "sad")))],
+         "class folders 'Happy' and 'happy' are the same class 'happy'"),
+    Case("bench-seeds-huge", lambda c: ["bench", "lenet", "--seeds", "1000000", "--out", c.p("b")],
+         "--seeds must be an integer in [1, 100], got 1000000"),
+    Case("bench-jobs-huge", lambda c: ["bench", "lenet", "--jobs", "1000000000", "--out", c.p("b")],
+         "--jobs must be an integer in [1, 64], got 1000000000"),
+    Case("bench-budget-empty", lambda c: ["bench", "lenet", "--budget", "", "--out", c.p("b")],
+         "--budget must be one of smoke, quick, paper, got ''"),
+    Case("bench-one-pattern-matches-nothing", lambda c: ["bench", "lenet", "nosuch", "--out", c.p("b")],
+         "no architecture matches nosuch (installed: "),
+    Case("train-track-empty", lambda c: ["train", "lenet", "--data", DATA, "--track", "", "--out", c.p("o")],
+         "--track '': an empty name"),
+    Case("train-track-trailing-comma", lambda c: ["train", "lenet", "--data", DATA, "--track", "mlflow,",
+                                                  "--out", c.p("o")], "--track 'mlflow,': an empty name"),
+    Case("train-track-comma", lambda c: ["train", "lenet", "--data", DATA, "--track", ",", "--out", c.p("o")],
+         "--track ',': an empty name"),
+    Case("train-track-twice", lambda c: ["train", "lenet", "--data", DATA, "--track", "mlflow,mlflow",
+                                         "--out", c.p("o")], "--track 'mlflow,mlflow': mlflow is given twice"),
+    Case("train-recipe-empty", lambda c: ["train", "lenet", "--data", DATA, "--recipe", "", "--out", c.p("o")],
+         "--recipe '': an empty name; give seed (the paper's)"),
+    Case("bench-recipe-empty", lambda c: ["bench", "lenet", "--recipe", "", "--out", c.p("b")],
+         "--recipe '': an empty name"),
+    Case("train-seed-fraction", lambda c: ["train", "lenet", "--data", DATA, "--seed", "1.0", "--out", c.p("o")],
+         "Invalid value for '--seed': must be an integer, got '1.0'"),
+    Case("train-subset-arabic-digit", lambda c: ["train", "lenet", "--data", DATA, "--subset", "\u0663",
+                                                 "--out", c.p("o")],
+         "Invalid value for '--subset': must be an integer at least 1, got '\u0663'"),
+    Case("bench-epochs-fraction", lambda c: ["bench", "lenet", "--epochs", "1.5", "--out", c.p("b")],
+         "Invalid value for '--epochs': must be an integer at least 1, got '1.5'"),
+    Case("folder-png-short-data", lambda c: ["data", "inspect", str(c.folder())] if c.file(
+        "faces/train/happy/x.png", png_claiming(1, 1_000_000)) else [],
+         "x.png: unreadable image (OSError: truncated: its pixel data holds"),
+    Case("predict-png-short-data", lambda c: ["predict", c.model(), c.file("x.png", png_claiming(1, 1_000_000)),
+                                              "--no-detect", "--strict"],
+         "x.png: cannot read image: truncated: its pixel data holds"),
+    _csv_case("csv-pixels-column-twice", lambda l: ["emotion,pixels,pixels,Usage"] + l[1:],
+              "column 'pixels' appears 2 times in its header"),
+    _csv_case("csv-emotion-column-twice", lambda l: ["emotion,emotion,pixels,Usage"] + l[1:],
+              "column 'emotion' appears 2 times in its header"),
+    Case("folder-val-fraction-zero", lambda c: ["data", "inspect", "folder:path={},val_fraction=0".format(
+        c.folder(splits=("train", "test")))], "dataset option val_fraction must be a finite number in (0, 1), got '0'"),
+    Case("folder-flat-val-fraction-zero", lambda c: ["data", "inspect", "folder:path={},val_fraction=0".format(
+        c.folder(splits=("",), per_class=10))],
+         "dataset option val_fraction must be a finite number in (0, 1), got '0'"),
+    Case("predict-classes-empty-names", lambda c: ["predict", c.model(), str(_photos(c)), "--classes", ",,,,,,"],
+         "--classes ',,,,,,': an empty class name"),
+    Case("predict-classes-empty", lambda c: ["predict", c.model(), str(_photos(c)), "--classes", ""],
+         "--classes '': an empty class name"),
+    Case("predict-classes-repeated", lambda c: ["predict", c.model(), str(_photos(c)), "--classes", "a,a,a,a,a,a,a"],
+         "--classes 'a,a,a,a,a,a,a': 'a' is given twice"),
+    Case("predict-detector-empty", lambda c: ["predict", c.model(), str(_photos(c)), "--detector", ""],
+         "--detector must be auto or one of "),
+    Case("evaluate-one-model-weights-nan", lambda c: ["evaluate", c.model(), "--data", DATA, "--weights", "nan"],
+         "--weights: weighs an ensemble's members; with one model there is nothing to weigh (got nan)"),
+    Case("evaluate-one-model-weights-zero", lambda c: ["evaluate", c.model(), "--data", DATA, "--weights", "0"],
+         "with one model there is nothing to weigh"),
+    Case("evaluate-model-trailing-slash", lambda c: ["evaluate", c.model() + "/", "--data", DATA],
+         "tiny.keras/: not a folder"),
+    Case("info-shape-arabic-digits", lambda c: ["info", "lenet", "--input-shape", "\u0664\u0668x48x1"],
+         "--input-shape: expected HxWxC such as 48x48x1, got '\u0664\u0668x48x1'"),
     # --- FER2013 CSVs --------------------------------------------------------------------------------
     _csv_case("csv-no-pixels", lambda l: ["emotion,Usage"] + l[1:], "missing column(s) pixels"),
     _csv_case("csv-no-emotion", lambda l: ["pixels,Usage"] + l[1:], "missing column(s) emotion"),
@@ -842,6 +908,17 @@ def _cr_only(c: Ctx) -> str:
 
 def _keras(c: Ctx, kind: str) -> str:
     return bad_values.keras_model(c.root / f"{kind}.keras", kind)
+
+
+def _dense_only(c: Ctx) -> str:
+    """A classifier with no layer between its input and Flatten: nothing spatial to explain."""
+    import keras
+
+    pixels = keras.Input((48, 48, 1))
+    model = keras.Model(pixels, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(pixels)))
+    path = c.root / "dense_only.keras"
+    model.save(path)
+    return str(path)
 
 
 def _big_png(c: Ctx) -> str:

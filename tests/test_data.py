@@ -396,3 +396,16 @@ def test_fast_path_never_accepts_junk(cli, fer_csv, replace, message):
     assert parse_fast(fer_csv, read_header(fer_csv)) is None
     result = cli("data", "inspect", str(fer_csv))
     assert result.exit_code == 2 and f"line 3: {message}" in result.stderr
+
+
+def test_a_cached_dataset_is_named_by_the_path_given_now(cli, tmp_path, fer_csv):
+    first, link = tmp_path / "a.csv", tmp_path / "linkB.csv"
+    first.write_bytes(fer_csv.read_bytes())
+    link.symlink_to(first)
+    assert load_dataset(str(first)).name == f"fer2013:{first}"
+    again = load_dataset(str(link))  # the same bytes: served from the entry parsed as a.csv
+    assert len(cache.info()["entries"]) == 1
+    assert again.name == f"fer2013:{link}"
+    result = cli("data", "inspect", str(link))
+    assert result.exit_code == 0, result.output
+    assert "linkB.csv" in result.stdout and "a.csv" not in result.stdout.replace("linkB.csv", "")

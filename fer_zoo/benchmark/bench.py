@@ -133,15 +133,37 @@ def default_precision() -> str:
     return "mixed_bfloat16" if has_accelerator() else "float32"
 
 
+# A bench of more seeds than this is a typo, not a plan (each seed trains every row again); more local
+# worker processes than this only contend for the same cores.
+MAX_SEEDS = 100
+MAX_JOBS = 64
+
+
+def check_flags(budget: str | None, seeds: int, jobs: int, recipe: str | None = None) -> None:
+    """The bench's own flags, before anything loads: ``budget`` None means not given."""
+    from fer_zoo.training.run_config import parse_recipe
+
+    parse_recipe(recipe)
+    if budget is not None and budget not in BUDGETS:
+        raise FerZooError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise FerZooError(f"--seeds must be an integer in [1, {MAX_SEEDS}], got {seeds}")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise FerZooError(f"--jobs must be an integer in [1, {MAX_JOBS}], got {jobs}")
+
+
 def select(patterns: list[str], all_: bool) -> list[str]:
-    import fer_zoo
+    from fer_zoo import plugins
 
     if not patterns and not all_:
         raise FerZooError("name architectures (fnmatch patterns such as 'vgg*') or pass --all")
-    names = fer_zoo.list_architectures(None if all_ else patterns)
-    if not names:
-        raise FerZooError(f"no architecture matches {' '.join(patterns)} (`fer-zoo list` shows them)")
-    return names
+    loaded = plugins.current()
+    loaded.raise_if_strict()
+    if all_:
+        return loaded.architectures.names()
+    for pattern in patterns:  # one that matches nothing is a typo even when another matches
+        loaded.architectures.select([pattern])
+    return loaded.architectures.names(patterns)
 
 
 # How a setting left out of BenchConfig.comparable() reads in a message: what it means when absent.
@@ -215,8 +237,8 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     budget = BUDGETS.get(config.budget)
     if budget is None:
         raise FerZooError(f"--budget must be one of {', '.join(BUDGETS)}, got {config.budget!r}")
-    if config.seeds < 1:
-        raise FerZooError("--seeds must be at least 1")
+    if not 1 <= config.seeds <= MAX_SEEDS:
+        raise FerZooError(f"--seeds must be an integer in [1, {MAX_SEEDS}], got {config.seeds}")
     if config.precision not in PRECISIONS:  # every row would fail on it
         raise FerZooError(f"--precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     emit = on_event or (lambda event: None)

@@ -30,9 +30,13 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     from fer_zoo.plugins.registry import parse_options
 
     path = Path(spec).expanduser()
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists() or path.is_symlink()
+    except (OSError, ValueError):  # a name too long for the file system is a spec, not a path
+        is_dir = exists = False
+    if is_dir:
         return "folder", {"path": str(path)}
-    if path.exists() or path.is_symlink():  # a pipe or a device too: read_header names it
+    if exists:  # a pipe or a device too: read_header names it
         return _sniff_csv(path), {"path": str(path)}
     name, _, rest = spec.partition(":")
     sources = _sources()
@@ -66,14 +70,14 @@ def load_dataset(spec: str, skip_bad_rows: bool = False, use_cache: bool = True)
     if skip_bad_rows:
         options["skip_bad_rows"] = "true"
     key = source.fingerprint(dict(options)) if source.fingerprint else None
-    if key and use_cache and (hit := cache.load(key)) is not None:
+    if key and use_cache and (hit := cache.load(key, options)) is not None:
         return hit
     dataset = source.load(dict(options))
     _check(dataset, name)
     if key:
         dataset.fingerprint = key
         if use_cache:
-            cache.save(dataset)
+            cache.save(dataset, options)
     return dataset
 
 

@@ -38,10 +38,11 @@ def fingerprint(kind: str, parts: list[str], options: dict) -> str:
     return f"{kind}-{xxhash.xxh3_64_hexdigest(text.encode())}"
 
 
-def load(key: str) -> Dataset | None:
+def load(key: str, options: dict[str, str] | None = None) -> Dataset | None:
     """The cached dataset, or None: absent, or unusable (truncated by a crash, corrupted, arrays that break
     the Dataset contract, a folder in the entry's place), in which case the entry is deleted, the fact
-    logged, and the caller rebuilds it."""
+    logged, and the caller rebuilds it. ``options`` are the ones asked for now: the key is the content's, so
+    an entry parsed under another path (a copy, a link) names the path given now, not that one."""
     path = cache_dir() / f"{key}.npz"
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -54,6 +55,7 @@ def load(key: str) -> Dataset | None:
             meta = json.loads(str(archive["meta"]))
             splits = {s: Split(archive[f"x_{s}"], archive[f"y_{s}"]) for s in meta["splits"]}
         dataset = Dataset(meta["name"], tuple(meta["class_names"]), splits, key, meta["notes"])
+        _as_given(dataset, meta.get("options") or {}, options or {})
         if problem := contract_problem(dataset):
             raise ValueError(problem)
         return dataset
@@ -64,13 +66,21 @@ def load(key: str) -> Dataset | None:
         return None
 
 
-def save(dataset: Dataset) -> Path:
+def _as_given(dataset: Dataset, parsed: dict[str, str], given: dict[str, str]) -> None:
+    for key, then in parsed.items():
+        now = given.get(key)
+        if now and then and now != then:
+            dataset.name = dataset.name.replace(then, now)
+            dataset.notes = [note.replace(then, now) for note in dataset.notes]
+
+
+def save(dataset: Dataset, options: dict[str, str] | None = None) -> Path:
     directory = ensure_dir()
     removed, freed = atomic.remove_stale(directory)
     if removed:
         log.warning("removed %d unfinished cache write(s) left by killed runs (%.1f MB)", removed, freed / 1e6)
     meta = {"name": dataset.name, "class_names": list(dataset.class_names), "notes": dataset.notes,
-            "splits": list(dataset.splits)}
+            "splits": list(dataset.splits), "options": {k: str(v) for k, v in (options or {}).items()}}
     arrays = {"meta": np.array(json.dumps(meta))}
     for split_name, split in dataset.splits.items():
         arrays[f"x_{split_name}"], arrays[f"y_{split_name}"] = split.x, split.y

@@ -176,6 +176,44 @@ def reject_unknown(source: str, options: dict[str, str]) -> None:
         raise FerZooError(f"dataset {source!r}: unknown option(s) {', '.join(sorted(options))}")
 
 
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
+
+
+def png_short(path) -> str | None:
+    """What is missing from a PNG whose compressed data ends before its last row (Pillow fills the rest
+    with black and says nothing, where a file cut mid-chunk fails): None for a complete file, or one
+    that is not a plain PNG (Pillow's own checks apply)."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    pos, idat, header = 8, [], None
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR" and len(body) == 13:
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if header is None or header[6] != 0 or header[3] not in _PNG_CHANNELS:  # Adam7 interlacing: left to Pillow
+        return None
+    width, height, depth, colour = header[:4]
+    expected = height * (1 + (width * depth * _PNG_CHANNELS[colour] + 7) // 8)
+    try:  # never more than the image needs: a bomb stays bounded
+        got = len(zlib.decompressobj().decompress(b"".join(idat), expected))
+    except zlib.error:
+        return None  # corrupt, not short: Pillow says so
+    if got < expected:
+        return f"truncated: its pixel data holds {got:,} of the {expected:,} bytes its {width}x{height} header needs"
+    return None
+
+
 def image_to_uint8(image) -> np.ndarray:
     """A Pillow image as uint8 pixels: (H, W) for greyscale modes, else RGB (H, W, 3). 16-bit greyscale
     (modes I, I;16...) is scaled by 255/65535, where Pillow's convert("L") would clip it at 255 (near white)."""

@@ -40,7 +40,12 @@ def read_header(path: Path) -> list[str]:
         raise FerZooError(f"{path}: its lines end in a bare carriage return (CR, old Mac style); fer-zoo reads "
                           f"LF or CRLF line ends: convert it first, e.g. tr '\\r' '\\n' < {path.name} > fixed.csv")
     # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name
-    return [c.strip().strip('"') for c in first.decode("utf-8-sig", "replace").strip().split(",")]
+    header = [c.strip().strip('"') for c in first.decode("utf-8-sig", "replace").strip().split(",")]
+    twice = next((c for c in header if c and header.count(c) > 1), None)
+    if twice is not None:  # which of the two holds the data is a guess
+        raise FerZooError(f"{path}: column {twice!r} appears {header.count(twice)} times in its header "
+                          f"({','.join(header)}); each column once")
+    return header
 
 
 def parse_csv(path: Path, skip_bad_rows: bool = False):

@@ -16,7 +16,7 @@ import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
     Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, image_to_uint8,
-    reject_unknown, seed_option, split_options, stratified_split,
+    png_short, reject_unknown, seed_option, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -27,26 +27,45 @@ SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "validatio
                  "test": "test", "testing": "test"}
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:  # a folder that vanished or that we may not read
+        raise FerZooError(f"{folder}: cannot list it ({exc.strerror or exc})") from None
+
+
 def _layout(root: Path) -> dict[str, dict[str, list[Path]]]:
-    """{split or '': {class folder name: [image paths]}}"""
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """{split or '': {class folder name: [image paths]}}. Every split and class folder name is checked
+    before any image is listed, so a wrong root (``/``, a home folder) is refused at once, not after
+    walking everything below it."""
+    subdirs = _subfolders(root)
     if not subdirs:
         raise FerZooError(f"{root}: no class or split folders inside")
     by_split = all(p.name.lower() in SPLIT_FOLDERS for p in subdirs)
     groups = {SPLIT_FOLDERS[p.name.lower()]: p for p in subdirs} if by_split else {"": root}
-    layout = {}
+    class_dirs = {}
     for split_name, folder in groups.items():
-        classes = {}
-        for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if canonical_class(class_dir.name) is None:
+        seen: dict[str, Path] = {}
+        for class_dir in _subfolders(folder):
+            canonical = canonical_class(class_dir.name)
+            if canonical is None:
                 raise FerZooError(f"{class_dir}: unknown class folder {class_dir.name!r} "
                                   f"(expected FER class names such as angry, happy, neutral)")
+            if canonical in seen:  # happy/ and Happy/ would be merged into one class unseen
+                raise FerZooError(f"{folder}: class folders {seen[canonical].name!r} and {class_dir.name!r} "
+                                  f"are the same class {canonical!r}; keep one")
+            seen[canonical] = class_dir
+        if not seen:
+            raise FerZooError(f"{folder}: no class folders inside")
+        class_dirs[split_name] = list(seen.values())
+    layout = {}
+    for split_name, dirs in class_dirs.items():
+        classes = {}
+        for class_dir in dirs:
             files = _images(class_dir)
             if not files:
                 raise FerZooError(f"{class_dir}: empty class folder")
             classes[class_dir.name] = files
-        if not classes:
-            raise FerZooError(f"{folder}: no class folders inside")
         layout[split_name] = classes
     return layout
 
@@ -55,7 +74,18 @@ def _images(folder: Path) -> list[Path]:
     """The images under ``folder``, the one listing that loading and the cache key share. A named pipe,
     socket, device or dangling symlink named like an image is refused, naming it (reading a pipe waits
     forever), whatever --skip-bad-rows says; a folder so named is searched like any other."""
-    return sorted(regular_file(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
+    import os
+
+    def refuse(exc: OSError):
+        raise FerZooError(f"{exc.filename or folder}: cannot list it ({exc.strerror or exc})")
+
+    found = []
+    for parent, dirs, files in os.walk(folder, onerror=refuse, followlinks=True):
+        found += [Path(parent, f) for f in files + dirs if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    try:
+        return sorted(regular_file(p) for p in found if not p.is_dir())
+    except OSError as exc:  # removed between the listing and the look
+        refuse(exc)
 
 
 def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
@@ -70,6 +100,8 @@ def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
                 warnings.simplefilter("error", Image.DecompressionBombWarning)  # a face is not 90 MP
                 with Image.open(path) as im:
                     im.load()
+                    if short := png_short(path):
+                        raise OSError(short)
                     images.append(im.copy())
             kept.append(True)
         except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -132,6 +164,8 @@ def load(options: dict[str, str]) -> Dataset:
     split_of = np.repeat(list(per_split_paths), [len(p) for p in per_split_paths.values()])[kept]
     splits = {s: Split(x_all[split_of == s], y_all[split_of == s]) for s in per_split_paths}
     if "" in splits:  # no split folders: divide everything
+        # an empty val split would fail training after its first epoch: (0, 1) here, as when carving from train/
+        float_option(dict(options), "val_fraction", 0.1, 0, 1, low_open=True, high_open=True)
         val, test, seed = split_options(options)
         flat = splits.pop("")
         parts = stratified_split(flat.y, {"train": 1 - val - test, "val": val, "test": test}, seed)
@@ -166,7 +200,7 @@ def fingerprint(options: dict[str, str]) -> str:
     if not root.is_dir():
         raise FerZooError(f"{root}: no such folder")
     listing = []
-    for p in _images(root):
+    for p in sorted(p for classes in _layout(root).values() for files in classes.values() for p in files):
         stat = p.stat()
         listing.append(f"{p.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
     digest = cache.xxhash.xxh3_64_hexdigest("\n".join(listing).encode())

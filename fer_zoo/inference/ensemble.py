@@ -46,9 +46,16 @@ class Ensemble(Classifier):
 
 def load_ensemble(models: list[str], weights: list[float] | None = None, **options) -> Classifier:
     """One model as its Classifier, several as an Ensemble (``options`` go to each member's loader)."""
+    import os
+    from pathlib import Path
+
+    for model in models:  # pathlib drops the slash: 'tiny.keras/' would load the file
+        if model.endswith(("/", os.sep)) and not Path(model).is_dir():
+            raise FerZooError(f"{model}: not a folder (a trailing / names a folder; drop it for a file)")
     if len(models) == 1:
-        if weights is not None and len(weights) != 1:
-            raise FerZooError(f"--weights: one number per model; got {len(weights)} for 1 model")
+        if weights is not None:
+            raise FerZooError(f"--weights: weighs an ensemble's members; with one model there is nothing to weigh "
+                              f"(got {','.join(f'{w:g}' for w in weights)})")
         return load_classifier(models[0], **options)
     return Ensemble([load_classifier(m, **options) for m in models], weights)
 

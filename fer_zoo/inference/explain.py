@@ -50,6 +50,10 @@ class Explanation:
 
 
 def _spatial(layer, side: int = 2) -> bool:
+    import keras
+
+    if isinstance(layer, keras.layers.InputLayer):  # never called: a probe on it sees nothing
+        return False
     try:
         shape = layer.output.shape
     except (AttributeError, ValueError):  # never called in a graph
@@ -173,6 +177,9 @@ def grad_cam(model, images: np.ndarray, classes=None, *, layer: str | None = Non
             return keras.ops.sum(out * pick), probe.activations
 
         model(x, training=False)  # the feature maps' shape
+        if probe.activations is None:  # a layer outside the forward pass, which a probe cannot see
+            raise FerZooError(f"--layer {chosen.name}: model {model.name!r} does not call it on its input; "
+                              f"choose a layer on the path from input to output")
         zeros = keras.ops.zeros(tuple(probe.activations.shape), "float32")
         _, activations, grads = _value_and_grad(score, zeros)
     a = keras.ops.convert_to_numpy(activations).astype(np.float32)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_zoo.data.dataset import image_to_uint8
+from fer_zoo.data.dataset import image_to_uint8, png_short
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.inputs import regular_file
 
@@ -117,6 +117,8 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 if width * height > max_pixels:
                     raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
                                       f"(a decompression bomb?); see --max-pixels")
+                if short := png_short(path):
+                    raise OSError(short)
                 if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation; exif_transpose copies even upright images
                     img = ImageOps.exif_transpose(img)
                 return image_to_uint8(img)  # 16-bit greyscale scaled, not clipped
@@ -152,6 +154,20 @@ def video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]
         capture.release()
     if yielded == 0:
         raise FerZooError(f"{path}: no frames could be decoded")
+
+
+def parse_classes(text: str | None) -> list[str] | None:
+    """``--classes angry,happy,...`` as names, each non-empty and said once (None: the model's own)."""
+    if text is None:
+        return None
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise FerZooError(f"--classes {text!r}: an empty class name; name each class, comma-separated, in the "
+                          f"model's output order")
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise FerZooError(f"--classes {text!r}: {twice!r} is given twice; the names must be distinct")
+    return names
 
 
 # --- faces ------------------------------------------------------------------------------------------
@@ -208,7 +224,7 @@ class FaceFinder:
     def __init__(self, shape: tuple[int, int, int], detector: str | None = "auto", margin: float = DEFAULT_MARGIN,
                  keep_images: bool = False):
         self.shape, self.margin, self.keep_images = shape, margin, keep_images
-        self.detect = _detector(detector) if detector else None
+        self.detect = _detector(detector) if detector is not None else None  # '' is a typo, not "none"
         self.detector_name = self.detect.name if self.detect else None  # ``auto`` resolved
 
     def frame(self, source: str, index: int | None, image: np.ndarray) -> _Frame:

@@ -70,6 +70,13 @@ def parse_freeze(text: str | int | None) -> int | str | None:
         raise FerZooError(f"--freeze: expected a number of layers or 'backbone', got {text!r}") from None
 
 
+def parse_recipe(text: str | None) -> str | None:
+    """``--recipe``: None is the architecture's own; an empty name is a mistake, not that default."""
+    if text is not None and not text.strip():
+        raise FerZooError(f"--recipe {text!r}: an empty name; give {RECIPE_NAMES}, or a .toml file")
+    return text
+
+
 def parse_devices(text):
     from fer_zoo.training import parallel
 
@@ -81,7 +88,7 @@ class RunConfig:
     """Everything that shapes a run besides the architecture and the data; None means the recipe's value."""
 
     recipe: str | None = _setting(None, "--recipe", str, f"{RECIPE_NAMES}, or a .toml file; default: the "
-                                  "architecture's own.", where="origin", bench=True,
+                                  "architecture's own.", where="origin", bench=True, parse=parse_recipe,
                                   bench_help=f"Every row's recipe: {RECIPE_NAMES} or a .toml file; default: each "
                                   "one's own.")
     epochs: int | None = _setting(None, "--epochs", int, where="recipe", key="epochs", low=1, bench=True,
@@ -180,10 +187,28 @@ def cli_parameters(names: list[str], bench: bool = False) -> list[inspect.Parame
         help_ = s.bench_help if bench and s.bench_help is not ... else s.help
         kind = s.kind if s.kind is bool else s.kind | None if default is None else s.kind
         extra = {k: v for k, v in (("min", s.low), ("max", s.high)) if v is not None}
+        if s.kind is int:  # typer's own reading takes "1.0" and "٣" as integers; fer_zoo.values takes neither
+            extra = {"parser": _whole_number(s), "metavar": "INTEGER"}
         option = typer.Option(s.flag, help=help_, hidden=s.hidden, **extra)
         params.append(inspect.Parameter(_cli_name(name), inspect.Parameter.KEYWORD_ONLY, default=default,
                                         annotation=Annotated[kind, option]))
     return params
+
+
+def _whole_number(s: Setting) -> Callable[[str], int]:
+    """The flag's reader: raised while click parses, so a usage error (click's one line), not a FerZooError."""
+    import typer
+
+    from fer_zoo import values
+
+    def read(text: str) -> int:
+        try:
+            return values.integer(text, s.flag, None if s.low is None else int(s.low),
+                                  None if s.high is None else int(s.high))
+        except FerZooError as exc:
+            raise typer.BadParameter(str(exc).removeprefix(f"{s.flag} ")) from None
+
+    return read
 
 
 def _cli_name(name: str) -> str:

@@ -28,12 +28,20 @@ EPOCH_SCORES, FINAL_SCORES = metric_names.TRACKED, metric_names.FINAL
 
 
 def parse(value: str | None) -> list[str]:
-    """``--track mlflow,tensorboard`` as a list; a one-line error for anything else."""
-    kinds = [k.strip() for k in (value or "").split(",") if k.strip()]
+    """``--track mlflow,tensorboard`` as a list; a one-line error for anything else (None: no tracking)."""
+    if value is None:
+        return []
+    allowed = f"{' or '.join(TRACKERS)} (or both, comma-separated)"
+    kinds = [k.strip() for k in value.split(",")]
     for kind in kinds:
+        if not kind:  # '' or 'mlflow,' is a half-typed list, not "no tracking"
+            raise FerZooError(f"--track {value!r}: an empty name; it takes {allowed}")
         if kind not in TRACKERS:
-            raise FerZooError(f"--track must be {' or '.join(TRACKERS)} (or both, comma-separated), got {kind!r}")
-    return list(dict.fromkeys(kinds))
+            raise FerZooError(f"--track must be {allowed}, got {kind!r}")
+    if len(set(kinds)) < len(kinds):
+        twice = next(k for k in kinds if kinds.count(k) > 1)
+        raise FerZooError(f"--track {value!r}: {twice} is given twice; it takes {allowed}")
+    return kinds
 
 
 def check(kinds: list[str] | tuple[str, ...]) -> None:
