@@ -114,7 +114,8 @@ def scaffold(name: str, out: Path | None = None) -> Path:
     # the distribution and package names are made from it, so it must be a valid name for both (PEP 508 and
     # a Python identifier): no doubled or trailing separator, and short enough to be a file name
     if not re.fullmatch(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*", arch) or len(arch) > MAX_NAME:
-        raise FerZooError(f"plugin name {name!r}: use lower-case letters, digits, '_' and '-', starting with a letter, "
+        shown = repr(name) if len(name) <= MAX_NAME else f"{name[:20]!r}... ({len(name)} characters)"
+        raise FerZooError(f"plugin name {shown}: use lower-case letters, digits, '_' and '-', starting with a letter, "
                           f"with no doubled or trailing '_'/'-', at most {MAX_NAME} characters")
     from fer_zoo import plugins
 
