@@ -284,7 +284,7 @@ def train_command(
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
     from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
-    from fer_zoo.training.train import train
+    from fer_zoo.training.train import check_out, train
 
     if arch is None and resume is None:
         raise FerZooError("give an architecture (`fer-zoo list` shows them) or --resume RUN_DIR")
@@ -301,6 +301,8 @@ def train_command(
     kinds = tracking.parse(track)
     _loaded_plugins()
     run_dir = resume or out or rundir.default_run_dir(arch or "")
+    if resume is None:
+        check_out(run_dir, data, options)  # before Keras loads; train() checks again for the Python API
     trackers = tracking.Trackers(kinds, track_uri, str(run_dir), run_dir) if kinds else None
     import_keras()
     reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(_out()))

@@ -1,8 +1,9 @@
 """Where a command may write what the user named: one policy for every output flag.
 
-``evaluate --confusion``, ``data inspect --grid``, ``explain --out``, ``export --out`` and
-``predict --annotate`` each check their output here before any work, with the command's inputs (the
-data, the models, the photos). Paths are compared resolved (symlinks and ``..`` followed). Refused,
+``evaluate --confusion``, ``data inspect --grid``, ``explain --out``, ``export --out``,
+``predict --annotate``, ``train --out`` (which may itself be a run: see :func:`folder`'s ``run``),
+``new-plugin --out`` and ``report``'s report.html each check their output here before any work, with the
+command's inputs (the data, the models, the photos, the recipe). Paths are compared resolved (symlinks and ``..`` followed). Refused,
 ``--force`` or not, with one line naming the flag:
 
 - an input, a path inside an input folder, or a folder output that holds an input;
