@@ -138,6 +138,7 @@ def check_out(out: Path, data: str, options: RunConfig) -> None:
     from fer_zoo import outputs
 
     _refuse_recipe_inside(options.recipe, out)
+    rundir.refuse_shape(out)
     given = outputs.inputs(data=data, models=[options.init_from] if options.init_from else [],
                            files=[options.recipe] if options.recipe and options.recipe.endswith(".toml") else [])
     outputs.folder(out, "--out", given, force=True, run=True)
