@@ -80,6 +80,8 @@ def train(arch: str | None = None, data: str = "synthetic", out: str | os.PathLi
     kinds = _kinds(track, check=False)
     _plugins()
     run_dir = Path(resume or out or rundir.default_run_dir(arch or ""))
+    if resume is None:
+        training.check_out(run_dir, data, train_options)  # before Keras loads; train() checks again
     trackers = tracking.Trackers(kinds, track_uri, str(run_dir), run_dir) if kinds else None
     _keras()
     return training.train(arch or "", data, run_dir, train_options, resume=resume is not None, force=force,

@@ -1,17 +1,20 @@
 """Where a command may write what the user named: one policy for every output flag.
 
-``evaluate --confusion``, ``data inspect --grid``, ``explain --out``, ``export --out`` and
-``predict --annotate`` each check their output here before any work, with the command's inputs (the
-data, the models, the photos). Paths are compared resolved (symlinks and ``..`` followed). Refused,
+``evaluate --confusion``, ``data inspect --grid``, ``explain --out``, ``export --out``,
+``predict --annotate``, ``train --out`` (which may itself be a run: see :func:`folder`'s ``run``),
+``new-plugin --out`` and ``report``'s report.html each check their output here before any work, with the
+command's inputs (the data, the models, the photos, the recipe). Paths are compared resolved (symlinks and ``..`` followed). Refused,
 ``--force`` or not, with one line naming the flag:
 
 - an input, a path inside an input folder, or a folder output that holds an input;
 - a path inside a run directory (a run's own files, such as the confusion matrix ``evaluate`` writes into
   the run it scores, are not user-named);
 - a file named from data (a class name, a photo's name) that would land outside its folder;
-- ``.`` or a folder above it, the home folder, ``/``, a system path, or a place that cannot be written.
+- ``.`` or a folder above it, the home folder, ``/``, a system path, fer-zoo's cache folder (``cache clear``
+  empties it), or a place that cannot be written.
 
-An output that exists is replaced only with ``--force``. The writes themselves go through
+An output that exists (a dangling symlink too: writing through it lands wherever it points) is replaced
+only with ``--force``. The writes themselves go through
 fer_zoo/atomic.py. Light: no TensorFlow or Keras.
 """
 
@@ -78,7 +81,12 @@ def run_directory(folder: Path) -> bool:
     return isinstance(data, dict) and "architecture" in data and "recipe" in data
 
 
-def _refuse_place(path: Path, flag: str, given: list[Path], folder: bool) -> Path:
+def exists(path: Path) -> bool:
+    """Whether ``path`` names something, a dangling symlink included (lstat, not stat)."""
+    return os.path.lexists(path)
+
+
+def _refuse_place(path: Path, flag: str, given: list[Path], folder: bool, run: bool = False) -> Path:
     """The rules every output obeys, whatever its kind: not a system path, not ``.`` (for a folder), not an
     input or inside one, not inside a run directory. Returns the resolved path."""
     what = "folder" if folder else "file"
@@ -89,6 +97,12 @@ def _refuse_place(path: Path, flag: str, given: list[Path], folder: bool) -> Pat
     for system in SYSTEM:
         if real == system or real.is_relative_to(system):
             raise FerZooError(f"{flag} {path}: {real} is a system path; write somewhere of your own")
+    from fer_zoo.environment import cache_dir
+
+    cache = resolved(cache_dir())
+    if real == cache or real.is_relative_to(cache):
+        raise FerZooError(f"{flag} {path}: is fer-zoo's cache folder {cache} or inside it "
+                          f"(`fer-zoo cache clear` empties it); write somewhere of your own")
     if folder:
         here = resolved(Path.cwd())
         if real == here or here.is_relative_to(real) or real == resolved(Path.home()):
@@ -101,7 +115,7 @@ def _refuse_place(path: Path, flag: str, given: list[Path], folder: bool) -> Pat
             raise FerZooError(f"{flag} {path}: is inside the input folder {inp}; choose another {what}")
         if folder and inp.is_relative_to(real):
             raise FerZooError(f"{flag} {path}: holds the input {inp}; choose another folder")
-    for parent in (real, *real.parents) if folder else real.parents:
+    for parent in (real, *real.parents) if folder and not run else real.parents:
         if parent.is_dir() and run_directory(parent):
             raise FerZooError(f"{flag} {path}: is inside the run directory {parent}; write outside it")
     return real
@@ -112,19 +126,21 @@ def file(path: str | os.PathLike, flag: str, given: Iterable[Path] = (), force: 
     path = Path(path)
     _refuse_place(path, flag, list(given), folder=False)
     atomic.writable(path, flag)
-    if path.exists() and not force:
+    if exists(path) and not force:
         raise FerZooError(f"{flag} {path} exists; pass --force to replace it")
     return path
 
 
 def folder(path: str | os.PathLike, flag: str, given: Iterable[Path] = (), force: bool = False, *,
-           replace: bool = False, empty: bool = False) -> Path:
+           replace: bool = False, empty: bool = False, run: bool = False) -> Path:
     """``path`` if the folder the user named may be written: ``replace``, the folder itself is replaced
     (an existing one only with ``force``); ``empty``, files go into it and an existing non-empty one is
-    used only with ``force``; neither, files go into it and each is checked by :func:`member`."""
+    used only with ``force``; neither, files go into it and each is checked by :func:`member`. ``run``: the
+    folder is a run directory, so it may itself be one (train's rundir.prepare decides what to do with it),
+    though not inside one."""
     path = Path(path)
-    _refuse_place(path, flag, list(given), folder=True)
-    if path.exists() and not force:
+    _refuse_place(path, flag, list(given), folder=True, run=run)
+    if exists(path) and not force:
         if replace:
             raise FerZooError(f"{flag} {path} exists; pass --force to replace it")
         if empty and (not path.is_dir() or any(path.iterdir())):
@@ -152,7 +168,7 @@ def member(out_dir: Path, name: str | os.PathLike, flag: str, given: Iterable[Pa
         raise FerZooError(f"{flag} {out_dir}: {name} would overwrite the input {real}; choose another folder")
     if target.is_dir():
         raise FerZooError(f"{flag} {out_dir}: {name} is a folder; choose another folder")
-    if target.exists() and not force:
+    if exists(target) and not force:
         raise FerZooError(f"{flag} {out_dir}: {name} exists; pass --force to replace it")
     return target
 

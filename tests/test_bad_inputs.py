@@ -843,7 +843,76 @@ CASES = [
     Case("train-recipe-inside-out-force", lambda c: ["train", "lenet", "--data", DATA, "--recipe",
                                                      c.file("r/recipe.toml", b"epochs = 1"), "--out",
                                                      str(c.root / "r"), "--force"], "is inside --out"),
+    # --- probe: outputs (train, new-plugin, cache, report) ------------------------------------------------
+    Case("probe-train-out-dot", lambda c: ["train", "lenet", "--data", DATA, "--epochs", "1", "--out", "."],
+         "--out .: is the current folder"),
+    Case("probe-train-out-empty", lambda c: ["train", "lenet", "--data", DATA, "--epochs", "1", "--out", ""],
+         "is the current folder"),
+    Case("probe-train-out-etc", lambda c: ["train", "lenet", "--data", DATA, "--out", "/etc/ferprobe", "--force"],
+         "is a system path"),
+    Case("probe-train-out-inside-image-folder", lambda c: ["train", "lenet", "--data", str(c.folder()), "--out",
+                                                           str(c.root / "faces/run")], "is inside the input folder"),
+    Case("probe-train-out-is-image-folder", lambda c: ["train", "lenet", "--data", str(c.folder()), "--out",
+                                                       str(c.root / "faces"), "--force"], "is the input"),
+    Case("probe-train-out-holds-spec-csv", lambda c: ["train", "lenet", "--data", f"fer2013:path={c.csv(name='f.csv')}",
+                                                      "--out", str(c.root), "--force"], "holds the input"),
+    Case("probe-train-out-is-init-run", lambda c: ["train", "lenet", "--data", DATA, "--init-from", str(c.run()),
+                                                   "--out", str(c.root / "run"), "--force"], "is the input"),
+    Case("probe-train-out-inside-run", lambda c: ["train", "lenet", "--data", DATA, "--out",
+                                                  str(c.run() / "sub"), "--force"], "is inside the run directory"),
+    Case("probe-train-out-cache", lambda c: [*_env(c, "FER_ZOO_CACHE_DIR", str(Path(c.file("cc/keep.txt")).parent)),
+                                             "train", "lenet", "--data", DATA, "--out", c.p("cc"), "--force"],
+         "is fer-zoo's cache folder"),
+    Case("probe-export-out-cache", lambda c: [*_env(c, "FER_ZOO_CACHE_DIR", c.p("cc")), "export", c.model(),
+                                              "--format", "keras", "--out", c.p("cc/m.keras")],
+         "is fer-zoo's cache folder"),
+    Case("probe-new-plugin-etc", lambda c: ["new-plugin", "ok", "--out", "/etc/ferprobe-plugin"], "is a system path"),
+    Case("probe-new-plugin-out-file", lambda c: ["new-plugin", "ok", "--out", c.file("f.txt", b"mine")],
+         "f.txt: is a file"),
+    Case("probe-new-plugin-long-name", lambda c: ["new-plugin", "a" * 300, "--out", c.p("plug")],
+         "at most 64 characters"),
+    Case("probe-new-plugin-shadows-architecture", lambda c: ["new-plugin", "lenet", "--out", c.p("plug")],
+         "an installed architecture is already called that"),
+    Case("probe-new-plugin-doubled-dash", lambda c: ["new-plugin", "a--b", "--out", c.p("plug")],
+         "no doubled or trailing"),
+    Case("probe-new-plugin-trailing-dash", lambda c: ["new-plugin", "trail-", "--out", c.p("plug")],
+         "no doubled or trailing"),
+    Case("probe-new-plugin-cache", lambda c: [*_env(c, "FER_ZOO_CACHE_DIR", c.p("cc")), "new-plugin", "ok", "--out",
+                                              c.p("cc/plug")], "is fer-zoo's cache folder"),
+    Case("probe-export-savedmodel-user-file", lambda c: [
+        "export", c.model(), "--format", "savedmodel", "--force", "--out",
+        str(Path(c.file("sm/saved_model.pb", b"x")).parent) if c.file("sm/mine.txt", b"mine") else ""],
+         "holds mine.txt, which no SavedModel holds"),
+    Case("probe-inspect-grid-dangling-symlink", lambda c: ["data", "inspect", c.csv(), "--grid",
+                                                           _symlink(c, "g.png", "nowhere.png")],
+         "g.png exists; pass --force"),
+    Case("probe-report-environment-empty", lambda c: ["report", c.file("r/results.json", json.dumps(
+        {"environment": {}, "rows": []}).encode()).removesuffix("/results.json")],
+         'results.json: "environment" key "data" is missing'),
+    Case("probe-report-environment-budget-nameless", lambda c: ["report", c.file("r/results.json", json.dumps(
+        {"environment": {**REPORT_ENV, "budget": {}}, "rows": []}).encode()).removesuffix("/results.json")],
+         '"environment" key "budget" has no "name"'),
+    Case("probe-report-html-is-folder", lambda c: ["report", _report_dir(c, lambda d: (d / "report.html").mkdir())],
+         "report.html: exists and is not a report fer-zoo wrote"),
+    Case("probe-report-html-symlink", lambda c: ["report", _report_dir(c, lambda d: (d / "report.html").symlink_to(
+        c.file("mine.html", b"<p>mine</p>")))], "report.html: exists and is not a report fer-zoo wrote"),
+    Case("probe-report-html-users-page", lambda c: ["report", _report_dir(c, lambda d: (d / "report.html").write_text(
+        "<p>mine</p>"))], "report.html: exists and is not a report fer-zoo wrote"),
 ]
+
+REPORT_ENV = {"data": DATA, "dataset": "synthetic", "device": "cpu", "backend": "tensorflow",
+              "budget": {"name": "smoke"}}
+
+
+def _symlink(c: Ctx, name: str, target: str) -> str:
+    (c.root / name).symlink_to(c.root / target)
+    return c.p(name)
+
+
+def _report_dir(c: Ctx, make) -> str:
+    folder = Path(c.file("r/results.json", json.dumps({"environment": REPORT_ENV, "rows": []}).encode())).parent
+    make(folder)
+    return str(folder)
 
 
 def _env(c: Ctx, name: str, value: str) -> list[str]:

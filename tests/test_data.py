@@ -135,6 +135,23 @@ def test_cache_serves_the_same_and_never_stale(fer_csv):
     assert cache.clear() == 2 and cache.info()["entries"] == []
 
 
+def test_cache_clear_deletes_only_its_own_entries(cli, fer_csv, tmp_path, monkeypatch):
+    """$FER_ZOO_CACHE_DIR may name a folder of the user's: their data.npz, notes and folders stay, bytes and all."""
+    folder = tmp_path / "cc"
+    monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(folder))
+    mine = {folder / "data.npz": b"my arrays", folder / "synthetic-abc.npz": b"not a fingerprint",
+            folder / "notes.txt": b"notes", folder / "work" / "x.npz": b"deeper"}
+    for path, content in mine.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    entry = load_dataset(str(fer_csv)).fingerprint
+    assert (folder / f"{entry}.npz").is_file() and [e["file"] for e in cache.info()["entries"]] == [f"{entry}.npz"]
+    result = cli("cache", "clear")
+    assert result.exit_code == 0, result.output
+    assert not (folder / f"{entry}.npz").exists()
+    assert {path: path.read_bytes() for path in mine} == mine
+
+
 def _rewrite_entry(path, dataset, **arrays):
     """The cache entry at ``path`` as a valid .npz archive of ``dataset`` with some arrays replaced."""
     meta = {"name": dataset.name, "class_names": list(dataset.class_names), "notes": dataset.notes,

@@ -52,6 +52,23 @@ def test_force_replaces_an_unrelated_output_whole_and_a_failed_write_keeps_the_o
     assert _bytes(tiny_model_file) == inputs
 
 
+def test_export_force_replaces_only_a_savedmodel_folder(cli, tiny_model_file, tmp_path):
+    """A folder holding a saved_model.pb and a user's file is not a SavedModel: --force refuses it, naming the
+    file, and deletes nothing."""
+    out = tmp_path / "sm"
+    out.mkdir()
+    (out / "saved_model.pb").write_bytes(b"x")
+    (out / "mine.txt").write_bytes(b"my notes")
+    before = _bytes(out)
+    result = cli("export", str(tiny_model_file), "--format", "savedmodel", "--out", str(out), "--force")
+    assert result.exit_code == 2 and "holds mine.txt" in result.stderr, result.output
+    assert _bytes(out) == before
+    (out / "mine.txt").unlink()
+    (out / "variables").mkdir()
+    assert cli("export", str(tiny_model_file), "--format", "savedmodel", "--out", str(out), "--force").exit_code == 0
+    assert (out / "saved_model.pb").stat().st_size > 1
+
+
 def test_names_from_data_stay_inside_the_out_folder(tmp_path):
     from fer_zoo.inference.explain import Explanation, write_maps
 

@@ -69,6 +69,7 @@ def build(bench_dir: str | Path) -> str:
         if not isinstance(row, dict) or not isinstance(row.get("model"), str):
             raise FerZooError(f"{results}: row {number} of \"rows\" is not a bench row (an object with a "
                               f"\"model\" name); rerun `fer-zoo bench` with the same --out to write it again")
+    _require_environment(results, env)
     runs = {}
     for row in rows:
         kind = row.get("kind", "train")
@@ -85,16 +86,47 @@ def build(bench_dir: str | Path) -> str:
              "<h2>Learning curves</h2>", _curves(histories, subject), "<h2>Confusion matrices (test)</h2>",
              _confusions(metrics, configs), "<h2>Test faces and each model's answer</h2>",
              _faces(runs, env, BUDGETS)]
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>fer-zoo bench report</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}<script>{SORT_SCRIPT}</script></body></html>")
+    return (HEAD + f"<style>{STYLE}</style></head><body>{''.join(parts)}<script>{SORT_SCRIPT}</script></body></html>")
+
+
+# what the environment of results.json must hold for the report's title and sample faces: key -> its type
+ENVIRONMENT_KEYS = {"data": str, "dataset": str, "device": str, "backend": str, "budget": dict}
+HEAD = "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>fer-zoo bench report</title>"
+
+
+def _require_environment(results: Path, env: dict) -> None:
+    for key, kind in ENVIRONMENT_KEYS.items():
+        if not isinstance(env.get(key), kind):
+            what = "missing" if key not in env else f"not {'an object' if kind is dict else 'a string'}"
+            raise FerZooError(f"{results}: \"environment\" key \"{key}\" is {what}; rerun `fer-zoo bench` with the "
+                              f"same --out to write it again")
+    if not isinstance(env["budget"].get("name"), str):
+        raise FerZooError(f"{results}: \"environment\" key \"budget\" has no \"name\"; rerun `fer-zoo bench` "
+                          f"with the same --out to write it again")
 
 
 def write(bench_dir: str | Path) -> Path:
-    from fer_zoo import atomic
+    """``bench_dir``/report.html, rebuilt: a report.html there is replaced only if it is a regular file this
+    module wrote (it starts with HEAD); a folder, a symlink or a user's own page is refused."""
+    from fer_zoo import atomic, outputs
 
     target = Path(bench_dir) / "report.html"
-    atomic.write_text(target, build(bench_dir))
+    given = outputs.inputs(files=[Path(bench_dir) / "results.json"])
+    if outputs.exists(target) and not (target.is_file() and not target.is_symlink() and _starts_with_head(target)):
+        raise FerZooError(f"{target}: exists and is not a report fer-zoo wrote (a folder, a symlink or another "
+                          f"file); move it away and run `fer-zoo report {bench_dir}` again")
+    outputs.file(target, "report", given, force=True)
+    page = build(bench_dir)
+    outputs.write_with(target, "report", lambda tmp: tmp.write_text(page))
     return target
+
+
+def _starts_with_head(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(HEAD)) == HEAD.encode()
+    except OSError:
+        return False
 
 
 def _e(value) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fer_zoo.data.dataset import Dataset, Split, contract_problem
 from fer_zoo.environment import CACHE_ENV, cache_dir
 
 FORMAT_VERSION = 1
+ENTRY_NAME = re.compile(r"[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*-[0-9a-f]{16}\.npz")  # fingerprint()'s KIND-HEX
 log = logging.getLogger(__name__)
 
 
@@ -121,9 +123,12 @@ def info() -> dict:
 
 
 def _entries(directory: Path) -> list[Path]:
+    """The cached datasets: files named as :func:`fingerprint` names them. $FER_ZOO_CACHE_DIR may name a folder
+    that also holds the user's own files (a data.npz of theirs), which ``cache clear`` must leave alone."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.glob("*.npz") if not p.name.startswith("."))
+    return sorted(p for p in directory.glob("*.npz") if ENTRY_NAME.fullmatch(p.name) and p.is_file()
+                  and not p.is_symlink())
 
 
 def clear() -> int:

@@ -65,6 +65,10 @@ class ExportReport:
 
 
 TENSORFLOW_FORMATS = ("savedmodel", "tflite", "onnx")
+# what a SavedModel folder holds (TensorFlow's and Keras's writers), file or folder: a folder holding
+# anything else is the user's, and --force must not delete it with the old model
+SAVED_MODEL_PARTS = {"saved_model.pb": "file", "saved_model.pbtxt": "file", "fingerprint.pb": "file",
+                     "keras_metadata.pb": "file", "variables": "dir", "assets": "dir", "assets.extra": "dir"}
 
 
 def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize: str = "none",
@@ -134,9 +138,15 @@ def _check_request(fmt: str, quantize: str, out: Path, force: bool, model="", da
         return
     outputs.folder(out, "--out", given, force, replace=True)
     # --force replaces the whole folder: only an old SavedModel goes that way, never a folder of other things
-    if out.is_dir() and not (out / "saved_model.pb").is_file() and any(out.iterdir()):
-        raise FerZooError(f"--out {out}: a folder that is not a SavedModel; --force replaces only a SavedModel "
-                          f"folder, so choose another --out")
+    if out.is_dir() and not out.is_symlink() and any(out.iterdir()):
+        if not (out / "saved_model.pb").is_file():
+            raise FerZooError(f"--out {out}: a folder that is not a SavedModel (no saved_model.pb); --force "
+                              f"replaces only a SavedModel folder, so choose another --out")
+        for entry in sorted(out.iterdir()):
+            kind = SAVED_MODEL_PARTS.get(entry.name)
+            if kind is None or entry.is_symlink() or not (entry.is_dir() if kind == "dir" else entry.is_file()):
+                raise FerZooError(f"--out {out}: holds {entry.name}, which no SavedModel holds; --force replaces "
+                                  f"only a SavedModel folder, so move it or choose another --out")
 
 
 def _images(data: str, shape: tuple[int, int, int], representative: bool):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fer_zoo import atomic, outputs
 from fer_zoo.errors import FerZooError
+
+MAX_NAME = 64
 
 PYPROJECT = '''[build-system]
 requires = ["setuptools>=68"]
@@ -108,12 +111,23 @@ def scaffold(name: str, out: Path | None = None) -> Path:
     from fer_zoo import PLUGIN_API_VERSION, __version__
 
     arch = name.strip().lower()
-    if not re.fullmatch(r"[a-z][a-z0-9_-]*", arch):
-        raise FerZooError(f"plugin name {name!r}: use lower-case letters, digits, '_' and '-', starting with a letter")
+    # the distribution and package names are made from it, so it must be a valid name for both (PEP 508 and
+    # a Python identifier): no doubled or trailing separator, and short enough to be a file name
+    if not re.fullmatch(r"[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*", arch) or len(arch) > MAX_NAME:
+        shown = repr(name) if len(name) <= MAX_NAME else f"{name[:20]!r}... ({len(name)} characters)"
+        raise FerZooError(f"plugin name {shown}: use lower-case letters, digits, '_' and '-', starting with a letter, "
+                          f"with no doubled or trailing '_'/'-', at most {MAX_NAME} characters")
+    from fer_zoo import plugins
+
+    installed = plugins.current().architectures
+    if arch in installed or arch.replace("-", "_") in installed or arch.replace("_", "-") in installed:
+        raise FerZooError(f"plugin name {name!r}: an installed architecture is already called that "
+                          f"(`fer-zoo list`); choose another name")
     ident = arch.replace("-", "_")
     package, dist = f"fer_zoo_{ident}", f"fer-zoo-{arch.replace('_', '-')}"
     root = Path(out) if out is not None else Path(dist)
-    if root.exists() and any(root.iterdir()):
+    outputs.folder(root, "--out", force=True)
+    if outputs.exists(root) and (not root.is_dir() or any(root.iterdir())):
         raise FerZooError(f"--out {root}: exists and is not empty")
     version = __version__ if __version__[0].isdigit() and "+" not in __version__ else "0.1"
     values = dict(arch=arch, ident=ident, package=package, dist=dist, api=PLUGIN_API_VERSION,
@@ -124,8 +138,11 @@ def scaffold(name: str, out: Path | None = None) -> Path:
         f"tests/test_{ident}.py": TEST,
         "README.md": README,
     }
-    for relative, template in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(**values))
+    try:
+        for relative, template in files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(path, template.format(**values))
+    except OSError as exc:
+        raise FerZooError(f"--out {root}: cannot write the plugin there ({exc.strerror or exc})") from None
     return root

@@ -256,6 +256,17 @@ def clean(out: Path, state: dict | None) -> None:
     tidy(out, keep={checkpoint, best})
 
 
+def refuse_shape(out: Path) -> None:
+    """``out`` can be a run directory: not a file, nor under one."""
+    if os.path.lexists(out) and not out.is_dir():
+        raise FerZooError(f"--out {out}: exists and is not a directory")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise FerZooError(f"--out {out}: cannot write there ({parent} is a file, not a folder)")
+            return
+
+
 def prepare(out: Path, config: dict, saved: Saved | None, force: bool) -> None:
     """Leave ``out`` ready for a run of ``config``: a resumed one (``saved``) cleaned of leftovers, a new one
     created; refuses what it must not touch."""
@@ -263,8 +274,7 @@ def prepare(out: Path, config: dict, saved: Saved | None, force: bool) -> None:
     if saved is not None:
         clean(out, saved.state)
         return
-    if out.exists() and not out.is_dir():
-        raise FerZooError(f"--out {out}: exists and is not a directory")
+    refuse_shape(out)
     if out.is_dir() and any(out.iterdir()) and not force:
         existing = read_json(config_path)
         if existing is not None and comparable(existing) == comparable(config):

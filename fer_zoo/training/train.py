@@ -60,6 +60,8 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     started = time.perf_counter()
     options = options or RunConfig()
     out = Path(out) if out else rundir.default_run_dir(arch_name)
+    if not resume:
+        check_out(out, data, options)
     saved = None
     if resume:  # every file the run continues from is checked before anything is loaded
         saved = rundir.load_run(out)
@@ -127,6 +129,19 @@ def plan(arch_name: str, data: str, options: RunConfig, saved=None) -> tuple[Any
         dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     dataset.require(purpose="training")
     return arch, dataset, recipe, config_json(arch, dataset, data, recipe, options, origin)
+
+
+def check_out(out: Path, data: str, options: RunConfig) -> None:
+    """``out`` may hold this run, by fer_zoo/outputs.py's policy, with the run's inputs (the --data source
+    and paths in its spec, the --recipe file, the --init-from model or run): checked before anything loads.
+    ``out`` may itself be a run directory: rundir.prepare resumes, refuses or (with --force) restarts it."""
+    from fer_zoo import outputs
+
+    _refuse_recipe_inside(options.recipe, out)
+    rundir.refuse_shape(out)
+    given = outputs.inputs(data=data, models=[options.init_from] if options.init_from else [],
+                           files=[options.recipe] if options.recipe and options.recipe.endswith(".toml") else [])
+    outputs.folder(out, "--out", given, force=True, run=True)
 
 
 def _refuse_recipe_inside(recipe: str | None, out: Path) -> None:
