@@ -41,23 +41,13 @@ def _kinds(track: str | Sequence[str] | None, check: bool = True) -> list[str]:
     return kinds
 
 
-def parse_freeze(value: int | str | None) -> int | str | None:
-    """``freeze`` as a number of layers or ``"backbone"``; a string of digits counts as a number."""
-    if value is None or value == "backbone" or isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise FerZooError(f"--freeze: expected a number of layers or 'backbone', got {value!r}") from None
-
-
 def train(arch: str | None = None, data: str = "synthetic", out: str | os.PathLike | None = None, *,
           resume: str | os.PathLike | None = None, force: bool = False, pretrained: bool = False,
           track: str | Sequence[str] | None = None, track_uri: str | None = None, unsafe: bool = False,
           reporter=None, callbacks: list | None = None, asked: set[str] | None = None, **options: Any):
     """Train ``arch`` on ``data`` into the run directory ``out`` (default ``runs/ARCH``); a ``RunResult``."""
     from fer_zoo.training import parallel
-    from fer_zoo.training import rundir
+    from fer_zoo.training import rundir, run_config
     from fer_zoo.training import train as training
     from fer_zoo.training import tracking
 
@@ -71,7 +61,7 @@ def train(arch: str | None = None, data: str = "synthetic", out: str | os.PathLi
     if pretrained:
         options["init_from"] = arch
     if "freeze" in options:
-        options["freeze"] = parse_freeze(options["freeze"])
+        options["freeze"] = run_config.parse_freeze(options["freeze"])
     options["devices"] = parallel.parse(options.get("devices"))
     unknown = sorted(set(options) - set(training.TrainOptions.__dataclass_fields__))
     if unknown:

@@ -62,6 +62,7 @@ def _setting(default, flag, kind, help=None, **more):
 
 
 def parse_freeze(text: str | int | None) -> int | str | None:
+    """``--freeze`` as a number of layers or ``"backbone"``; a string of digits counts as a number."""
     if text is None or text == "backbone" or isinstance(text, int):
         return text
     try:
