@@ -120,13 +120,9 @@ def get_recipe(name: str, **overrides) -> Recipe:
     return replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def load_recipe_file(path: Path, default_base: str) -> Recipe:
-    """A TOML file: ``base = "modern"`` (default: the architecture's recipe), then fields to change."""
-    return _load_recipe_file(path, default_base)[0]
-
-
-def _load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
-    """The recipe of a TOML file and the sha256 of the bytes it was read from."""
+def load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
+    """A TOML file (``base = "modern"``, default the architecture's recipe, then fields to change) as its recipe
+    and the sha256 of the bytes it was read from."""
     import hashlib
 
     regular_file(path, f"--recipe {path}")
@@ -204,7 +200,7 @@ def resolve_with_origin(arch_recipe: str | None, recipe: str | None = None, *, p
     "path", "sha256"}``. A recipe file's recipe keeps its base's name; the origin says which file changed it."""
     name = recipe or arch_recipe or "seed"
     if name.endswith(".toml"):
-        chosen, digest = _load_recipe_file(Path(name), arch_recipe if arch_recipe in RECIPES else "seed")
+        chosen, digest = load_recipe_file(Path(name), arch_recipe if arch_recipe in RECIPES else "seed")
         origin = {"kind": "file", "path": name, "sha256": digest}
         if recipe is None and plugin is not None:
             origin = {"kind": "plugin", "distribution": plugin.distribution, "version": plugin.version,
