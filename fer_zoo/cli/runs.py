@@ -1,0 +1,135 @@
+"""`train`, `evaluate`, `export`: a run directory made, scored and deployed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fer_zoo.cli.base import (DataOption, JsonFlag, RuntimeOption, TrackOption, TrackUriOption, command, console,
+                             given_on_command_line, loaded_plugins, parse_weights, print_json, with_settings)
+from fer_zoo.training import run_config
+
+
+
+def train_command(
+    context: typer.Context,
+    arch: Annotated[str | None, typer.Argument(help="Architecture name (not needed with --resume).")] = None,
+    data: DataOption = "synthetic",
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/ARCH).")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory, "
+                                                                    "with the settings it started with.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    pretrained: Annotated[bool, typer.Option("--pretrained", help="Fine-tune the weights the architecture ships "
+                                                                  "(--init-from ARCH).")] = False,
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
+                                                          "(Lambda layers).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
+    track: TrackOption = None,
+    track_uri: TrackUriOption = None,
+    **settings: Any,  # the run's options, from fer_zoo.training.run_config (see _with_settings below)
+) -> None:
+    """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
+    import fer_zoo
+    from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
+
+    given = given_on_command_line(context)
+    loaded_plugins()
+    reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(console()))
+    options = run_config.from_cli(settings)
+    try:
+        result = fer_zoo.train(
+            arch, data, out, resume=resume, force=force, pretrained=pretrained, track=track, track_uri=track_uri,
+            unsafe=unsafe, reporter=reporter,
+            asked=run_config.asked_from_cli({"init_from" if n == "pretrained" else n for n in given}),
+            **{name: getattr(options, name) for name in run_config.RunConfig.__dataclass_fields__})
+    finally:
+        if isinstance(reporter, TrainProgress):
+            reporter.stop()
+    if json_log:
+        print_json({"run_dir": str(result.run_dir), **result.metrics})
+    elif not quiet:
+        console().print(train_summary(result))
+
+
+train_command = command("train")(with_settings(train_command, [
+    "context", "arch", "data", "out", "resume", "force",
+    ["recipe", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "precision", "class_weights",
+     "label_smoothing", "early_stopping", "init_from"],
+    "pretrained", ["freeze"], "unsafe", ["subset", "eval_subset", "time_box"], "quiet", "json_log", "track",
+    "track_uri", ["devices"]]))
+
+
+@command("evaluate")
+def evaluate_command(
+    models: Annotated[list[str], typer.Argument(help="A run directory, a .keras or Keras-2 .h5 classifier, an "
+                                                      "exported .onnx/.tflite file or SavedModel folder, or an "
+                                                      "architecture that ships weights; several: their ensemble.")],
+    data: DataOption = "synthetic",
+    split: Annotated[str, typer.Option("--split", help="val or test (train also accepted).")] = "test",
+    weights: Annotated[str | None, typer.Option("--weights", help="An ensemble's member weights, comma-separated "
+                                                                  "(default: equal).")] = None,
+    tta: Annotated[str, typer.Option("--tta", help="none, flip or tencrop.")] = "none",
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
+    scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
+    offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,
+    confusion: Annotated[Path | None, typer.Option("--confusion", help="Write the confusion matrix PNG here.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --confusion file.")] = False,
+    runtime: RuntimeOption = "keras",
+    as_json: JsonFlag = False,
+) -> None:
+    """Score a trained model or an ensemble: accuracy, top-2, macro-F1, per class, confusion matrix.
+
+    An ensemble of several models averages their probabilities; each member's scores are shown too."""
+    import fer_zoo
+    from fer_zoo.report.terminal import evaluation_tables
+
+    loaded_plugins()
+    result = fer_zoo.evaluate(models, data, split, tta=tta, weights=parse_weights(weights), runtime=runtime,
+                              unsafe=unsafe, scale=scale, offset=offset, confusion=confusion, force=force)
+    if as_json:
+        print_json(result)
+    else:
+        console().print(evaluation_tables(result))
+        if "confusion_png" in result:
+            console().print(f"confusion matrix: {result['confusion_png']}")
+
+
+@command("export")
+def export_command(
+    model: Annotated[str, typer.Argument(help="A run directory, a .keras/.h5 file, or an architecture that ships "
+                                               "weights.")],
+    fmt: Annotated[str, typer.Option("--format", help="keras, h5, savedmodel, tflite or onnx.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the artifact (never replaced without --force).")],
+    quantize: Annotated[str, typer.Option("--quantize", help="none, float16 (tflite) or int8 (tflite, onnx).")] = "none",
+    data: DataOption = "synthetic",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
+    scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
+    offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a deployable model, load it back and check its predictions against the original."""
+    import fer_zoo
+    from fer_zoo.deploy.export import VerificationFailed
+
+    loaded_plugins()
+    try:
+        report = fer_zoo.export(model, fmt, out, quantize=quantize, data=data, force=force, unsafe=unsafe,
+                                scale=scale, offset=offset)
+    except VerificationFailed as exc:
+        sys.stderr.write(f"fer-zoo: error: {exc}\n")
+        raise typer.Exit(1) from None
+    if as_json:
+        print_json(report.as_dict())
+        return
+    figure = (f"top-1 agreement {report.value:.1%} (≥ {report.tolerance:.0%} required)"
+              if report.check == "top1_agreement" else
+              f"max |Δp| {report.value:.2g} (≤ {report.tolerance:g} allowed)")
+    scope = f" of {report.int8_scope}" if report.int8_scope else ""
+    console().print(f"wrote {report.path} ({report.format}, quantize {report.quantize}{scope}, "
+                 f"{report.bytes / 1e6:.2f} MB); verified with {report.runtime} on {report.images} images of "
+                 f"{report.data}: {figure}")
