@@ -16,7 +16,8 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # likewise FFmpeg's own lines about a broken video ("moov atom not found"): fer-zoo reports it in one line
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from fer_zoo.api import bench, evaluate, export, load_classifier, load_dataset, train
+from fer_zoo.api import (bench, describe_architecture, evaluate, export, inspect_data, load_classifier, load_dataset,
+                         train)
 from fer_zoo.errors import FerZooError
 from fer_zoo.plugins.hookspecs import hookimpl
 from fer_zoo.plugins.registry import Architecture, FaceDetector
@@ -44,12 +45,14 @@ __all__ = [
     "RunResult",
     "bench",
     "create_model",
+    "describe_architecture",
     "describe_environment",
     "device_name",
     "evaluate",
     "export",
     "get_architecture",
     "hookimpl",
+    "inspect_data",
     "list_architectures",
     "load_classifier",
     "load_dataset",
@@ -81,8 +84,7 @@ def list_architectures(pattern: str | list[str] | None = None, exclude: str | li
     """Names of the available architectures, filtered by fnmatch patterns: ``list_architectures("vgg*")``."""
     from fer_zoo import plugins
 
-    loaded = plugins.current()
-    loaded.raise_if_strict()
+    loaded = plugins.checked()
     as_list = lambda p: [p] if isinstance(p, str) else list(p or [])  # noqa: E731
     return loaded.architectures.names(as_list(pattern), as_list(exclude))
 
@@ -91,8 +93,7 @@ def get_architecture(name: str) -> Architecture:
     """The registered ``Architecture`` called ``name``; ``FerZooError`` if there is none."""
     from fer_zoo import plugins
 
-    loaded = plugins.current()
-    loaded.raise_if_strict()
+    loaded = plugins.checked()
     return loaded.get_architecture(name)
 
 

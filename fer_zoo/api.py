@@ -18,9 +18,7 @@ from fer_zoo.errors import FerZooError
 def _plugins():
     from fer_zoo import plugins
 
-    loaded = plugins.current()
-    loaded.raise_if_strict()
-    return loaded
+    return plugins.checked()
 
 
 def _keras() -> None:
@@ -238,3 +236,29 @@ def explain_files(model: str | os.PathLike, inputs: Sequence[str | os.PathLike],
     explanations, faceless = explain(classifier, list(inputs), target=target, detector=detector, margin=margin,
                                      layer=layer, method=method)
     return explanations, write_maps(explanations, Path(out), given, method, force), faceless
+
+
+def describe_architecture(name: str, input_shape: Sequence[int] | None = None, num_classes: int = 7):
+    """``fer-zoo info``: the architecture ``name`` built at ``input_shape`` (default: its declared one), as
+    ``(architecture, info)``; ``info`` holds its metadata, the measured counts, the layer ``summary`` and the
+    ``warnings`` where its declared counts are wrong."""
+    from fer_zoo.models.build import describe_built
+
+    arch = _plugins().get_architecture(name)
+    _keras()
+    return arch, describe_built(arch, None if input_shape is None else tuple(input_shape), num_classes)
+
+
+def inspect_data(source: str = "synthetic", *, grid: str | os.PathLike | None = None, force: bool = False,
+                 skip_bad_rows: bool = False) -> dict:
+    """``fer-zoo data inspect``: counts per split and class, image size, pixel statistics, duplicates across
+    splits, the loader's ``notes``, and (``grid``) a PNG of sample faces at ``report["grid"]``."""
+    from fer_zoo import outputs
+    from fer_zoo.data.inspect import sample_grid, summary
+
+    target = None if grid is None else outputs.file(Path(grid), "--grid", outputs.inputs(data=source), force)
+    dataset = load_dataset(source, skip_bad_rows=skip_bad_rows)
+    report = summary(dataset)
+    if target is not None:
+        report["grid"] = str(sample_grid(dataset, target))
+    return report

@@ -157,8 +157,7 @@ def select(patterns: list[str], all_: bool) -> list[str]:
 
     if not patterns and not all_:
         raise FerZooError("name architectures (fnmatch patterns such as 'vgg*') or pass --all")
-    loaded = plugins.current()
-    loaded.raise_if_strict()
+    loaded = plugins.checked()
     if all_:
         return loaded.architectures.names()
     for pattern in patterns:  # one that matches nothing is a typo even when another matches

@@ -141,8 +141,7 @@ def given_on_command_line(context: typer.Context) -> set[str]:
 
 def loaded_plugins() -> plugin_loader.PluginSet:
     """The plugins, with each warning printed once on stderr (an error in strict mode)."""
-    loaded = plugin_loader.current()
-    loaded.raise_if_strict()
+    loaded = plugin_loader.checked()
     for warning in loaded.warnings:
         sys.stderr.write(f"fer-zoo: warning: {warning}\n")
     return loaded

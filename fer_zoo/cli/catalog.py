@@ -10,7 +10,6 @@ import typer
 
 from fer_zoo import plugins as plugin_loader
 from fer_zoo.cli.base import JsonFlag, command, console, loaded_plugins, parse_shape, print_json
-from fer_zoo.quiet import import_keras
 
 
 
@@ -46,13 +45,11 @@ def info(
     as_json: JsonFlag = False,
 ) -> None:
     """Build an architecture and show its layers and parameter counts (like the paper's Table 1)."""
-    from fer_zoo.models.build import describe_built
+    import fer_zoo.api
     from fer_zoo.report.terminal import layers_table
 
-    shape = parse_shape(input_shape)
-    arch = loaded_plugins().get_architecture(name)
-    import_keras()
-    info = describe_built(arch, shape, num_classes)
+    loaded_plugins()
+    arch, info = fer_zoo.api.describe_architecture(name, parse_shape(input_shape), num_classes)
     for warning in info.pop("warnings"):
         sys.stderr.write(f"fer-zoo: warning: {warning}\n")
     summary = info.pop("summary")

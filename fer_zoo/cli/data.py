@@ -26,21 +26,13 @@ def data_inspect(
     as_json: JsonFlag = False,
 ) -> None:
     """Counts per split and class, image size, pixel statistics, duplicates across splits."""
-    import fer_zoo
-    from fer_zoo.data.inspect import sample_grid, summary
+    import fer_zoo.api
     from fer_zoo.report.terminal import dataset_tables
 
     loaded_plugins()
-    if grid is not None:
-        from fer_zoo import outputs
-
-        outputs.file(grid, "--grid", outputs.inputs(data=source), force)
-    dataset = fer_zoo.load_dataset(source, skip_bad_rows=skip_bad_rows)
-    for note in dataset.notes:
+    report = fer_zoo.api.inspect_data(source, grid=grid, force=force, skip_bad_rows=skip_bad_rows)
+    for note in report["notes"]:
         sys.stderr.write(f"fer-zoo: note: {note}\n")
-    report = summary(dataset)
-    if grid is not None:
-        report["grid"] = str(sample_grid(dataset, grid))
     if as_json:
         print_json(report)
     else:

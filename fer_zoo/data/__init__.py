@@ -20,9 +20,7 @@ __all__ = ["CLASS_NAMES", "SPLITS", "Dataset", "DatasetSource", "Split", "load_d
 def _sources():
     from fer_zoo import plugins
 
-    loaded = plugins.current()
-    loaded.raise_if_strict()
-    return loaded.datasets
+    return plugins.checked().datasets
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:

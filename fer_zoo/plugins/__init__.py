@@ -170,6 +170,14 @@ def current() -> PluginSet:
     return _current
 
 
+def checked() -> PluginSet:
+    """:func:`current`, refused in strict mode (FER_ZOO_STRICT_PLUGINS) when a plugin failed to load: what
+    every command and library call that uses plugins reads them through."""
+    loaded = current()
+    loaded.raise_if_strict()
+    return loaded
+
+
 def _entry_point_plugins() -> list[tuple[Plugin, metadata.EntryPoint | None]]:
     try:
         entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
