@@ -17,7 +17,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from fer_zoo.api import (bench, describe_architecture, evaluate, export, inspect_data, load_classifier, load_dataset,
-                         train)
+                         reproduce, train)
 from fer_zoo.errors import FerZooError
 from fer_zoo.plugins.hookspecs import hookimpl
 from fer_zoo.plugins.registry import Architecture, FaceDetector
@@ -57,6 +57,7 @@ __all__ = [
     "load_classifier",
     "load_dataset",
     "median_seconds",
+    "reproduce",
     "train",
 ]
 

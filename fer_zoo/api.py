@@ -1,4 +1,5 @@
-"""What ``fer_zoo.train``, ``evaluate``, ``bench``, ``export``, ``load_dataset`` and ``load_classifier`` do.
+"""What ``fer_zoo.train``, ``reproduce``, ``evaluate``, ``bench``, ``export``, ``load_dataset`` and
+``load_classifier`` do.
 
 Each CLI command is one call of a function here, between parsing and printing, so that Python does what
 the command line does: the defaults, the checks of how options combine, the executor and the device count
@@ -74,6 +75,26 @@ def train(arch: str | None = None, data: str = "synthetic", out: str | os.PathLi
     _keras()
     return training.train(arch or "", data, run_dir, train_options, resume=resume is not None, force=force,
                           reporter=reporter, unsafe=unsafe, trackers=trackers, callbacks=callbacks, asked=asked)
+
+
+def reproduce(run: str | os.PathLike, out: str | os.PathLike | None = None, *, force: bool = False,
+              track: str | Sequence[str] | None = None, track_uri: str | None = None, unsafe: bool = False,
+              reporter=None, callbacks: list | None = None):
+    """Train the run ``run`` again from its config.json alone into ``out`` (default: RUN-reproduced beside
+    it); a ``RunResult`` whose ``notes`` say what may make it differ. Refused if the run's data changed."""
+    from fer_zoo.training import reproduce as again
+    from fer_zoo.training import tracking
+
+    kinds = _kinds(track, check=False)
+    _plugins()
+    run = Path(run)
+    config = again.record(run)
+    target = Path(out) if out is not None else again.default_out(run)
+    again.check_out(run, target, config, force)  # before Keras loads; reproduce() checks again
+    trackers = tracking.Trackers(kinds, track_uri, str(target), target) if kinds else None
+    _keras()
+    return again.reproduce(run, target, force=force, reporter=reporter, unsafe=unsafe, trackers=trackers,
+                           callbacks=callbacks)
 
 
 def evaluate(model: str | os.PathLike | Sequence[str | os.PathLike], data: str = "synthetic", split: str = "test",

@@ -148,3 +148,24 @@ def label_onnx(path: Path, class_names) -> None:
             proto.metadata_props.remove(prop)
     proto.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(list(class_names)))
     onnx.save(proto, str(path))
+
+
+class op_determinism:
+    """TensorFlow's deterministic ops for the ``with`` block (``train --deterministic``): the same inputs and
+    seeds then give the same bits, on a CPU and on a GPU. The switch is process-wide, so it is put back as it
+    was afterwards (through TensorFlow's own internal switch: the public API only turns it on)."""
+
+    def __enter__(self):
+        import tensorflow as tf
+        from tensorflow.python.framework import config
+
+        self.was_on = config.is_op_determinism_enabled()
+        tf.config.experimental.enable_op_determinism()
+        return self
+
+    def __exit__(self, *exc):
+        from tensorflow.python.framework import config
+
+        if not self.was_on:
+            config.disable_op_determinism()
+        return False

@@ -16,7 +16,7 @@ from fer_zoo.training.run_config import RunConfig
 DATA = "synthetic:size=84,preset=easy"
 # a value away from the default for every field config.json records (a new field must add one)
 SAMPLES = {"recipe": "modern", "epochs": 3, "batch_size": 16, "lr": 0.005, "optimizer": "sgd", "augment": False,
-           "seed": 7, "precision": "mixed_bfloat16", "class_weights": "balanced", "label_smoothing": 0.1,
+           "seed": 7, "deterministic": True, "precision": "mixed_bfloat16", "class_weights": "balanced", "label_smoothing": 0.1,
            "early_stopping": 5, "init_from": "some/model.keras", "freeze": "backbone", "subset": 40,
            "eval_subset": 12, "time_box": 12.5, "devices": 2}
 

@@ -1,4 +1,4 @@
-"""`train`, `evaluate`, `export`: a run directory made, scored and deployed."""
+"""`train`, `reproduce`, `evaluate`, `export`: a run directory made, made again, scored and deployed."""
 
 from __future__ import annotations
 
@@ -57,10 +57,45 @@ def train_command(
 
 train_command = command("train")(with_settings(train_command, [
     "context", "arch", "data", "out", "resume", "force",
-    ["recipe", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "precision", "class_weights",
+    ["recipe", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "deterministic", "precision", "class_weights",
      "label_smoothing", "early_stopping", "init_from"],
     "pretrained", ["freeze"], "unsafe", ["subset", "eval_subset", "time_box"], "quiet", "json_log", "track",
     "track_uri", ["devices"]]))
+
+
+@command("reproduce")
+def reproduce_command(
+    run: Annotated[Path, typer.Argument(help="A run directory: trained again from its config.json alone.")],
+    out: Annotated[Path | None, typer.Option("--out", help="The new run directory (default: RUN-reproduced "
+                                                           "beside the run; never the run itself).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    unsafe: Annotated[bool, typer.Option("--unsafe", help="Let the run's --init-from load a model that runs code "
+                                                          "(Lambda layers).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
+    track: TrackOption = None,
+    track_uri: TrackUriOption = None,
+) -> None:
+    """Train a run again from its record: the same architecture, data, recipe values and settings."""
+    import fer_zoo
+    from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
+
+    loaded_plugins()
+    reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(console()))
+    try:
+        result = fer_zoo.reproduce(run, out, force=force, track=track, track_uri=track_uri, unsafe=unsafe,
+                                   reporter=reporter)
+    finally:
+        if isinstance(reporter, TrainProgress):
+            reporter.stop()
+    if json_log:
+        print_json({"run_dir": str(result.run_dir), "reproduces": str(run), "notes": result.notes,
+                    **result.metrics})
+        return
+    for note in result.notes:
+        console().print(f"note: {note}", markup=False)
+    if not quiet:
+        console().print(train_summary(result))
 
 
 @command("evaluate")

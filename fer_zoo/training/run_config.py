@@ -101,6 +101,10 @@ class RunConfig:
     augment: bool = _setting(True, "--no-augment", bool, "Train without augmentation.", where="recipe",
                              key="augment", cli_default=False, label="augmentation")
     seed: int = _setting(0, "--seed", int, stored=("a whole number", {}))
+    # keras.utils.set_random_seed and (TensorFlow) op determinism: a CPU run is repeated exactly
+    deterministic: bool = _setting(False, "--deterministic", bool, "Repeatable to the bit: deterministic ops "
+                                   "(slower on some devices); every random draw is from --seed either way.",
+                                   stored=("true or false", {"default": False}))
     precision: str = _setting("float32", "--precision", str, "float32, mixed_float16, mixed_bfloat16.", bench=True,
                               bench_help="Default: mixed_bfloat16 on a GPU, else float32.", bench_default="",
                               stored=("text", {"choices": PRECISIONS}))
@@ -364,6 +368,8 @@ def command(config: dict, run_dir: Path | str | None = None) -> str:
         if s.where != "config" or s.flag is None:
             continue
         value = config.get(name, default)
-        if value is not None:
+        if s.kind is bool:  # a switch: its flag says the value that is not the default
+            parts += [s.flag] if value != default else []
+        elif value is not None:
             parts += [s.flag, _text(value)]
     return shlex.join(parts)

@@ -41,12 +41,13 @@ class RunResult:
     resumed_from: int = 0
     already_finished: bool = False  # --resume of a run that had finished: nothing was trained
     model: Any = field(default=None, repr=False)  # the inference model at its best weights
+    notes: list[str] = field(default_factory=list)  # what a user should know of how it was trained (reproduce)
 
 
 def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None,
           options: RunConfig | None = None, resume: bool = False, force: bool = False,
           callbacks: list | None = None, reporter=None, unsafe: bool = False, trackers=None,
-          asked: set[str] | None = None) -> RunResult:
+          asked: set[str] | None = None, recipe: tuple[Recipe, dict | None] | None = None) -> RunResult:
     """Train ``arch_name`` on ``data`` into the run directory ``out``; returns plain data.
 
     A resumed run keeps the settings it was started with: ``arch_name``, ``data`` and each option named in
@@ -56,6 +57,8 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     ``reporter`` (a fer_zoo.training.callbacks.Reporter) is told about every step and epoch, for a progress display.
     ``unsafe`` lets ``--init-from`` and ``--resume`` load models that hold code (Lambda layers).
     ``trackers`` (fer_zoo.training.tracking.Trackers) get the settings, each epoch's scores and the finished run.
+    ``recipe``: (the recipe, its origin) as another run recorded them, trained as they are (fer-zoo reproduce);
+    default: resolved from the architecture's recipe and ``options``.
     """
     started = time.perf_counter()
     options = options or RunConfig()
@@ -68,7 +71,7 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
         _refuse_changes(saved.config, out, arch_name, data, options, asked)
         arch_name, data = saved.config["architecture"], saved.config["data"]
         options = run_config.from_config(saved.config)
-    arch, dataset, recipe, config = plan(arch_name, data, options, saved)
+    arch, dataset, recipe, config = plan(arch_name, data, options, saved, recipe)
     options = replace(options, devices=config["devices"])
     if saved and rundir.comparable(config) != rundir.comparable(saved.config):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
@@ -103,9 +106,11 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     return result
 
 
-def plan(arch_name: str, data: str, options: RunConfig, saved=None) -> tuple[Any, Any, Recipe, dict]:
+def plan(arch_name: str, data: str, options: RunConfig, saved=None,
+         recipe: tuple[Recipe, dict | None] | None = None) -> tuple[Any, Any, Recipe, dict]:
     """What a run of ``options`` trains, before anything is trained: the architecture, the dataset (its
-    subset), the resolved recipe and the run's config.json; ``saved`` (a resumed run) keeps its recipe."""
+    subset), the resolved recipe and the run's config.json; ``saved`` (a resumed run) keeps its recipe, and
+    so does a ``recipe`` given as (recipe, origin)."""
     import fer_zoo
     from fer_zoo.data import load_dataset
     from fer_zoo.training import parallel
@@ -119,6 +124,8 @@ def plan(arch_name: str, data: str, options: RunConfig, saved=None) -> tuple[Any
     arch = fer_zoo.get_architecture(arch_name)
     if saved:
         recipe, origin = Recipe.from_dict(saved.config["recipe"]), saved.config.get("recipe_origin")
+    elif recipe is not None:
+        recipe, origin = recipe
     else:
         recipe, origin = resolve_with_origin(
             arch.recipe, options.recipe, plugin=arch.plugin, epochs=options.epochs, batch_size=options.batch_size,
@@ -126,6 +133,10 @@ def plan(arch_name: str, data: str, options: RunConfig, saved=None) -> tuple[Any
             augment=options.augment)
     dataset = load_dataset(data)
     if options.subset:
+        available = len(dataset.splits["train"]) if "train" in dataset.splits else None
+        if available is not None and options.subset > available:
+            raise FerZooError(f"--subset {options.subset}: {data} has {available} training images; give at most "
+                              f"{available}, or leave --subset out to train on all of them")
         dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     dataset.require(purpose="training")
     return arch, dataset, recipe, config_json(arch, dataset, data, recipe, options, origin)
@@ -288,11 +299,26 @@ def fit(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, saved, cal
     from fer_zoo.training import parallel
 
     environment.enable_compile_cache()
-    with parallel.data_parallel(options.devices):
+    with _determinism(options.deterministic), parallel.data_parallel(options.devices):
         result = _fit_here(arch, dataset, recipe, options, out, saved, callbacks, reporter, started, unsafe)
     if options.devices > 1:  # the best weights again, as one-device model (a mirrored one pads small batches)
         result.model = load_model(out, unsafe)
     return result
+
+
+def _determinism(on: bool):
+    """``--deterministic``: TensorFlow's deterministic ops for the run (fer_zoo.tf_backend). Every random draw
+    is seeded from --seed either way (the global seeds, each layer's stream per epoch, the batch order, the
+    precise-BN images, the subset); JAX on a CPU is deterministic already; PyTorch gets no switch here."""
+    import contextlib
+
+    import keras
+
+    if not on or keras.backend.backend() != "tensorflow":
+        return contextlib.nullcontext()
+    from fer_zoo import tf_backend
+
+    return tf_backend.op_determinism()
 
 
 def _fit_here(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, saved, callbacks: list,
