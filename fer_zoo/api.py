@@ -97,11 +97,13 @@ def reproduce(run: str | os.PathLike, out: str | os.PathLike | None = None, *, f
                            callbacks=callbacks)
 
 
-def evaluate(model: str | os.PathLike | Sequence[str | os.PathLike], data: str = "synthetic", split: str = "test",
+def evaluate(model: str | os.PathLike | Sequence[str | os.PathLike], data: str | None = None, split: str = "test",
              *, tta: str = "none", weights: Sequence[float] | None = None, runtime: str = "keras",
              unsafe: bool = False, scale: float | None = None, offset: float | None = None,
              confusion: str | os.PathLike | None = None, force: bool = False, batch_size: int = 256) -> dict:
-    """Score ``model`` (or a list of models: their ensemble) on one split of ``data``; a dict of metrics."""
+    """Score ``model`` (or a list of models: their ensemble) on one split of ``data``; a dict of metrics.
+    ``data`` None: the data a run was trained on (a model that is not a run: the synthetic default), which
+    the result's ``notes`` name."""
     from fer_zoo.inference import evaluation
 
     _plugins()
@@ -174,9 +176,10 @@ def bench(patterns: str | Sequence[str] | None = None, *, all: bool = False, dat
 
 
 def export(model: str | os.PathLike, format: str, out: str | os.PathLike, *, quantize: str = "none",
-           data: str = "synthetic", force: bool = False, unsafe: bool = False, scale: float | None = None,
+           data: str | None = None, force: bool = False, unsafe: bool = False, scale: float | None = None,
            offset: float | None = None):
-    """Write ``model`` as a deployable ``format`` at ``out``, loaded back and verified; an ``ExportReport``."""
+    """Write ``model`` as a deployable ``format`` at ``out``, loaded back and verified; an ``ExportReport``.
+    ``data`` (the check's images, and int8's calibration) None: the run's own data, else the synthetic default."""
     from fer_zoo.deploy.export import export as write
 
     _plugins()

@@ -134,3 +134,67 @@ def test_an_empty_split_is_one_line_naming_it(cli, tmp_path):
     assert cli("evaluate", model, "--data", str(csv), "--split", "val").exit_code == 0
     result = cli("evaluate", model, "--data", str(csv), "--split", "test")
     assert result.exit_code == 2 and "no-private.csv: its test split is empty" in result.stderr
+
+
+RUN_DATA = "synthetic:size=84,seed=5,preset=easy"
+
+
+@pytest.fixture
+def tiny_run(cli, install_plugin, tiny_plugin_source, tmp_path):
+    """A one-epoch run of a tiny net on data that is not the synthetic default."""
+    install_plugin("acme-tiny", tiny_plugin_source("tiny"))
+    run = tmp_path / "run"
+    result = cli("train", "tiny", "--data", RUN_DATA, "--epochs", "1", "--batch-size", "16", "--out", str(run),
+                 "--quiet")
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_evaluate_without_data_scores_the_runs_own_data_and_says_so(cli, tiny_run, tmp_path):
+    import json
+
+    from fer_zoo.data import load_dataset
+
+    result = cli("evaluate", str(tiny_run), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["data_spec"] == RUN_DATA and report["notes"] == [f"data: {RUN_DATA} (the run's)"]
+    assert report["images"] == len(load_dataset(RUN_DATA).splits["test"])
+    explicit = json.loads(cli("evaluate", str(tiny_run), "--data", RUN_DATA, "--json").stdout)
+    assert explicit["accuracy"] == report["accuracy"] and explicit["notes"] == []
+    shown = cli("evaluate", str(tiny_run))
+    assert shown.exit_code == 0 and f"note: data: {RUN_DATA} (the run's)" in shown.stdout
+    other = "synthetic:size=42,seed=9,preset=easy"  # an explicit --data still wins
+    given = json.loads(cli("evaluate", str(tiny_run), "--data", other, "--json").stdout)
+    assert given["data_spec"] == other and given["images"] == len(load_dataset(other).splits["test"])
+
+
+def test_runs_trained_on_different_data_need_data_named(cli, tiny_run, tmp_path):
+    import json
+    import shutil
+
+    twin = tmp_path / "twin"
+    shutil.copytree(tiny_run, twin)
+    config = json.loads((twin / "config.json").read_text())
+    (twin / "config.json").write_text(json.dumps(config | {"data": "synthetic:size=42"}))
+    result = cli("evaluate", str(tiny_run), str(twin))
+    assert result.exit_code == 2 and "trained on different data" in result.stderr and "--data" in result.stderr
+
+
+def test_a_model_that_is_not_a_run_keeps_the_synthetic_default(tmp_path):
+    from fer_zoo.inference.evaluation import default_data
+    from tests.conftest import tiny_classifier
+
+    model = tmp_path / "m.keras"
+    tiny_classifier().save(model)
+    assert default_data([str(model)]) == ("synthetic", "data: synthetic (the default for a model that is not a "
+                                                       "run; --data names other data)")
+
+
+def test_export_checks_a_run_on_its_own_data(cli, tiny_run, tmp_path):
+    import json
+
+    result = cli("export", str(tiny_run), "--format", "keras", "--out", str(tmp_path / "m.keras"), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["data"] == RUN_DATA and report["notes"] == [f"data: {RUN_DATA} (the run's)"]

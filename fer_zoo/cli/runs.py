@@ -12,6 +12,10 @@ from fer_zoo.cli.base import (DataOption, JsonFlag, RuntimeOption, TrackOption, 
                              given_on_command_line, loaded_plugins, parse_weights, print_json, with_settings)
 from fer_zoo.training import run_config
 
+# evaluate's and export's: "not given" must be visible, since a run's own data is then the default
+ScoredDataOption = Annotated[str | None, typer.Option("--data", help="Default: the data a run was trained on "
+                                                                     "(synthetic for a model that is not a run); "
+                                                                     "a CSV, a folder, or NAME:key=value,...")]
 
 
 def train_command(
@@ -103,7 +107,7 @@ def evaluate_command(
     models: Annotated[list[str], typer.Argument(help="A run directory, a .keras or Keras-2 .h5 classifier, an "
                                                       "exported .onnx/.tflite file or SavedModel folder, or an "
                                                       "architecture that ships weights; several: their ensemble.")],
-    data: DataOption = "synthetic",
+    data: ScoredDataOption = None,
     split: Annotated[str, typer.Option("--split", help="val or test (train also accepted).")] = "test",
     weights: Annotated[str | None, typer.Option("--weights", help="An ensemble's member weights, comma-separated "
                                                                   "(default: equal).")] = None,
@@ -128,6 +132,8 @@ def evaluate_command(
     if as_json:
         print_json(result)
     else:
+        for note in result.get("notes", []):
+            console().print(f"note: {note}", markup=False)
         console().print(evaluation_tables(result))
         if "confusion_png" in result:
             console().print(f"confusion matrix: {result['confusion_png']}")
@@ -140,7 +146,7 @@ def export_command(
     fmt: Annotated[str, typer.Option("--format", help="keras, h5, savedmodel, tflite or onnx.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the artifact (never replaced without --force).")],
     quantize: Annotated[str, typer.Option("--quantize", help="none, float16 (tflite) or int8 (tflite, onnx).")] = "none",
-    data: DataOption = "synthetic",
+    data: ScoredDataOption = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
     scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
@@ -161,6 +167,8 @@ def export_command(
     if as_json:
         print_json(report.as_dict())
         return
+    for note in report.notes:
+        console().print(f"note: {note}", markup=False)
     figure = (f"top-1 agreement {report.value:.1%} (≥ {report.tolerance:.0%} required)"
               if report.check == "top1_agreement" else
               f"max |Δp| {report.value:.2g} (≤ {report.tolerance:g} allowed)")

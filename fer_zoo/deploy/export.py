@@ -10,7 +10,7 @@ The converters themselves need TensorFlow and live in fer_zoo.tf_backend.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,7 @@ class ExportReport:
     images: int
     data: str
     int8_scope: str = ""  # int8: what was quantised ("all ops", "all but MUL, ADD", "only Conv")
+    notes: list[str] = field(default_factory=list)  # which data checked it, where --data was not given
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -72,14 +73,20 @@ SAVED_MODEL_PARTS = {"saved_model.pb": "file", "saved_model.pbtxt": "file", "fin
 
 
 def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize: str = "none",
-           data: str = "synthetic", force: bool = False, unsafe: bool = False,
+           data: str | None = None, force: bool = False, unsafe: bool = False,
            scale: float | None = None, offset: float | None = None) -> ExportReport:
-    """Export ``model`` (run dir, .keras/.h5, or an architecture with shipped weights) to ``out``."""
+    """Export ``model`` (run dir, .keras/.h5, or an architecture with shipped weights) to ``out``; checked on
+    ``data`` (None: the run's own data, else the synthetic default)."""
     import keras
 
+    from fer_zoo.inference.evaluation import default_data
     from fer_zoo.inference.runtime import load_classifier
 
     out = Path(out)
+    notes = []
+    if data is None:
+        data, note = default_data([str(model)])
+        notes.append(note)
     _check_request(fmt, quantize, out, force, model, data)
     backend = keras.backend.backend()
     if backend != "tensorflow" and fmt in TENSORFLOW_FORMATS:
@@ -115,6 +122,7 @@ def export(model: str | os.PathLike, fmt: str, out: str | os.PathLike, quantize:
                     raise
         _move_into_place(artifact, out, Path(scratch))
     report.bytes = _size(out)
+    report.notes = notes
     return report
 
 

@@ -42,11 +42,41 @@ def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none"
     return np.mean([model.predict(v.astype("float32"), batch_size=batch_size, verbose=0) for v in views], axis=0)
 
 
-def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "test", tta: str = "none",
+DEFAULT_DATA = "synthetic"
+
+
+def default_data(models: list[str]) -> tuple[str, str]:
+    """What ``evaluate`` (and ``export``'s check) scores without ``--data``: the data the run(s) among
+    ``models`` were trained on, else the synthetic default; and a note line saying which, and why."""
+    from fer_zoo.inference.runtime import artifact_kind
+    from fer_zoo.training.rundir import read_json
+
+    trained = {}
+    for model in models:
+        path = Path(model)
+        config = read_json(path / "config.json") if artifact_kind(path) == "run" else None
+        if isinstance(config, dict) and isinstance(config.get("data"), str):
+            trained[model] = config
+    specs = sorted({config["data"] for config in trained.values()})
+    if len(specs) > 1:
+        each = ", ".join(f"{model}: {config['data']}" for model, config in trained.items())
+        raise FerZooError(f"--data: the runs were trained on different data ({each}); name the data to score "
+                          f"them on with --data")
+    if not specs:
+        what = "a model that is not a run" if len(models) == 1 else "models that are not runs"
+        return DEFAULT_DATA, f"data: {DEFAULT_DATA} (the default for {what}; --data names other data)"
+    subsets = sorted({config["subset"] for config in trained.values() if config.get("subset")})
+    whose = "the run's" if len(trained) == 1 else "the runs'"
+    part = f"; all of it, not the --subset {', '.join(map(str, subsets))} it trained on" if subsets else ""
+    return specs[0], f"data: {specs[0]} ({whose}{part})"
+
+
+def evaluate(model: str | Path | list, data: str | None = None, split: str = "test", tta: str = "none",
              unsafe: bool = False, scale: float | None = None, offset: float | None = None,
              batch_size: int = 256, runtime: str = "keras", weights: list[float] | None = None) -> dict:
     """Metrics of a trained model (Keras, or an exported ONNX/TFLite/SavedModel artifact) on one split; of
-    several, the metrics of their ensemble (probabilities averaged, ``weights`` optional) and of each member."""
+    several, the metrics of their ensemble (probabilities averaged, ``weights`` optional) and of each member.
+    ``data`` None: the run's own data (:func:`default_data`), which the result's ``notes`` name."""
     from fer_zoo.data import load_dataset
     from fer_zoo.inference.ensemble import Ensemble, load_ensemble
 
@@ -56,7 +86,17 @@ def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "te
     models = [str(m) for m in model] if isinstance(model, (list, tuple)) else [str(model)]
     classifier = load_ensemble(models, weights, runtime=runtime, unsafe=unsafe, scale=scale, offset=offset)
     model = " + ".join(models)
-    dataset = load_dataset(data)
+    notes = []
+    if data is None:
+        data, note = default_data(models)
+        notes.append(note)
+        try:
+            dataset = load_dataset(data)
+        except FerZooError as exc:
+            raise FerZooError(f"{model}: the data it was trained on, {data}, cannot be read ({exc}); name the "
+                              f"data to score it on with --data") from None
+    else:
+        dataset = load_dataset(data)
     if split not in dataset.splits:
         raise FerZooError(f"{data}: has no {split} split")
     part = dataset.splits[split]
@@ -72,7 +112,8 @@ def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "te
     result = {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": tta,
               "images": len(part), "classes": list(dataset.class_names),
               "model_input": list(classifier.input_shape), "data_input": list(dataset.image_shape),
-              "model_classes": list(classifier.class_names), **metrics(part.y, proba, dataset.class_names)}
+              "model_classes": list(classifier.class_names), "data_spec": data, "notes": notes,
+              **metrics(part.y, proba, dataset.class_names)}
     if isinstance(classifier, Ensemble):
         result["weights"] = weights
         result["members"] = []
@@ -83,7 +124,7 @@ def evaluate(model: str | Path | list, data: str = "synthetic", split: str = "te
     return result
 
 
-def confusion_target(model: str | Path | list, data: str, confusion: str | Path | None = None, split: str = "test",
+def confusion_target(model: str | Path | list, data: str | None, confusion: str | Path | None = None, split: str = "test",
                      force: bool = False) -> Path | None:
     """Where ``evaluate``'s confusion matrix PNG goes: ``confusion`` if given (checked by fer_zoo/outputs.py
     against the models and the data, before any work), else ``confusion_SPLIT.png`` in the run directory
@@ -96,6 +137,8 @@ def confusion_target(model: str | Path | list, data: str, confusion: str | Path 
         if len(models) == 1 and artifact_kind(models[0]) == "run":
             return models[0] / f"confusion_{split}.png"
         return None
+    if data is None:
+        data = default_data([str(m) for m in models])[0]
     return outputs.file(confusion, "--confusion", outputs.inputs(data=data, models=models), force)
 
 
