@@ -137,18 +137,20 @@ def bench_executor(name: str = "local", address: str | None = None, jobs: int = 
 
 def bench(patterns: str | Sequence[str] | None = None, *, all: bool = False, data: str = "", budget: str | None = None,
           seeds: int = 1, out: str | os.PathLike = "bench", epochs: int | None = None, batch_size: int | None = None,
-          precision: str = "", recipe: str | None = None, force: bool = False, strict: bool = False,
+          precision: str = "", recipe: str | None = None, subset: int | None = None, time_box: float | None = None,
+          force: bool = False, strict: bool = False,
           pretrained: bool = False, fine_tune: bool = False, ensemble: bool = False,
           track: str | Sequence[str] | None = None, track_uri: str | None = None, devices: int | str | None = None,
           executor: str = "local", address: str | None = None, jobs: int = 1,
           on_start: Callable[[list[str]], Callable[[dict], None] | None] | None = None) -> dict:
-    """Train and compare architectures on the same data, splits, seeds and budget; writes ``out``."""
+    """Train and compare architectures on the same data, splits, seeds and budget; writes ``out``. ``epochs``,
+    ``subset`` (training images) and ``time_box`` (seconds per row) override the budget's."""
     from fer_zoo.benchmark import bench as benchmark
     from fer_zoo.models.recipes import resolve
     from fer_zoo.benchmark import html as html_report
     from fer_zoo.training import parallel
 
-    benchmark.check_flags(budget, seeds, jobs, recipe)  # budget None: not given (an empty one is refused)
+    benchmark.check_flags(budget, seeds, jobs, recipe, subset, time_box)  # budget None: not given
     kinds = tuple(_kinds(track))
     device_count = parallel.parse(devices)
     if executor == "ray" and device_count == "all":  # a wrong pair of flags, whether or not Ray is installed
@@ -167,7 +169,7 @@ def bench(patterns: str | Sequence[str] | None = None, *, all: bool = False, dat
         data=data or benchmark.default_data(budget), budget=budget, seeds=seeds, epochs=epochs,
         batch_size=batch_size, precision=precision or benchmark.default_precision(), pretrained=pretrained,
         fine_tune=fine_tune, ensemble=ensemble, track=kinds, track_uri=track_uri, recipe=recipe,
-        devices=device_count)
+        devices=device_count, subset=subset, time_box=time_box)
     out = Path(out)
     result = benchmark.run_bench(names, config, out, force=force, on_event=on_event, executor=runner)
     files = [*benchmark.write_results(result, out), html_report.write(out)]

@@ -152,12 +152,14 @@ def test_a_row_that_never_trained_keeps_no_model(cli, tmp_path, install_plugin, 
     from dataclasses import replace
 
     from fer_zoo.benchmark import worker as bench_worker
-    from fer_zoo.benchmark.bench import BUDGETS, BenchConfig, RowSpec
+    from fer_zoo.benchmark.bench import BUDGETS, BenchConfig, RowSpec, effective_budget
     from fer_zoo.benchmark.executors import Bench
+    from fer_zoo.data import load_dataset
 
     install_plugin("acme-fer", tiny_plugin_source("tiny"))
     config = BenchConfig(data=DATA, budget="smoke", seeds=1, epochs=1, batch_size=35, precision="float32")
-    bench = Bench(config, replace(BUDGETS["smoke"], time_box=0.001), tmp_path, lambda event: None)
+    budget = effective_budget(BUDGETS["smoke"], config, load_dataset(DATA))  # as run_bench gives it to rows
+    bench = Bench(config, replace(budget, time_box=0.001), tmp_path, lambda event: None)
     run_dir = tmp_path / "tiny" / "seed0"
     row = bench_worker.run(bench.job(RowSpec("tiny"), 0, run_dir))
     assert row["status"] == "too slow" and "time box" in row["reason"] and row["epochs"] == 0
@@ -289,3 +291,45 @@ def test_every_view_takes_its_columns_from_the_one_table(tmp_path, monkeypatch):
         text = console.export_text()
         assert heading in text and cell in text, text
     assert "<th>batch seen</th>" in html.results_table([row])
+
+
+def test_time_box_subset_and_epochs_override_the_budget_and_are_recorded(cli, tmp_path, install_plugin,
+                                                                         tiny_plugin_source):
+    install_plugin("acme-fer", tiny_plugin_source("tiny"))
+    out = tmp_path / "bench"
+    result = cli("bench", "tiny", "--data", DATA, "--budget", "smoke", "--epochs", "5000", "--subset", "40",
+                 "--time-box", "12", "--batch-size", "8", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    run = out / "tiny" / "seed0"
+    config = json.loads((run / "config.json").read_text())
+    assert (config["time_box"], config["subset"], config["recipe"]["epochs"]) == (12, 40, 5000)
+    metrics = json.loads((run / "metrics.json").read_text())
+    # the time box, not the epochs, ended it: its recorded reason says so (time-boxed, or on a loaded machine
+    # too slow for one epoch in it)
+    assert metrics["epochs"] < 5000 and "the 12 s time box" in metrics["reason"]
+    assert metrics["time_boxed"] is True or metrics["status"] == "too slow"
+    environment = json.loads((out / "results.json").read_text())["environment"]
+    assert {k: environment["budget"][k] for k in ("epochs", "subset", "time_box")} == \
+        {"epochs": 5000, "subset": 40, "time_box": 12}
+    assert environment["budget_overrides"] == {"epochs": 5000, "subset": 40, "time_box": 12}
+    footer = " ".join(result.stdout.split())
+    assert "40 training images" in footer and "12 s of training per architecture (at most 5000 epochs)" in footer
+    assert "at most 20 epochs" not in footer and "2,000" not in footer
+
+
+def test_a_subset_larger_than_the_training_split_is_refused_but_the_budgets_own_means_all(cli, tmp_path):
+    from fer_zoo.benchmark.bench import BUDGETS, BenchConfig, effective_budget
+    from fer_zoo.data import load_dataset
+
+    dataset = load_dataset(DATA)
+    train = len(dataset.splits["train"])
+    bench = cli("bench", "lenet", "--data", DATA, "--subset", str(train + 1), "--out", str(tmp_path / "b"))
+    assert bench.exit_code == 2 and len(bench.stderr.strip().splitlines()) == 1
+    assert f"--subset {train + 1}: {DATA} has {train} training images" in bench.stderr
+    assert not (tmp_path / "b").exists()
+    trained = cli("train", "lenet", "--data", DATA, "--subset", str(train + 1), "--out", str(tmp_path / "r"))
+    assert trained.exit_code == 2 and f"--subset {train + 1}: {DATA} has {train} training images" in trained.stderr
+    assert not (tmp_path / "r").exists()
+    smoke = effective_budget(BUDGETS["smoke"], BenchConfig(DATA, "smoke", 1, None, None, "float32"), dataset)
+    assert smoke.subset == train and f"all {train} training images" in smoke.description
+    assert effective_budget(BUDGETS["quick"], BenchConfig(DATA, "quick", 1, 3, None, "float32"), dataset).epochs == 3

@@ -16,7 +16,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +74,14 @@ class BenchConfig:
     track_uri: str | None = None
     recipe: str | None = None  # every row's recipe (a name or a .toml file); None: each architecture's own
     devices: int | str = 1  # each row data parallel over this many devices, or "all" (fer_zoo.training.parallel)
+    subset: int | None = None  # each row's training images; None: the budget's
+    time_box: float | None = None  # seconds per row; None: the budget's
 
     def comparable(self) -> dict:
         """What must match for an earlier invocation's rows to be reused (where results go does not; a bench
-        written before --recipe or --devices existed matches one without them)."""
+        written before --recipe, --devices, --subset or --time-box existed matches one without them)."""
         return {k: v for k, v in asdict(self).items()
-                if k not in ("track", "track_uri") and not (k == "recipe" and v is None)
+                if k not in ("track", "track_uri") and not (k in ("recipe", "subset", "time_box") and v is None)
                 and not (k == "devices" and v == 1)}
 
 
@@ -139,11 +141,18 @@ MAX_SEEDS = 100
 MAX_JOBS = 64
 
 
-def check_flags(budget: str | None, seeds: int, jobs: int, recipe: str | None = None) -> None:
-    """The bench's own flags, before anything loads: ``budget`` None means not given."""
-    from fer_zoo.training.run_config import parse_recipe
+def check_flags(budget: str | None, seeds: int, jobs: int, recipe: str | None = None, subset: int | None = None,
+                time_box: float | None = None) -> None:
+    """The bench's own flags, before anything loads: ``budget`` None means not given (so do ``subset`` and
+    ``time_box``: the budget's then)."""
+    from fer_zoo import values
+    from fer_zoo.training.run_config import parse_recipe, setting
 
     parse_recipe(recipe)
+    if subset is not None:
+        values.integer(subset, "--subset", int(setting("subset").low))
+    if time_box is not None:
+        values.real(time_box, "--time-box", setting("time_box").low)
     if budget is not None and budget not in BUDGETS:
         raise FerZooError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
     if not 1 <= seeds <= MAX_SEEDS:
@@ -166,7 +175,46 @@ def select(patterns: list[str], all_: bool) -> list[str]:
 
 
 # How a setting left out of BenchConfig.comparable() reads in a message: what it means when absent.
-UNSET = {"recipe": "each row's default", "devices": "1"}
+UNSET = {"recipe": "each row's default", "devices": "1", "subset": "the budget's", "time_box": "the budget's"}
+
+
+def budget_text(budget: Budget) -> str:
+    """What a budget trains, in words, from its numbers: '500 training images, 150 val and test, 25 s of
+    training per architecture (at most 3 epochs)'."""
+    if budget.subset:
+        images = f"{budget.subset:,} training images, {budget.eval_subset or max(1, budget.subset // 4):,} val and test"
+    else:
+        images = "all the data"
+    if budget.time_box:
+        length = f"{budget.time_box:g} s of training per architecture" + (
+            f" (at most {budget.epochs} epochs)" if budget.epochs else "")
+    else:
+        length = f"{budget.epochs} epochs" if budget.epochs else "each architecture's full recipe"
+    return f"{images}, {length}"
+
+
+def effective_budget(budget: Budget, config: BenchConfig, dataset) -> Budget:
+    """The budget the rows train under, as results.json and the footer state it: ``--epochs``, ``--subset``
+    and ``--time-box`` over the budget's own, and the budget's subsets capped at the splits (smoke's 2,000 of a
+    smaller data set is all of it, and picks the same images). A ``--subset`` larger than the split is refused."""
+    data, train_images = config.data, len(dataset.splits["train"])
+    if config.subset is not None and config.subset > train_images:
+        raise FerZooError(f"--subset {config.subset}: {data} has {train_images} training images; give at most "
+                          f"{train_images}, or leave --subset out for the budget's")
+    given = {name: value for name, value in (("epochs", config.epochs), ("subset", config.subset),
+                                             ("time_box", config.time_box)) if value is not None}
+    subset = given.get("subset", min(budget.subset, train_images) if budget.subset else None)
+    eval_subset = budget.eval_subset
+    if subset and eval_subset:
+        eval_subset = min(eval_subset, max(len(dataset.splits[name]) for name in ("val", "test")))
+    effective = replace(budget, epochs=given.get("epochs", budget.epochs), subset=subset, eval_subset=eval_subset,
+                        time_box=given.get("time_box", budget.time_box))
+    why = [" ".join(f"--{name.replace('_', '-')} {value:g}" for name, value in given.items())] if given else []
+    if budget.subset and "subset" not in given and subset < budget.subset:
+        why.append(f"all {subset:,} training images: the budget's {budget.subset:,} are more than the data has")
+    if not why and effective == budget:
+        return budget
+    return replace(effective, description=budget_text(effective) + (f" ({'; '.join(why)})" if why else ""))
 
 
 def _setting(key: str, config: dict) -> str:
@@ -245,6 +293,7 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     outputs.folder(out, "--out", outputs.inputs(data=config.data, files=[config.recipe] if config.recipe else []))
     dataset = load_dataset(config.data)  # parse and cache once, before the workers
     dataset.require(purpose="a bench")  # once, before any row starts, rather than by every row in turn
+    budget = effective_budget(budget, config, dataset)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -279,6 +328,9 @@ def run_bench(names: list[str], config: BenchConfig, out: Path, force: bool = Fa
     env = {
         "device": info["device"], "cpu": environment.cpu_name(), "backend": info["backend"],
         "precision": config.precision, "budget": asdict(budget), "data": config.data,
+        # what the user gave over the budget's own (the budget above has them)
+        "budget_overrides": {k: v for k, v in (("epochs", config.epochs), ("subset", config.subset),
+                                               ("time_box", config.time_box)) if v is not None},
         "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "seeds": config.seeds,
         "versions": info["versions"], "date": time.strftime("%Y-%m-%d %H:%M"),
         "recipe": config.recipe,  # None: each architecture's own

@@ -38,10 +38,12 @@ class Bench:
         from fer_zoo.training.run_config import RunConfig
 
         config, budget = self.config, self.budget
+        # the user's --epochs, --subset and --time-box over the budget's own (run_bench's budget has them too)
         options = RunConfig(recipe=config.recipe, epochs=config.epochs or budget.epochs,
                             batch_size=batch_size if batch_size is not None else config.batch_size, seed=seed,
-                            precision=config.precision, subset=budget.subset, eval_subset=budget.eval_subset,
-                            time_box=budget.time_box, devices=config.devices,
+                            precision=config.precision, subset=config.subset or budget.subset,
+                            eval_subset=budget.eval_subset, time_box=config.time_box or budget.time_box,
+                            devices=config.devices,
                             init_from=spec.arch if spec.kind == "fine-tune" else None)
         return {"arch": spec.arch, "kind": spec.kind, "label": spec.label, "data": config.data,
                 "run_dir": str(run_dir), "seed": seed, "options": options.as_job(),

@@ -49,7 +49,7 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
 
 def build(bench_dir: str | Path) -> str:
     """The report's HTML for the bench in ``bench_dir``."""
-    from fer_zoo.benchmark.bench import BUDGETS, KINDS, RowSpec
+    from fer_zoo.benchmark.bench import KINDS, RowSpec
     from fer_zoo.training.rundir import read_history, read_json, seed_dir
     from fer_zoo.report.terminal import bench_subject
 
@@ -85,7 +85,7 @@ def build(bench_dir: str | Path) -> str:
              _reasons(rows), "<h2>Accuracy, size and speed</h2>", _scatter_plots(rows, subject),
              "<h2>Learning curves</h2>", _curves(histories, subject), "<h2>Confusion matrices (test)</h2>",
              _confusions(metrics, configs), "<h2>Test faces and each model's answer</h2>",
-             _faces(runs, env, BUDGETS)]
+             _faces(runs, env)]
     return (HEAD + f"<style>{STYLE}</style></head><body>{''.join(parts)}<script>{SORT_SCRIPT}</script></body></html>")
 
 
@@ -220,7 +220,7 @@ def _confusions(metrics: dict[str, dict], configs: dict[str, dict]) -> str:
     return "".join(figures) or "<p>No row was scored on a test split.</p>"
 
 
-def _faces(runs: dict[str, Path], env: dict, budgets: dict) -> str:
+def _faces(runs: dict[str, Path], env: dict) -> str:
     from PIL import Image
 
     from fer_zoo.data import load_dataset
@@ -235,9 +235,9 @@ def _faces(runs: dict[str, Path], env: dict, budgets: dict) -> str:
     if not answers:
         return "<p>No row saved test predictions.</p>"
     dataset = load_dataset(env["data"])
-    budget = budgets.get(env["budget"]["name"])
-    if budget is not None and budget.subset:
-        dataset = dataset.subset(budget.subset, 0, budget.eval_subset)
+    budget = env["budget"]  # as the rows trained under it: the budget's subset, or the user's --subset
+    if budget.get("subset"):
+        dataset = dataset.subset(budget["subset"], 0, budget.get("eval_subset"))
     test, names = dataset.splits["test"], dataset.class_names
     header = "<tr><th>face</th><th>label</th>" + "".join(f"<th>{_e(n)}</th>" for n in answers) + "</tr>"
     lines = []

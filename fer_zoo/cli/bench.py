@@ -45,8 +45,8 @@ def bench_command(
     """Train and compare architectures on the same data, splits, seeds and budget."""
     import fer_zoo
 
-    epochs, batch_size, precision, recipe, devices = (settings[name] for name in (
-        "epochs", "batch_size", "precision", "recipe", "devices"))
+    epochs, batch_size, precision, recipe, devices, subset, time_box = (settings[name] for name in (
+        "epochs", "batch_size", "precision", "recipe", "devices", "subset", "time_box"))
     from fer_zoo.report.terminal import BenchProgress, bench_table
 
     loaded_plugins()
@@ -64,7 +64,8 @@ def bench_command(
 
     try:
         result = fer_zoo.bench(patterns, all=all_, data=data, budget=budget, seeds=seeds, out=out, epochs=epochs,
-                               batch_size=batch_size, precision=precision, recipe=recipe, force=force, strict=strict,
+                               batch_size=batch_size, precision=precision, recipe=recipe, subset=subset,
+                               time_box=time_box, force=force, strict=strict,
                                pretrained=pretrained, fine_tune=fine_tune, ensemble=ensemble, track=track,
                                track_uri=track_uri, devices=devices, executor=executor, address=address, jobs=jobs,
                                on_start=started)
@@ -81,7 +82,8 @@ def bench_command(
 
 
 bench_command = command("bench")(with_settings(bench_command, [
-    "patterns", "all_", "data", "budget", "seeds", "out", ["epochs", "batch_size", "precision", "recipe"], "force",
+    "patterns", "all_", "data", "budget", "seeds", "out", ["epochs", "batch_size", "precision", "recipe", "subset", "time_box"],
+    "force",
     "strict", "wide", "pretrained", "fine_tune", "ensemble", "as_json", "track", "track_uri", ["devices"], "executor",
     "address", "jobs"], bench=True))
 

@@ -122,7 +122,9 @@ class RunConfig:
                                         "'backbone': all but the head.", parse=parse_freeze,
                                         stored=("a whole number", {"low": 0, "none": True, "default": None}))
     subset: int | None = _setting(None, "--subset", int, "Train on a seeded subset of N images (val and test N/4 "
-                                  "each).", low=1,
+                                  "each).", low=1, bench=True,
+                                  bench_help="Each row's training images (default: the budget's, smoke 2000; val "
+                                  "and test stay the budget's).",
                                   stored=("a whole number", {"low": 0, "none": True, "default": None}))
     # ... and of this many val and test images (default: a quarter of subset); bench budgets set it
     eval_subset: int | None = _setting(None, "--eval-subset", int, "With --subset: val and test images each "
@@ -130,7 +132,9 @@ class RunConfig:
                                        stored=("a whole number", {"low": 0, "none": True, "default": None}))
     # seconds for the whole run; training stops so that the box holds
     time_box: float | None = _setting(None, "--time-box", float, "Seconds for the whole run; training stops so it "
-                                      "holds.", low=1.0,
+                                      "holds.", low=1.0, bench=True,
+                                      bench_help="Seconds per row, training stopped so it holds (default: the "
+                                      "budget's, smoke 25).",
                                       stored=("a number", {"positive": True, "none": True, "default": None}))
     # checkpoint at most this often (and always after the last epoch): when, not what, is saved
     checkpoint_seconds: float = _setting(30.0, None, float, where=None, resume=False)
