@@ -25,7 +25,7 @@ def bench_dir(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("bench")
     plugins.reset()
-    trained = train("lenet", DATA, out / "lenet" / "seed0", TrainOptions(epochs=2, batch_size=32, subset=2000,
+    trained = train("lenet", DATA, out / "lenet" / "seed0", TrainOptions(epochs=2, batch_size=32, subset=140,
                                                                          eval_subset=150))
     m = trained.metrics
     rows = [
@@ -40,8 +40,8 @@ def bench_dir(tmp_path_factory):
     ]
     config = BenchConfig(data=DATA, budget="smoke", seeds=1, epochs=2, batch_size=32, precision="float32")
     environment = {**describe(), "cpu": "test cpu", "precision": "float32", "data": DATA, "dataset": "tiny faces",
-                   "budget": {"name": "smoke", "description": BUDGETS["smoke"].description}, "data_fingerprint": "x",
-                   "seeds": 1, "date": "2026-11-28"}
+                   "budget": {"name": "smoke", "description": BUDGETS["smoke"].description, "subset": 140,
+                              "eval_subset": 150}, "data_fingerprint": "x", "seeds": 1, "date": "2026-11-28"}
     (out / "bench.json").write_text(json.dumps(config.comparable()))
     write_results({"rows": rows, "runs": {}, "environment": environment}, out)
     html_report.write(out)

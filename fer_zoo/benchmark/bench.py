@@ -5,6 +5,9 @@ an out-of-memory kill or a NaN ends only its row; an executor decides where thos
 (fer_zoo.benchmark.executors: here, one or ``--jobs`` at a time; fer_zoo.benchmark.ray_executor: Ray tasks). Each row's
 epochs reach :func:`run_bench` as events for a progress display; rows are plain data, and
 fer_zoo.report.terminal draws them.
+
+Long because the bench's whole configuration reads best in one place: the budgets and how a user's
+--epochs, --subset and --time-box change them, the rows, their reuse across invocations, and the results.
 """
 
 from __future__ import annotations
