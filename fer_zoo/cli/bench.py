@@ -82,10 +82,9 @@ def bench_command(
 
 
 bench_command = command("bench")(with_settings(bench_command, [
-    "patterns", "all_", "data", "budget", "seeds", "out", ["epochs", "batch_size", "precision", "recipe", "subset", "time_box"],
-    "force",
-    "strict", "wide", "pretrained", "fine_tune", "ensemble", "as_json", "track", "track_uri", ["devices"], "executor",
-    "address", "jobs"], bench=True))
+    "patterns", "all_", "data", "budget", "seeds", "out",
+    ["epochs", "batch_size", "precision", "recipe", "subset", "time_box"], "force", "strict", "wide", "pretrained",
+    "fine_tune", "ensemble", "as_json", "track", "track_uri", ["devices"], "executor", "address", "jobs"], bench=True))
 
 
 @command("report")

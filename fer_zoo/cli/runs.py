@@ -61,8 +61,8 @@ def train_command(
 
 train_command = command("train")(with_settings(train_command, [
     "context", "arch", "data", "out", "resume", "force",
-    ["recipe", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "deterministic", "precision", "class_weights",
-     "label_smoothing", "early_stopping", "init_from"],
+    ["recipe", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "deterministic", "precision",
+     "class_weights", "label_smoothing", "early_stopping", "init_from"],
     "pretrained", ["freeze"], "unsafe", ["subset", "eval_subset", "time_box"], "quiet", "json_log", "track",
     "track_uri", ["devices"]]))
 

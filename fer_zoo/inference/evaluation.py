@@ -124,8 +124,8 @@ def evaluate(model: str | Path | list, data: str | None = None, split: str = "te
     return result
 
 
-def confusion_target(model: str | Path | list, data: str | None, confusion: str | Path | None = None, split: str = "test",
-                     force: bool = False) -> Path | None:
+def confusion_target(model: str | Path | list, data: str | None, confusion: str | Path | None = None,
+                     split: str = "test", force: bool = False) -> Path | None:
     """Where ``evaluate``'s confusion matrix PNG goes: ``confusion`` if given (checked by fer_zoo/outputs.py
     against the models and the data, before any work), else ``confusion_SPLIT.png`` in the run directory
     being evaluated (one model), else nowhere."""
