@@ -25,7 +25,7 @@ from fer_zoo.training import run_config
 
 # `fer-zoo --help` lists the commands in this order, whichever module registers them
 ORDER = ("list", "info", "plugins", "train", "evaluate", "export", "predict", "bench", "explain", "report",
-         "new-plugin", "datasets", "detectors", "data", "cache")
+         "serve", "new-plugin", "datasets", "detectors", "data", "cache")
 
 
 class _OneLineErrors(TyperGroup):
