@@ -335,3 +335,48 @@ def test_the_web_page_boxes_the_face_with_its_emotion(predictor, photo, tmp_path
             browser.quit()
     finally:
         server.stop()
+
+
+def test_the_command_stops_on_sigterm_after_the_request_in_flight(tiny_model_file, photo):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import repo_root
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root()), str(repo_root() / "plugins"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, "-m", "fer_zoo", "serve", str(tiny_model_file), "--port", "0",
+                                "--batch-wait-ms", "3000", "--max-batch", "64"], stderr=subprocess.PIPE, text=True,
+                               env=env)
+    try:
+        for line in process.stderr:
+            if match := re.search(r"serving .* on http://127\.0\.0\.1:(\d+) ", line):
+                break
+        else:
+            pytest.fail("the server never said it was serving")
+        port = int(match.group(1))
+
+        class Client(Served):  # the request helpers, pointed at the child's port
+            def __init__(self):
+                self.port, self.token = port, None
+
+        client = Client()
+        answer = []
+        thread = threading.Thread(target=lambda: answer.append(client.json("POST", "/v1/predict", photo)))
+        thread.start()
+        for _ in range(600):
+            if client.json("GET", "/v1/stats")[1]["requests"] == 1:
+                break
+            time.sleep(0.02)
+        assert not answer
+        process.send_signal(signal.SIGTERM)
+        thread.join(60)
+        rest = process.stderr.read()
+        assert process.wait(60) == 0
+    finally:
+        process.kill()
+    assert answer and answer[0][0] == 200 and len(answer[0][1]["images"][0]["faces"]) == 1
+    assert "stopped: 1 requests with faces, 1 faces in 1 model calls" in rest

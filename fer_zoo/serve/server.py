@@ -3,6 +3,7 @@ with uvicorn until SIGTERM or Ctrl-C, finish the requests in flight, stop the mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,7 +72,8 @@ def run(model: str | os.PathLike, options: ServeOptions | None = None, *, detect
         host, port = sock.getsockname()[:2]
         if on_ready is not None:
             on_ready(f"http://{f'[{host}]' if ':' in host else host}:{port}", predictor)
-        server.run(sockets=[sock])
+        with _quiet_signals():
+            server.run(sockets=[sock])
     finally:
         sock.close()
     return app.state.batcher.stats
@@ -90,3 +92,21 @@ def bind(host: str, port: int):
     except OSError as exc:
         raise FerZooError(f"--host {host} --port {port}: cannot listen there: {exc.strerror or exc}") from None
     return sock
+
+
+@contextlib.contextmanager
+def _quiet_signals():
+    """uvicorn stops gracefully on SIGTERM and Ctrl-C, then raises the signal again for the handler it found:
+    a no-op one here, so the run returns (and the CLI says what it served) instead of dying by the signal."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)
