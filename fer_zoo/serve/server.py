@@ -52,8 +52,6 @@ def run(model: str | os.PathLike, options: ServeOptions | None = None, *, detect
         on_ready: Callable[[str, object], None] | None = None) -> BatchStats:
     """Serve ``model`` (anything fer_zoo.Predictor takes) until SIGTERM or Ctrl-C; what the model thread
     did. ``on_ready(url, predictor)`` is called once the port is bound and the model loaded."""
-    import socket
-
     options = (options or ServeOptions()).checked()
     try:
         import uvicorn
