@@ -24,6 +24,7 @@ LAYERS = (
     ("inference", {"inference"}),
     ("deploy", {"deploy"}),
     ("benchmark", {"benchmark"}),
+    ("serve", {"serve"}),
     ("entry points", {"api", "cli", "__main__", "testing"}),
 )
 HEAVY = ("tensorflow", "keras", "jax", "torch", "cv2", "matplotlib", "onnxruntime", "tf2onnx", "ray")

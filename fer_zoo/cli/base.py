@@ -24,8 +24,8 @@ from fer_zoo.training import run_config
 
 
 # `fer-zoo --help` lists the commands in this order, whichever module registers them
-ORDER = ("list", "info", "plugins", "train", "reproduce", "evaluate", "export", "predict", "bench", "explain", "report",
-         "new-plugin", "datasets", "detectors", "data", "cache")
+ORDER = ("list", "info", "plugins", "recipes", "train", "reproduce", "evaluate", "export", "predict", "bench",
+         "explain", "report", "serve", "new-plugin", "datasets", "detectors", "data", "cache")
 
 
 class _OneLineErrors(TyperGroup):

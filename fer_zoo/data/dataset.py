@@ -182,12 +182,15 @@ _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
 def png_short(path) -> str | None:
     """What is missing from a PNG whose compressed data ends before its last row (Pillow fills the rest
     with black and says nothing, where a file cut mid-chunk fails): None for a complete file, or one
-    that is not a plain PNG (Pillow's own checks apply)."""
+    that is not a plain PNG (Pillow's own checks apply). ``path`` may also be the file's bytes."""
     import struct
     import zlib
 
-    with open(path, "rb") as f:
-        data = f.read()
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        data = bytes(path)
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         return None
     pos, idat, header = 8, [], None

@@ -210,19 +210,40 @@ def _resize(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.maximum(out, 0)
 
 
+def explainable(classifier, target: str | None = None):
+    """The Keras model to take gradients through, once ``classifier`` and ``target`` are known to allow it."""
+    model = classifier.keras_model
+    if model is None:
+        raise FerZooError(f"{classifier.source}: explain needs a Keras model (a run directory or a .keras file) "
+                          f"to take gradients through; this one runs under {classifier.runtime}")
+    if target is not None and target not in classifier.class_names:
+        raise FerZooError(f"--class {target}: the model's classes are {', '.join(classifier.class_names)}")
+    return model
+
+
+def explain_frame(classifier, frame, *, target: str | None = None, boxed: bool = True, layer: str | None = None,
+                  method: str = "layer-cam") -> list[Explanation]:
+    """Each face of one frame (fer_zoo.inference.predict.FaceFinder's) explained; ``boxed`` False: the whole
+    image was the face, so no box is reported."""
+    model = explainable(classifier, target)
+    if not frame.crops:
+        return []
+    names = list(classifier.class_names)
+    faces = np.stack(frame.crops)
+    heat, probs, used = grad_cam(model, faces, None if target is None else names.index(target), layer=layer,
+                                 method=method)
+    return [Explanation(frame.source, box if boxed else None, face.astype(np.uint8), names[int(p.argmax())],
+                        {n: float(v) for n, v in zip(names, p)}, target or names[int(p.argmax())], h, used)
+            for box, face, h, p in zip(frame.boxes, faces, heat, probs)]
+
+
 def explain(classifier, inputs: Iterable[str | os.PathLike], *, target: str | None = None,
             detector: str | None = "auto", margin: float = 0.1, layer: str | None = None,
             method: str = "layer-cam") -> tuple[list[Explanation], list[str]]:
     """Each face in each image file explained; also the files in which no face was found."""
     from fer_zoo.inference.predict import FaceFinder, expand_inputs, read_image
 
-    model = classifier.keras_model
-    if model is None:
-        raise FerZooError(f"{classifier.source}: explain needs a Keras model (a run directory or a .keras file) "
-                          f"to take gradients through; this one runs under {classifier.runtime}")
-    names = list(classifier.class_names)
-    if target is not None and target not in names:
-        raise FerZooError(f"--class {target}: the model's classes are {', '.join(names)}")
+    explainable(classifier, target)
     finder = FaceFinder(classifier.input_shape, detector, margin)
     explanations, faceless = [], []
     for path, _ in expand_inputs(inputs):
@@ -230,13 +251,8 @@ def explain(classifier, inputs: Iterable[str | os.PathLike], *, target: str | No
         if not frame.crops:
             faceless.append(str(path))
             continue
-        faces = np.stack(frame.crops)
-        heat, probs, used = grad_cam(model, faces, None if target is None else names.index(target), layer=layer,
-                                     method=method)
-        for box, face, h, p in zip(frame.boxes, faces, heat, probs):
-            explanations.append(Explanation(
-                str(path), None if detector is None else box, face.astype(np.uint8), names[int(p.argmax())],
-                {n: float(v) for n, v in zip(names, p)}, target or names[int(p.argmax())], h, used))
+        explanations += explain_frame(classifier, frame, target=target, boxed=detector is not None, layer=layer,
+                                      method=method)
     return explanations, faceless
 
 

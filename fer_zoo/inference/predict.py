@@ -101,23 +101,35 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]
     return found
 
 
+class ImageTooLarge(FerZooError):
+    """An image whose header claims more pixels than the limit (refused before its pixels are decoded)."""
+
+
 def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An image file as uint8, upright per its EXIF orientation: (H, W) for a greyscale file (FER2013
     style faces stay one channel), else RGB (H, W, 3)."""
+    regular_file(path)  # a named pipe would block Image.open forever
+    return decode_image(path, str(path), max_pixels, "; see --max-pixels")
+
+
+def decode_image(data: Path | bytes, name: str, max_pixels: int = MAX_PIXELS, hint: str = "") -> np.ndarray:
+    """What :func:`read_image` returns, from a file or its bytes (an upload), with the same checks: the
+    pixel count its header claims (:class:`ImageTooLarge`, before decoding), decompression bombs, a PNG cut
+    short, anything Pillow cannot read (:class:`FerZooError` naming ``name``)."""
+    import io
     import warnings
 
     from PIL import Image, ImageOps
 
-    regular_file(path)  # a named pipe would block Image.open forever
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as img:
                 width, height = img.size
                 if width * height > max_pixels:
-                    raise FerZooError(f"{path}: {width}x{height} pixels is over the limit of {max_pixels:,} "
-                                      f"(a decompression bomb?); see --max-pixels")
-                if short := png_short(path):
+                    raise ImageTooLarge(f"{name}: {width}x{height} pixels is over the limit of {max_pixels:,} "
+                                        f"(a decompression bomb?){hint}")
+                if short := png_short(data):
                     raise OSError(short)
                 if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation; exif_transpose copies even upright images
                     img = ImageOps.exif_transpose(img)
@@ -125,9 +137,9 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     except FerZooError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise FerZooError(f"{path}: refused, a possible decompression bomb ({one_line(exc, 120)})") from None
+        raise ImageTooLarge(f"{name}: refused, a possible decompression bomb ({one_line(exc, 120)})") from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise FerZooError(f"{path}: cannot read image: {one_line(exc, 160)}") from None
+        raise FerZooError(f"{name}: cannot read image: {one_line(exc, 160)}") from None
 
 
 def video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
@@ -194,16 +206,21 @@ def _detector(spec: str):
     return detect
 
 
+def crop_square(box: list[int], margin: float = DEFAULT_MARGIN) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the square a face crop covers in the image, before clipping at its border."""
+    x, y, w, h = box
+    side = max(w, h) * (1 + 2 * margin)
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    return x0, y0, x0 + int(round(side)), y0 + int(round(side))
+
+
 def crop_face(image: np.ndarray, box: list[int], margin: float = DEFAULT_MARGIN) -> np.ndarray:
     """The box grown by ``margin`` of its size on each side, clipped at the image border; a crop cut by the
     border is made square again by repeating its edge pixels, so the face keeps its proportions."""
     import cv2
 
-    x, y, w, h = box
-    side = max(w, h) * (1 + 2 * margin)
-    cx, cy = x + w / 2, y + h / 2
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    x1, y1 = x0 + int(round(side)), y0 + int(round(side))
+    x0, y0, x1, y1 = crop_square(box, margin)
     height, width = image.shape[:2]
     crop = image[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)]
     if crop.size == 0:

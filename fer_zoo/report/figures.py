@@ -364,3 +364,18 @@ def explanation_png(face, heat, path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
+
+
+def heat_overlay_png(heat) -> bytes:
+    """A heat map ``(H, W)`` in [0, 1] as a PNG to lay over the face: jet colours, opaque where the evidence is."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    h = np.clip(np.asarray(heat, np.float32), 0, 1)
+    rgb = [np.clip(1.5 - np.abs(4 * h - k), 0, 1) for k in (3, 2, 1)]  # jet: blue, cyan, yellow, red
+    rgba = np.stack([*rgb, 0.15 + 0.55 * h], axis=-1)
+    out = io.BytesIO()
+    Image.fromarray((rgba * 255).round().astype(np.uint8), mode="RGBA").save(out, format="PNG")
+    return out.getvalue()

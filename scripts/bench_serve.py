@@ -1,0 +1,174 @@
+"""Load test of `fer-zoo serve`: N concurrent clients x M requests of real photos against the server (its
+own process, started here through the CLI on a loopback port), against the same photos through
+fer_zoo.Predictor in a loop. Prints throughput, p50/p99 latency, errors and 5xx counted, and the server's
+resident memory before and after the run.
+
+    python scripts/bench_serve.py mini_xception --clients 16 --requests 125    # 2,000 requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def photos() -> list[bytes]:
+    """The astronaut (skimage, no download) as JPEG at three sizes, mirrored or not: one face each."""
+    from PIL import Image
+    from skimage import data
+
+    base = Image.fromarray(data.astronaut())
+    out = []
+    for side in (512, 384, 640):
+        for mirror in (False, True):
+            img = base.resize((side, side))
+            img = img.transpose(Image.FLIP_LEFT_RIGHT) if mirror else img
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=90)
+            out.append(buf.getvalue())
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(connection: http.client.HTTPConnection, body: bytes) -> int:
+    connection.request("POST", "/v1/predict", body=body, headers={"Content-Type": "image/jpeg"})
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def load(port: int, images: list[bytes], clients: int, requests: int):
+    latencies, statuses, errors = [], [], []
+    lock = threading.Lock()
+
+    def client(index: int):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for i in range(requests):
+            body = images[(index + i) % len(images)]
+            start = time.perf_counter()
+            try:
+                status = post(connection, body)
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    errors.append(repr(exc))
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - start)
+                statuses.append(status)
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, np.array(latencies), statuses, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="anything fer_zoo.Predictor takes (mini_xception: the plugin's weights)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=125, help="per client")
+    parser.add_argument("--sequential", type=int, default=200, help="photos through Predictor in a loop")
+    parser.add_argument("--detector", default="auto")
+    parser.add_argument("--serve-args", default="", help="more `fer-zoo serve` flags, e.g. '--workers 2'")
+    args = parser.parse_args()
+    images = photos()
+
+    import fer_zoo
+
+    predictor = fer_zoo.Predictor(args.model, detector=args.detector)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, body in enumerate(images):
+            paths.append(Path(tmp) / f"photo{i}.jpg")
+            paths[-1].write_bytes(body)
+        for path in paths:  # warm-up
+            predictor(path)
+        seq = []
+        start = time.perf_counter()
+        for i in range(args.sequential):
+            t0 = time.perf_counter()
+            predictor(paths[i % len(paths)])
+            seq.append(time.perf_counter() - t0)
+        sequential_seconds = time.perf_counter() - start
+    seq = np.array(seq)
+
+    port = free_port()
+    command = [sys.executable, "-m", "fer_zoo", "serve", args.model, "--port", str(port), "--detector",
+               args.detector, *args.serve_args.split()]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(1200):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/readyz")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not come up")
+        load(port, images, 4, 5)  # warm-up: ONNX sessions, the detector in each worker thread
+        before = rss_mb(server.pid)
+        seconds, latencies, statuses, errors = load(port, images, args.clients, args.requests)
+        after = rss_mb(server.pid)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/v1/stats")
+        stats = json.loads(connection.getresponse().read())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=120)
+    total = args.clients * args.requests
+    served = len(statuses)
+    result = {
+        "model": args.model, "runtime": predictor.runtime, "detector": predictor.detector,
+        "requests": total, "clients": args.clients, "errors": len(errors) + sum(s != 200 for s in statuses),
+        "5xx": sum(s >= 500 for s in statuses), "connection_errors": len(errors),
+        "server_photos_per_s": round(served / seconds, 1),
+        "sequential_photos_per_s": round(args.sequential / sequential_seconds, 1),
+        "speedup": round((served / seconds) / (args.sequential / sequential_seconds), 2),
+        "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 1),
+        "latency_ms_p99": round(1000 * float(np.percentile(latencies, 99)), 1),
+        "sequential_ms_p50": round(1000 * float(np.percentile(seq, 50)), 1),
+        "server_rss_mb_before": round(before, 1), "server_rss_mb_after": round(after, 1),
+        "rss_growth_mb": round(after - before, 1), "model_calls": stats["batches"], "faces": stats["faces"],
+        "largest_batch": stats["largest"], "server_exit": server.returncode, "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result, indent=2))
+    if errors:
+        print("first errors:", errors[:3], file=sys.stderr)
+    print(stderr.strip().splitlines()[-1] if stderr.strip() else "", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
