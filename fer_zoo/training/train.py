@@ -340,9 +340,10 @@ def _fit_here(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, save
         run.precise_bn = pipeline.PreciseBatchNorm(run.inference, train_split.x, precise_images, options.seed)
         guard = EpochEnd(run, reporter)
         extra = []
-        if recipe.plateau_factor:
-            extra.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=recipe.plateau_factor,
-                                                           patience=recipe.plateau_patience, mode="max"))
+        if recipe.schedule != "constant" or recipe.warmup_epochs:
+            from fer_zoo.training.callbacks import LearningRate
+
+            extra.append(LearningRate(run))
         if options.early_stopping:
             extra.append(keras.callbacks.EarlyStopping("val_accuracy", patience=options.early_stopping, mode="max"))
         too_slow = None

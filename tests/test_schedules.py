@@ -1,0 +1,121 @@
+"""The training-side recipe vocabulary: schedules, warm-up, Nesterov, the TOML checks."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from fer_zoo.errors import FerZooError
+from fer_zoo.models.recipes import RECIPES, Recipe, learning_rate_at, load_recipe_file, make_optimizer
+
+BASE = Recipe("t", "sgd", 0.1, 8, 10, momentum=0.9)
+
+
+def test_cosine_with_warmup_rates():
+    r = replace(BASE, schedule="cosine", warmup_epochs=2, min_learning_rate=0.01)
+    rates = [learning_rate_at(r, e) for e in range(10)]
+    assert rates[0] == pytest.approx(0.1 / 3) and rates[1] == pytest.approx(0.2 / 3)
+    assert rates[2] == pytest.approx(0.1)
+    assert rates[6] == pytest.approx(0.01 + 0.09 * (1 + math.cos(math.pi * 4 / 8)) / 2)
+
+
+def test_step_rates():
+    r = replace(BASE, schedule="step", step_epochs=3, step_factor=0.5)
+    assert [learning_rate_at(r, e) for e in (0, 2, 3, 6, 9)] == pytest.approx([0.1, 0.1, 0.05, 0.025, 0.0125])
+
+
+def test_constant_is_constant():
+    assert {learning_rate_at(BASE, e) for e in range(10)} == {0.1}
+
+
+@pytest.mark.parametrize("monitor, values, reduced_at", [
+    ("val_accuracy", [0.5, 0.6, 0.6, 0.6, 0.7], 4),  # two epochs without a higher accuracy
+    ("val_loss", [1.0, 0.9, 0.9, 0.9, 0.8], 4),  # two epochs without a lower loss
+])
+def test_plateau_follows_its_monitor(monitor, values, reduced_at):
+    r = replace(BASE, schedule="plateau", plateau_factor=0.5, plateau_patience=2, plateau_monitor=monitor)
+    rates = [learning_rate_at(r, e, values) for e in range(6)]
+    assert rates[:reduced_at] == [pytest.approx(0.1)] * reduced_at
+    assert rates[reduced_at] == pytest.approx(0.05)
+    # the other monitor's reading of the same numbers differs
+    other = replace(r, plateau_monitor="val_loss" if monitor == "val_accuracy" else "val_accuracy")
+    assert [learning_rate_at(other, e, values) for e in range(6)] != rates
+
+
+def test_plateau_matches_keras_reduce_lr_on_plateau():
+    import keras
+
+    values = [0.3, 0.35, 0.35, 0.34, 0.36, 0.36, 0.36, 0.36, 0.2, 0.2]
+    r = replace(BASE, schedule="plateau", plateau_factor=0.75, plateau_patience=2)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    callback = keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.75, patience=2, mode="max")
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, value in enumerate(values):
+        ours = learning_rate_at(r, epoch, values)
+        assert ours == float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        callback.on_epoch_end(epoch, {"val_accuracy": value})
+
+
+def test_nesterov_changes_the_sgd_step():
+    import keras
+
+    def step(nesterov):
+        w = keras.Variable(np.array([1.0], np.float32))
+        opt = make_optimizer(replace(BASE, nesterov=nesterov, learning_rate=0.1))
+        for _ in range(2):
+            opt.apply([keras.ops.convert_to_tensor(np.array([1.0], np.float32))], [w])
+        return float(keras.ops.convert_to_numpy(w)[0])
+
+    # Keras' SGD: v = m*v - lr*g; plain w += v; Nesterov w += m*v - lr*g
+    assert step(False) == pytest.approx(1 - 0.1 - (0.1 + 0.09))
+    # Nesterov: 1 - 0.9*0.1 - 0.1 = 0.81, then 0.81 - 0.9*0.19 - 0.1
+    assert step(True) == pytest.approx(0.539)
+
+
+def test_builtins_keep_todays_behaviour():
+    assert RECIPES["modern"].nesterov and RECIPES["modern"].schedule == "plateau"
+    assert RECIPES["stable"].schedule == RECIPES["adam"].schedule == "plateau"
+    assert RECIPES["seed"].schedule == "constant" and not RECIPES["seed"].nesterov
+
+
+def test_old_config_derives_the_implicit_values():
+    old = RECIPES["modern"].as_dict()
+    for key in ("nesterov", "schedule", "plateau_monitor", "warmup_epochs"):
+        old.pop(key)
+    assert Recipe.from_dict(old) == RECIPES["modern"]
+    seed = RECIPES["seed"].as_dict()
+    seed.pop("nesterov"), seed.pop("schedule")
+    assert Recipe.from_dict(seed) == RECIPES["seed"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ('schedule = "linear"', "schedule must be one of constant, plateau, cosine, step"),
+    ('plateau_monitor = "loss"', "plateau_monitor must be one of val_accuracy, val_loss"),
+    ("warmup_epochs = -1", "warmup_epochs must be an integer"),
+    ("step_factor = 1.5", "step_factor must be a finite number in (0, 1)"),
+    ("nesterov = 1", "nesterov must be bool"),
+    ('optimizer = "adamw"\nweight_decay_kind = "coupled"', "coupled contradicts adamw"),
+    ("mix_probability = 2.0", "mix_probability must be a finite number in [0, 1]"),
+])
+def test_toml_refusals_name_the_key(tmp_path, line, message):
+    from fer_zoo.models.recipes import resolve
+
+    path = tmp_path / "mine.toml"
+    path.write_text(f'base = "seed"\n{line}\n')
+    with pytest.raises(FerZooError) as caught:
+        resolve(None, str(path))
+    text = str(caught.value)
+    assert message in text and "\n" not in text
+
+
+def test_toml_takes_the_new_fields(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "modern"\nschedule = "cosine"\nwarmup_epochs = 5\nmin_learning_rate = 0\n'
+                    'plateau_monitor = "val_loss"\nnesterov = false\n')
+    recipe, _ = load_recipe_file(path, "seed")
+    assert (recipe.schedule, recipe.warmup_epochs, recipe.plateau_monitor, recipe.nesterov) == (
+        "cosine", 5, "val_loss", False)
+    assert isinstance(recipe.min_learning_rate, float)
