@@ -119,3 +119,40 @@ def test_toml_takes_the_new_fields(tmp_path):
     assert (recipe.schedule, recipe.warmup_epochs, recipe.plateau_monitor, recipe.nesterov) == (
         "cosine", 5, "val_loss", False)
     assert isinstance(recipe.min_learning_rate, float)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_coupled_and_decoupled_weight_decay(optimizer, tmp_path):
+    import keras
+
+    def step(kind, wd=0.1):
+        w = keras.Variable(np.array([2.0], np.float32))
+        opt = make_optimizer(replace(BASE, optimizer=optimizer, momentum=0.9 if optimizer == "sgd" else 0.0,
+                                     weight_decay=wd, weight_decay_kind=kind, learning_rate=0.1))
+        for _ in range(2):
+            opt.apply([keras.ops.convert_to_tensor(np.array([1.0], np.float32))], [w])
+        return float(keras.ops.convert_to_numpy(w)[0]), opt
+
+    if optimizer == "sgd":
+        # coupled (PyTorch's SGD, no Nesterov): g' = g + wd*w; v = m*v - lr*g'; w += v
+        w, v = 2.0, 0.0
+        for _ in range(2):
+            v = 0.9 * v - 0.1 * (1.0 + 0.1 * w)
+            w += v
+        assert step("coupled")[0] == pytest.approx(w, rel=1e-6)
+        # decoupled (Keras): w -= lr*wd*w, then the momentum step on the bare gradient
+        w, v = 2.0, 0.0
+        for _ in range(2):
+            w -= 0.1 * 0.1 * w
+            v = 0.9 * v - 0.1
+            w += v
+        assert step("decoupled")[0] == pytest.approx(w, rel=1e-6)
+    else:
+        # Adam's first step moves by about lr whatever the gradient's scale; coupled decay changes the
+        # gradient (1.2 instead of 1), so only decoupled decay shrinks w by lr*wd*w on top
+        assert step("coupled")[0] == pytest.approx(2.0 - 0.2, abs=1e-4)
+        assert step("decoupled")[0] == pytest.approx(2.0 * 0.99 - 0.1 - (2.0 * 0.99 - 0.1) * 0.01 - 0.1, abs=1e-4)
+    # a checkpoint's optimizer comes back with its decay
+    _, opt = step("coupled")
+    again = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert type(again) is type(opt) and again.l2 == pytest.approx(0.1)

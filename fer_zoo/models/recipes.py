@@ -167,6 +167,13 @@ def make_optimizer(recipe: Recipe):
     import keras
 
     clip = {"global_clipnorm": recipe.gradient_clip} if recipe.gradient_clip else {}
+    if recipe.weight_decay_kind == "coupled" and recipe.weight_decay:  # L2 in the gradient (check refuses adamw)
+        from fer_zoo.models.pipeline import CoupledAdam, CoupledSGD
+
+        if recipe.optimizer == "adam":
+            return CoupledAdam(recipe.learning_rate, l2=recipe.weight_decay, **clip)
+        return CoupledSGD(recipe.learning_rate, momentum=recipe.momentum, nesterov=recipe.nesterov,
+                          l2=recipe.weight_decay, **clip)
     if recipe.optimizer == "adam":
         return keras.optimizers.Adam(recipe.learning_rate, weight_decay=recipe.weight_decay or None, **clip)
     if recipe.optimizer == "adamw":
