@@ -435,6 +435,6 @@ def test_history_holds_the_scheduled_learning_rate(cli, tmp_path):
                  "--recipe", str(recipe_file), "--out", str(out), "--quiet")
     assert result.exit_code == 0, result.output
     recipe = Recipe.from_dict(json.loads((out / "config.json").read_text())["recipe"])
-    rates = [r["learning_rate"] for r in history(out)]
+    rates = [float(r["learning_rate"]) for r in history(out)]
     assert rates == [pytest.approx(learning_rate_at(recipe, e), rel=1e-6) for e in range(3)]
     assert rates[0] < rates[1] > rates[2]  # warm-up, then cosine decay
