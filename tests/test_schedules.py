@@ -156,3 +156,65 @@ def test_coupled_and_decoupled_weight_decay(optimizer, tmp_path):
     _, opt = step("coupled")
     again = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
     assert type(again) is type(opt) and again.l2 == pytest.approx(0.1)
+
+
+def _batch():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (8, 6, 6, 1)).astype(np.uint8)
+    y = np.eye(4, dtype=np.float32)[np.arange(8) % 4]
+    return x, y
+
+
+def test_mixup_blends_pairs_with_a_beta_lambda():
+    from fer_zoo.models.pipeline import mix_batch
+
+    x, y = _batch()
+    mixed, targets, _ = mix_batch(x, y, None, np.random.default_rng([1, 2]), 0.4, 0.0)
+    rng = np.random.default_rng([1, 2])
+    rng.random()
+    lam = rng.beta(0.4, 0.4)
+    other = rng.permutation(8)
+    np.testing.assert_allclose(mixed, lam * x + (1 - lam) * x[other].astype(np.float32), rtol=1e-5)
+    np.testing.assert_allclose(targets, lam * y + (1 - lam) * y[other], rtol=1e-5)
+    assert not np.array_equal(mixed, x)
+
+
+def test_cutmix_box_area_is_the_label_weight():
+    from fer_zoo.models.pipeline import mix_batch
+
+    x, y = _batch()
+    boxes = 0
+    for seed in range(8):
+        mixed, targets, _ = mix_batch(x, y, None, np.random.default_rng([seed]), 0.0, 1.0)
+        rng = np.random.default_rng([seed])
+        rng.random(), rng.beta(1.0, 1.0)
+        other = rng.permutation(8)
+        rows, cols = np.nonzero(np.any(mixed != x, axis=(0, 3)))
+        if rows.size == 0:
+            continue
+        boxes += 1
+        top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        np.testing.assert_array_equal(mixed[:, top:bottom, left:right], x[other, top:bottom, left:right])
+        area = (bottom - top) * (right - left) / 36
+        np.testing.assert_allclose(targets, (1 - area) * y + area * y[other], rtol=1e-6)
+    assert boxes >= 4
+
+
+def test_batches_mix_again_the_same_and_not_at_probability_zero():
+    from fer_zoo.models.pipeline import Batches
+
+    x, y = _batch()
+    batches = Batches(x, y, 4, seed=3, mixup=1.0)
+    batches.set_epoch(2)
+    first = batches[1]
+    again = Batches(x, y, 4, seed=3, mixup=1.0)
+    again.set_epoch(2)
+    np.testing.assert_array_equal(again[1][0], first[0])
+    np.testing.assert_array_equal(again[1][1], first[1])
+    plain = Batches(x, y, 4, seed=3)
+    plain.set_epoch(2)
+    assert not np.array_equal(plain[1][1], first[1])
+    never = Batches(x, y, 4, seed=3, mixup=1.0, mix_probability=0.0)
+    never.set_epoch(2)
+    np.testing.assert_array_equal(never[1][0], plain[1][0])
+    np.testing.assert_array_equal(never[1][1], plain[1][1])

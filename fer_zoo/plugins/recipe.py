@@ -142,7 +142,4 @@ def check(recipe: Recipe, label: str = "recipe") -> Recipe:
     if recipe.optimizer == "adamw" and recipe.weight_decay_kind == "coupled":
         raise FerZooError(f"{label} weight_decay_kind: coupled contradicts adamw (its decay is decoupled); "
                                  f"use adam with coupled decay, or decoupled")
-    # not built yet: refused rather than trained as something else
-    if recipe.mixup or recipe.cutmix:
-        raise FerZooError(f"{label} mixup/cutmix: not implemented yet; leave them at 0")
     return replace(recipe, **numbers, augment=replace(recipe.augment, **augment))
