@@ -438,3 +438,16 @@ def test_history_holds_the_scheduled_learning_rate(cli, tmp_path):
     rates = [float(r["learning_rate"]) for r in history(out)]
     assert rates == [pytest.approx(learning_rate_at(recipe, e), rel=1e-6) for e in range(3)]
     assert rates[0] < rates[1] > rates[2]  # warm-up, then cosine decay
+
+
+def test_mixed_batches_train_with_soft_targets(cli, tmp_path):
+    recipe_file = tmp_path / "mix.toml"
+    recipe_file.write_text('base = "modern"\nmixup = 0.4\ncutmix = 1.0\nmix_probability = 0.5\n'
+                           'weight_decay_kind = "coupled"\nlabel_smoothing = 0.1\n')
+    out = tmp_path / "mix"
+    result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "2", "--batch-size", "32", "--no-augment",
+                 "--recipe", str(recipe_file), "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    recipe = json.loads((out / "config.json").read_text())["recipe"]
+    assert (recipe["mixup"], recipe["cutmix"], recipe["weight_decay_kind"]) == (0.4, 1.0, "coupled")
+    assert [int(r["epoch"]) for r in history(out)] == [1, 2]

@@ -168,7 +168,7 @@ def make_optimizer(recipe: Recipe):
 
     clip = {"global_clipnorm": recipe.gradient_clip} if recipe.gradient_clip else {}
     if recipe.weight_decay_kind == "coupled" and recipe.weight_decay:  # L2 in the gradient (check refuses adamw)
-        from fer_zoo.models.pipeline import CoupledAdam, CoupledSGD
+        from fer_zoo.models.optimizers import CoupledAdam, CoupledSGD
 
         if recipe.optimizer == "adam":
             return CoupledAdam(recipe.learning_rate, l2=recipe.weight_decay, **clip)
