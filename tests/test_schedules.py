@@ -218,3 +218,17 @@ def test_batches_mix_again_the_same_and_not_at_probability_zero():
     never.set_epoch(2)
     np.testing.assert_array_equal(never[1][0], plain[1][0])
     np.testing.assert_array_equal(never[1][1], plain[1][1])
+
+
+def test_a_checkpoint_keeps_its_coupled_decay(tmp_path):
+    import keras
+
+    from fer_zoo.training.saved import load_model
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(make_optimizer(replace(RECIPES["modern"], weight_decay_kind="coupled")), "categorical_crossentropy")
+    model.fit(np.ones((4, 3)), np.eye(2)[[0, 1, 0, 1]], verbose=0)
+    model.save(tmp_path / "last.keras")
+    back = load_model(tmp_path / "last.keras", compile=True).optimizer
+    assert (type(back).__name__, back.l2, back.nesterov, int(keras.ops.convert_to_numpy(back.iterations))) == (
+        "CoupledSGD", pytest.approx(1e-4), True, 1)
