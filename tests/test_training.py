@@ -423,3 +423,31 @@ def test_what_a_run_writes_with_every_option_set_reads_back_through_the_checks(t
                "checkpoint": "last-0000.keras", "best": "best-0000.keras"}
     (run / "state.json").write_text(json.dumps(nothing))
     assert rundir.load_run(run).state == nothing and rundir.unfinished(run)
+
+
+def test_history_holds_the_scheduled_learning_rate(cli, tmp_path):
+    from fer_zoo.models.recipes import Recipe, learning_rate_at
+
+    recipe_file = tmp_path / "cosine.toml"
+    recipe_file.write_text('base = "seed"\nschedule = "cosine"\nwarmup_epochs = 1\nmin_learning_rate = 0.001\n')
+    out = tmp_path / "cosine"
+    result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "3", "--batch-size", "32", "--no-augment",
+                 "--recipe", str(recipe_file), "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    recipe = Recipe.from_dict(json.loads((out / "config.json").read_text())["recipe"])
+    rates = [float(r["learning_rate"]) for r in history(out)]
+    assert rates == [pytest.approx(learning_rate_at(recipe, e), rel=1e-6) for e in range(3)]
+    assert rates[0] < rates[1] > rates[2]  # warm-up, then cosine decay
+
+
+def test_mixed_batches_train_with_soft_targets(cli, tmp_path):
+    recipe_file = tmp_path / "mix.toml"
+    recipe_file.write_text('base = "modern"\nmixup = 0.4\ncutmix = 1.0\nmix_probability = 0.5\n'
+                           'weight_decay_kind = "coupled"\nlabel_smoothing = 0.1\n')
+    out = tmp_path / "mix"
+    result = cli("train", "lenet", "--data", TINY_DATA, "--epochs", "2", "--batch-size", "32", "--no-augment",
+                 "--recipe", str(recipe_file), "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    recipe = json.loads((out / "config.json").read_text())["recipe"]
+    assert (recipe["mixup"], recipe["cutmix"], recipe["weight_decay_kind"]) == (0.4, 1.0, "coupled")
+    assert [int(r["epoch"]) for r in history(out)] == [1, 2]

@@ -22,6 +22,7 @@ import numpy as np
 from keras import layers, ops
 
 from fer_zoo.errors import FerZooError
+from fer_zoo.models.optimizers import CoupledAdam, CoupledSGD  # noqa: F401  (registered for saved models)
 from fer_zoo.models.recipes import Augment, Recipe, make_optimizer
 from fer_zoo.plugins.registry import Architecture
 
@@ -159,7 +160,7 @@ def inference_part(model, arch_name: str):
 
 
 def compile_for(model, recipe: Recipe, soft_labels: bool) -> None:
-    if soft_labels or recipe.label_smoothing:
+    if soft_labels or recipe.label_smoothing or recipe.mixup or recipe.cutmix:  # mixed targets are soft
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
         accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
     else:
@@ -176,8 +177,10 @@ class Batches(keras.utils.PyDataset):
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                 sample_weight: np.ndarray | None = None, multiple_of: int = 1):
+                 sample_weight: np.ndarray | None = None, multiple_of: int = 1, mixup: float = 0.0,
+                 cutmix: float = 0.0, mix_probability: float = 1.0):
         super().__init__()
+        self.mixup, self.cutmix, self.mix_probability = mixup, cutmix, mix_probability
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.batch_size = max(1, min(batch_size, len(x)))
         if multiple_of > 1:  # data parallel: an equal share for each device
@@ -188,6 +191,7 @@ class Batches(keras.utils.PyDataset):
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
         self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
     def __len__(self) -> int:
@@ -195,9 +199,42 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         picked = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        if self.sample_weight is None:
-            return self.x[picked], self.y[picked]
-        return self.x[picked], self.y[picked], self.sample_weight[picked]
+        x, y = self.x[picked], self.y[picked]
+        weight = None if self.sample_weight is None else self.sample_weight[picked]
+        if self.mixup or self.cutmix:  # y is one-hot here (train.py); the draws come from (seed, epoch, batch)
+            rng = np.random.default_rng([self.seed, self.epoch, index, 4099])
+            x, y, weight = mix_batch(x, y, weight, rng, self.mixup, self.cutmix, self.mix_probability)
+        return (x, y) if weight is None else (x, y, weight)
+
+
+def mix_batch(x: np.ndarray, y: np.ndarray, weight, rng: np.random.Generator, mixup: float, cutmix: float,
+              probability: float = 1.0):
+    """A batch mixed with a permutation of itself: with ``probability``, mixup (Zhang et al. 2018: images and
+    targets blended by lambda ~ Beta(mixup, mixup)) or cutmix (Yun et al. 2019: a box of the other image,
+    of area 1 - lambda with lambda ~ Beta(cutmix, cutmix), pasted in; targets weighted by the box's
+    actual area); both on, each mixed batch picks one at random. Images come back float32 either way."""
+    x = x.astype(np.float32)
+    if not rng.random() < probability:
+        return x, y, weight
+    use_cutmix = bool(cutmix) and (not mixup or rng.random() < 0.5)
+    alpha = cutmix if use_cutmix else mixup
+    lam = float(rng.beta(alpha, alpha))
+    other = rng.permutation(len(x))
+    if use_cutmix:
+        height, width = x.shape[1], x.shape[2]
+        cut_h, cut_w = int(round(height * math.sqrt(1 - lam))), int(round(width * math.sqrt(1 - lam)))
+        cy, cx = int(rng.integers(height)), int(rng.integers(width))
+        top, bottom = max(cy - cut_h // 2, 0), min(cy + cut_h - cut_h // 2, height)
+        left, right = max(cx - cut_w // 2, 0), min(cx + cut_w - cut_w // 2, width)
+        x = x.copy()
+        x[:, top:bottom, left:right] = x[other, top:bottom, left:right]
+        lam = 1 - (bottom - top) * (right - left) / (height * width)
+    else:
+        x = lam * x + (1 - lam) * x[other]
+    y = (lam * y + (1 - lam) * y[other]).astype(np.float32)
+    if weight is not None:
+        weight = lam * weight + (1 - lam) * weight[other]
+    return x, y, weight
 
 
 def padded(x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -267,3 +304,4 @@ class PreciseBatchNorm:
         finally:
             for layer, momentum in zip(self.layers, momenta):
                 layer.momentum = momentum
+

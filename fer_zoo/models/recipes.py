@@ -23,7 +23,7 @@ SEED_AUGMENT = Augment(shift=0.1, zoom=0.1, rotation_degrees=10, shear=0.1, flip
 # which the seed recipe collapsed to a constant prediction in the first epoch, and today's AlexNet-48
 # learns under at half the pace (docs/architectures.md).
 STABLE = Recipe("stable", "adam", 3e-4, 128, 450, SEED_AUGMENT, gradient_clip=1.0, plateau_factor=0.5,
-                plateau_patience=5)
+                plateau_patience=5, schedule="plateau")
 
 RECIPES = {
     # The seed paper, §2.3: Adam lr 0.01, sparse categorical cross-entropy, batch 256, 450 epochs, and
@@ -38,7 +38,8 @@ RECIPES = {
     # What the strongest single FER2013 nets use (Khaireddin & Chen 2021 and peers).
     "modern": Recipe("modern", "sgd", 0.01, 64, 300,
                      Augment(shift=0.1, zoom=0.1, rotation_degrees=10, flip=True, erasing=0.5),
-                     momentum=0.9, weight_decay=1e-4, plateau_factor=0.75, plateau_patience=5),
+                     momentum=0.9, weight_decay=1e-4, plateau_factor=0.75, plateau_patience=5, nesterov=True,
+                     schedule="plateau"),
 }
 
 
@@ -70,6 +71,8 @@ def load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
         raise FerZooError(f"--recipe {path}: [augment] must be a table")
     _check_types(path, table, recipe, skip={"name", "augment"})
     _check_types(path, augment, recipe.augment, prefix="augment.")
+    if table.get("plateau_factor") and "schedule" not in table:  # what plateau_factor alone always meant
+        table["schedule"] = "plateau"
     where = f"--recipe {path}: "
     table = {k: checked(k, v, f"{where}{k}") for k, v in table.items()}
     augment = {k: checked(f"augment.{k}", v, f"{where}augment.{k}") for k, v in augment.items()}
@@ -127,13 +130,53 @@ def resolve_with_origin(arch_recipe: str | None, recipe: str | None = None, *, p
     return check(chosen, f"--recipe {name}"), origin
 
 
+def learning_rate_at(recipe: Recipe, epoch: int, monitored=()) -> float:
+    """The learning rate of epoch ``epoch`` (0-based) under ``recipe``'s schedule; ``monitored`` holds the
+    plateau monitor's value after each earlier epoch (a plateau schedule replays Keras' ReduceLROnPlateau
+    over them, float32 step by step, so a resumed run gets the uninterrupted run's rate). Warm-up: epoch e
+    below warmup_epochs W runs at learning_rate * (e + 1) / (W + 1); the schedule then starts at epoch W."""
+    import math
+
+    import numpy as np
+
+    base, warm = recipe.learning_rate, recipe.warmup_epochs
+    if epoch < warm:
+        return base * (epoch + 1) / (warm + 1)
+    done = epoch - warm
+    if recipe.schedule == "cosine":
+        span = max(1, recipe.epochs - warm)
+        return recipe.min_learning_rate + (base - recipe.min_learning_rate) * (1 + math.cos(math.pi * done / span)) / 2
+    if recipe.schedule == "step":
+        return base * recipe.step_factor ** (done // recipe.step_epochs)
+    if recipe.schedule == "plateau":
+        rate, wait = float(np.float32(base)), 0
+        maximise = recipe.plateau_monitor == "val_accuracy"
+        best = -np.inf if maximise else np.inf
+        for value in list(monitored)[warm:epoch]:
+            if (value > best + 1e-4) if maximise else (value < best - 1e-4):  # Keras' min_delta
+                best, wait = value, 0
+                continue
+            wait += 1
+            if wait >= recipe.plateau_patience and rate > 0:
+                rate, wait = float(np.float32(rate * recipe.plateau_factor)), 0
+        return rate
+    return base
+
+
 def make_optimizer(recipe: Recipe):
     import keras
 
     clip = {"global_clipnorm": recipe.gradient_clip} if recipe.gradient_clip else {}
+    if recipe.weight_decay_kind == "coupled" and recipe.weight_decay:  # L2 in the gradient (check refuses adamw)
+        from fer_zoo.models.optimizers import CoupledAdam, CoupledSGD
+
+        if recipe.optimizer == "adam":
+            return CoupledAdam(recipe.learning_rate, l2=recipe.weight_decay, **clip)
+        return CoupledSGD(recipe.learning_rate, momentum=recipe.momentum, nesterov=recipe.nesterov,
+                          l2=recipe.weight_decay, **clip)
     if recipe.optimizer == "adam":
         return keras.optimizers.Adam(recipe.learning_rate, weight_decay=recipe.weight_decay or None, **clip)
     if recipe.optimizer == "adamw":
         return keras.optimizers.AdamW(recipe.learning_rate, weight_decay=recipe.weight_decay or 1e-4, **clip)
-    return keras.optimizers.SGD(recipe.learning_rate, momentum=recipe.momentum, nesterov=recipe.momentum > 0,
+    return keras.optimizers.SGD(recipe.learning_rate, momentum=recipe.momentum, nesterov=recipe.nesterov,
                                 weight_decay=recipe.weight_decay or None, **clip)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from fer_zoo import values
+from fer_zoo.errors import FerZooError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -30,7 +31,19 @@ RANGES: dict[str, tuple] = {
     "augment.rotation_degrees": (float, 0, 180, False, False),
     "augment.shear": (float, 0, 1, False, False),
     "augment.erasing": (float, 0, 1, False, False),  # a probability
+    # --- training side (issue #35): schedules, warm-up, mixing ---
+    "warmup_epochs": (int, 0, 1_000_000, False, False),  # epochs of linear warm-up
+    "min_learning_rate": (float, 0, None, False, False),  # where cosine ends
+    "step_epochs": (int, 1, 1_000_000, False, False),  # epochs between step decays
+    "step_factor": (float, 0, 1, True, True),  # the step decay's multiplier
+    "mixup": (float, 0, 1000, False, False),  # Beta(alpha, alpha)'s alpha; 0: off
+    "cutmix": (float, 0, 1000, False, False),  # Beta(alpha, alpha)'s alpha; 0: off
+    "mix_probability": (float, 0, 1, False, False),  # chance a batch is mixed
 }
+# --- training side (issue #35): the fields that take one of a few words ---
+SCHEDULES = ("constant", "plateau", "cosine", "step")
+CHOICES: dict[str, tuple[str, ...]] = {"schedule": SCHEDULES, "plateau_monitor": ("val_accuracy", "val_loss"),
+                                       "weight_decay_kind": ("decoupled", "coupled")}
 # the flag that sets a field, for messages about a value that came from the command line
 FLAGS = {"learning_rate": "--lr", "batch_size": "--batch-size", "epochs": "--epochs",
          "label_smoothing": "--label-smoothing"}
@@ -69,6 +82,23 @@ class Recipe:
     # Before each validation, re-estimate batch-norm statistics on this many training images with the
     # current weights ("precise BN", Wu & Johnson 2021), in one forward pass; 0 keeps Keras' moving averages.
     precise_bn: int = 1024
+    # --- training side (issue #35) ---
+    nesterov: bool = False  # Nesterov momentum (SGD only)
+    # how the learning rate moves per epoch: "constant", "plateau" (plateau_factor after plateau_patience
+    # epochs without progress in plateau_monitor), "cosine" (down to min_learning_rate at the last epoch),
+    # "step" (times step_factor every step_epochs epochs); after warmup_epochs of linear warm-up from 0
+    schedule: str = "constant"
+    plateau_monitor: str = "val_accuracy"  # "val_accuracy" or "val_loss"
+    warmup_epochs: int = 0
+    min_learning_rate: float = 0.0
+    step_epochs: int = 30
+    step_factor: float = 0.1
+    # "decoupled": w -= lr*wd*w beside the gradient (Keras' weight_decay); "coupled": wd*w added to the
+    # gradient before momentum (L2, PyTorch's SGD weight_decay)
+    weight_decay_kind: str = "decoupled"
+    mixup: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
+    cutmix: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
+    mix_probability: float = 1.0  # the chance a training batch is mixed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,12 +109,19 @@ class Recipe:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["augment"] = Augment(**data.get("augment", {}))
+        # older runs: Nesterov whenever SGD had momentum, a plateau schedule whenever plateau_factor was set
+        values.setdefault("nesterov", bool(data.get("momentum")))
+        values.setdefault("schedule", "plateau" if data.get("plateau_factor") else "constant")
         return cls(**values)
 
 
 def checked(key: str, value, label: str):
     """``value`` of the field ``key`` ("augment.shift" for augmentation) within its range (:data:`RANGES`), as
     the declared type (a TOML 0 for a float field becomes 0.0: Keras' SGD refuses an int momentum)."""
+    if key in CHOICES:
+        if not isinstance(value, str) or value not in CHOICES[key]:
+            raise FerZooError(f"{label} must be one of {', '.join(CHOICES[key])}, got {value!r}")
+        return value
     if key not in RANGES or (key == "plateau_factor" and value is None):
         return value
     kind, low, high, low_open, high_open = RANGES[key]
@@ -96,8 +133,13 @@ def checked(key: str, value, label: str):
 def check(recipe: Recipe, label: str = "recipe") -> Recipe:
     """Every number of ``recipe`` within its range: a built-in, a run's saved recipe, a TOML file changed by flags."""
     numbers = {f.name: checked(f.name, getattr(recipe, f.name), FLAGS.get(f.name, f"{label} {f.name}"))
-               for f in fields(recipe) if f.name in RANGES}
+               for f in fields(recipe) if f.name in RANGES or f.name in CHOICES}
     augment = {f.name: checked(f"augment.{f.name}", getattr(recipe.augment, f.name),
                                f"{label} augment.{f.name}") for f in fields(recipe.augment)
                if f"augment.{f.name}" in RANGES}
+    if recipe.schedule == "plateau" and not recipe.plateau_factor:
+        raise FerZooError(f"{label} schedule: plateau needs a plateau_factor in (0, 1)")
+    if recipe.optimizer == "adamw" and recipe.weight_decay_kind == "coupled":
+        raise FerZooError(f"{label} weight_decay_kind: coupled contradicts adamw (its decay is decoupled); "
+                                 f"use adam with coupled decay, or decoupled")
     return replace(recipe, **numbers, augment=replace(recipe.augment, **augment))

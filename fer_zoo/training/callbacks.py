@@ -152,6 +152,22 @@ class EpochEnd(keras.callbacks.Callback):
             self.run.checkpoint()  # stopped early (early stopping): keep what was done
 
 
+class LearningRate(keras.callbacks.Callback):
+    """Sets each epoch's learning rate from the recipe's schedule (fer_zoo.models.recipes.learning_rate_at)
+    and the run's history, so a resumed run gets the rates of the uninterrupted one."""
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from fer_zoo.models.recipes import learning_rate_at
+
+        recipe = self.run.recipe
+        monitored = [row[recipe.plateau_monitor] for row in self.run.history]
+        self.model.optimizer.learning_rate = learning_rate_at(recipe, epoch, monitored)
+
+
 class Tracking(keras.callbacks.Callback):
     """Sends each epoch's scores (after EpochEnd has added validation's) to fer_zoo.training.tracking's trackers."""
 

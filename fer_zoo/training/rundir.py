@@ -385,7 +385,14 @@ _RECIPE_RANGES = {"learning_rate": {"positive": True}, "batch_size": {"low": 1},
                   "plateau_factor": {"positive": True, "high": 1}, "plateau_patience": {"low": 0},
                   "label_smoothing": {"low": 0, "high": 1}, "precise_bn": {"low": 0}, "shift": {"low": 0},
                   "zoom": {"low": 0}, "rotation_degrees": {"low": 0}, "shear": {"low": 0},
-                  "erasing": {"low": 0, "high": 1}}
+                  "erasing": {"low": 0, "high": 1},
+                  # --- training side (issue #35) ---
+                  "schedule": {"choices": ("constant", "plateau", "cosine", "step")},
+                  "plateau_monitor": {"choices": ("val_accuracy", "val_loss")},
+                  "weight_decay_kind": {"choices": ("decoupled", "coupled")}, "warmup_epochs": {"low": 0},
+                  "min_learning_rate": {"low": 0}, "step_epochs": {"low": 1},
+                  "step_factor": {"positive": True, "high": 1}, "mixup": {"low": 0}, "cutmix": {"low": 0},
+                  "mix_probability": {"low": 0, "high": 1}}
 _TYPE_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 

@@ -333,7 +333,7 @@ def _fit_here(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, save
     devices = options.devices
     train_split = dataset.splits["train"]
     num_classes = len(dataset.class_names)
-    soft = train_split.y.ndim == 2 or bool(recipe.label_smoothing)
+    soft = train_split.y.ndim == 2 or bool(recipe.label_smoothing or recipe.mixup or recipe.cutmix)
     y_train = _one_hot(train_split.y, num_classes) if soft else train_split.y
     run = Run(out, arch, dataset, recipe, options, saved)
     done = run.completed
@@ -358,7 +358,8 @@ def _fit_here(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, save
         # the recipe's batch on each device; every batch splits evenly over the devices
         run.batches = pipeline.Batches(train_split.x, y_train, recipe.batch_size * devices, options.seed,
                                        _sample_weights(train_split.y, num_classes, options.class_weights),
-                                       multiple_of=devices)
+                                       multiple_of=devices, mixup=recipe.mixup, cutmix=recipe.cutmix,
+                                       mix_probability=recipe.mix_probability)
         run.eval_batch = parallel.multiple(min(recipe.batch_size * devices, len(run.val)), devices)
         # at most a quarter of the training images: on a small subset the pass would cost a third of an epoch
         precise_images = min(recipe.precise_bn, max(256, len(train_split) // 4), len(train_split))
@@ -366,9 +367,10 @@ def _fit_here(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, save
         run.precise_bn = pipeline.PreciseBatchNorm(run.inference, train_split.x, precise_images, options.seed)
         guard = EpochEnd(run, reporter)
         extra = []
-        if recipe.plateau_factor:
-            extra.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=recipe.plateau_factor,
-                                                           patience=recipe.plateau_patience, mode="max"))
+        if recipe.schedule != "constant" or recipe.warmup_epochs:
+            from fer_zoo.training.callbacks import LearningRate
+
+            extra.append(LearningRate(run))
         if options.early_stopping:
             extra.append(keras.callbacks.EarlyStopping("val_accuracy", patience=options.early_stopping, mode="max"))
         too_slow = None
