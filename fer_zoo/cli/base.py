@@ -91,6 +91,8 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+QuietFlag = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+JsonLogFlag = Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")]
 TrackOption = Annotated[str | None, typer.Option("--track", help="mlflow, tensorboard or both (comma-separated): "
                                                                  "settings, scores per epoch, files.")]
 TrackUriOption = Annotated[str | None, typer.Option("--track-uri", help="MLflow tracking URI (default: "

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from fer_zoo.cli.base import (DataOption, JsonFlag, RuntimeOption, TrackOption, TrackUriOption, command, console,
-                             given_on_command_line, loaded_plugins, parse_weights, print_json, with_settings)
+from fer_zoo.cli.base import (DataOption, JsonFlag, JsonLogFlag, QuietFlag, RuntimeOption, TrackOption, TrackUriOption,
+                             command, console, given_on_command_line, loaded_plugins, parse_weights, print_json,
+                             with_settings)
 from fer_zoo.training import run_config
 
 # evaluate's and export's: "not given" must be visible, since a run's own data is then the default
@@ -30,8 +31,8 @@ def train_command(
                                                                   "(--init-from ARCH).")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
                                                           "(Lambda layers).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-    json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
+    quiet: QuietFlag = False,
+    json_log: JsonLogFlag = False,
     track: TrackOption = None,
     track_uri: TrackUriOption = None,
     **settings: Any,  # the run's options, from fer_zoo.training.run_config (see _with_settings below)
@@ -75,8 +76,8 @@ def reproduce_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let the run's --init-from load a model that runs code "
                                                           "(Lambda layers).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
-    json_log: Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")] = False,
+    quiet: QuietFlag = False,
+    json_log: JsonLogFlag = False,
     track: TrackOption = None,
     track_uri: TrackUriOption = None,
 ) -> None:
