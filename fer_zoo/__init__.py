@@ -20,6 +20,7 @@ from fer_zoo.api import (bench, describe_architecture, evaluate, export, inspect
                          reproduce, train)
 from fer_zoo.errors import FerZooError
 from fer_zoo.plugins.hookspecs import hookimpl
+from fer_zoo.plugins.recipe import Augment, Recipe
 from fer_zoo.plugins.registry import Architecture, FaceDetector
 from fer_zoo.timing import median_seconds
 
@@ -34,6 +35,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
 
 __all__ = [
     "Architecture",
+    "Augment",
     "Classifier",
     "Dataset",
     "DatasetSource",
@@ -42,6 +44,7 @@ __all__ = [
     "FerZooError",
     "PLUGIN_API_VERSION",
     "Predictor",
+    "Recipe",
     "RunResult",
     "bench",
     "create_model",
@@ -51,12 +54,15 @@ __all__ = [
     "evaluate",
     "export",
     "get_architecture",
+    "get_recipe",
     "hookimpl",
     "inspect_data",
     "list_architectures",
+    "list_recipes",
     "load_classifier",
     "load_dataset",
     "median_seconds",
+    "recipe_from_toml",
     "reproduce",
     "train",
 ]
@@ -96,6 +102,31 @@ def get_architecture(name: str) -> Architecture:
 
     loaded = plugins.checked()
     return loaded.get_architecture(name)
+
+
+def list_recipes(pattern: str | list[str] | None = None) -> list[str]:
+    """Names of the registered training recipes (built-in and plugins'), filtered by fnmatch patterns."""
+    from fer_zoo.models.recipes import registered_recipes
+
+    return registered_recipes().names([pattern] if isinstance(pattern, str) else list(pattern or []))
+
+
+def get_recipe(name: str) -> Recipe:
+    """The registered ``Recipe`` called ``name`` (``FerZooError`` with a did-you-mean if there is none);
+    ``dataclasses.replace`` changes its fields, and ``fer_zoo.train(..., recipe=...)`` trains under it."""
+    from fer_zoo.models.recipes import get_recipe as _get
+
+    return _get(name)
+
+
+def recipe_from_toml(path, base: str = "seed") -> Recipe:
+    """The recipe a .toml file describes (``base = "NAME"`` then the fields it changes; ``base`` when it names
+    none), every value checked: what ``--recipe FILE.toml`` trains under."""
+    from pathlib import Path
+
+    from fer_zoo.models.recipes import load_recipe_file
+
+    return load_recipe_file(Path(path), base)[0]
 
 
 def create_model(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_zoo.errors import FerZooError
+from fer_zoo.plugins.recipe import Recipe
 
 
 def _plugins():
@@ -65,6 +66,13 @@ def train(arch: str | None = None, data: str = "synthetic", out: str | os.PathLi
     unknown = sorted(set(options) - set(training.TrainOptions.__dataclass_fields__))
     if unknown:
         raise TypeError(f"train() got unexpected options: {', '.join(unknown)}")
+    recipe = None
+    if isinstance(options.get("recipe"), Recipe):  # a Recipe object: trained as it is, the flags applied
+        from fer_zoo.models.recipes import resolve_with_origin
+
+        recipe = resolve_with_origin(None, options.pop("recipe"), **{
+            key: options.get(key) for key in ("epochs", "batch_size", "optimizer", "label_smoothing")},
+            lr=options.get("lr"), augment=options.get("augment", True))
     train_options = training.TrainOptions(**options)
     kinds = _kinds(track, check=False)
     _plugins()
@@ -74,7 +82,8 @@ def train(arch: str | None = None, data: str = "synthetic", out: str | os.PathLi
     trackers = tracking.Trackers(kinds, track_uri, str(run_dir), run_dir) if kinds else None
     _keras()
     return training.train(arch or "", data, run_dir, train_options, resume=resume is not None, force=force,
-                          reporter=reporter, unsafe=unsafe, trackers=trackers, callbacks=callbacks, asked=asked)
+                          reporter=reporter, unsafe=unsafe, trackers=trackers, callbacks=callbacks, asked=asked,
+                          recipe=recipe)
 
 
 def reproduce(run: str | os.PathLike, out: str | os.PathLike | None = None, *, force: bool = False,

@@ -5,7 +5,8 @@
     def test_my_architecture():
         check_architecture(my_plugin.ARCHITECTURE)   # or check_architecture("my-net")
 
-It builds the network, runs it, trains one step, saves and reloads it, and loads shipped weights.
+It checks that the architecture's recipe resolves (a registered name or a readable .toml), builds the network,
+runs it, trains one step, saves and reloads it, and loads shipped weights.
 Every problem found is one line saying what to fix; they are raised together as one AssertionError.
 The training step runs in a child process (``isolate=True``, the default), so a native crash in the
 backend (a segmentation fault in a convolution kernel, say) is one failing check that names the signal,
@@ -38,6 +39,7 @@ def check_architecture(arch: Architecture | str, num_classes: int = 7, isolate: 
     if isinstance(arch, str):
         arch = fer_zoo.get_architecture(arch)
     problems: list[str] = []
+    _check_recipe(arch, problems)
     shapes = [arch.input_shape]
     if arch.flexible_input:
         shapes += [s for s in ((48, 48, 1), (64, 64, 3)) if s != arch.input_shape]
@@ -59,6 +61,19 @@ def check_architecture(arch: Architecture | str, num_classes: int = 7, isolate: 
     _check_weights(arch, num_classes, x, problems)
     if problems:
         raise ConformanceError(arch.name, problems)
+
+
+def _check_recipe(arch, problems):
+    """The recipe the architecture names resolves: a recipe registered here (built-in or a plugin's), or a
+    .toml file that reads as one; a typo surfaces now, not at train time."""
+    from fer_zoo.models.recipes import resolve
+
+    if arch.recipe is None:
+        return
+    try:
+        resolve(arch.recipe)
+    except FerZooError as exc:
+        problems.append(f"recipe={arch.recipe!r} does not resolve: {one_line(str(exc))}")
 
 
 def _build(arch, shape, num_classes, problems):

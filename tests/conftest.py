@@ -116,6 +116,19 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.fixture
+def no_fit(monkeypatch):
+    """The library's train() as it is, up to the training itself: config.json (and recipe.toml) written, no
+    epoch run; any device count counts as present."""
+    from fer_zoo.training import parallel
+    from fer_zoo.training import train as train_module
+
+    monkeypatch.setattr(train_module, "fit", lambda arch, dataset, recipe, options, out, *rest:
+                        train_module.RunResult(out, {}, []))
+    monkeypatch.setattr(parallel, "resolve", lambda spec: 2 if parallel.parse(spec) == "all" else parallel.parse(spec))
+    return train_module.train
+
+
+@pytest.fixture
 def runner():
     return CliRunner()
 

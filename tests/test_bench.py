@@ -9,10 +9,11 @@ import pytest
 
 from fer_zoo.status import Status
 
-# results.csv's header, as it has always been
+# results.csv's header: as it has always been, and the reported test figure beside the val one (#35)
 CSV_COLUMNS = ["model", "architecture", "kind", "plugin", "param_count", "macs", "infer_batch_size", "train_acc",
                "val_acc", "test_acc", "top2_val", "macro_f1_test", "epochs", "train_samples_per_sec",
                "infer_samples_per_sec", "latency_ms", "seconds_per_epoch", "total_seconds", "reported_val_acc",
+               "reported_test_acc",
                "status", "seeds", "error"]
 
 DATA = "synthetic:size=140,seed=3,preset=easy"

@@ -74,7 +74,7 @@ def test_unknown_name_without_close_match_points_at_list():
 # A kind missing here fails test_every_kind_is_covered, so a new kind gets the same contract.
 
 def _contract_items():
-    from fer_zoo import DatasetSource, FaceDetector
+    from fer_zoo import DatasetSource, FaceDetector, Recipe
 
     return {
         "architecture": ("lenet", arch(name="zz-contract")),
@@ -82,6 +82,7 @@ def _contract_items():
                                                options={"size": "how many"})),
         "detector": ("haar", FaceDetector(name="zz-contract", build=lambda: None, description="x",
                                           options={"size": "how big"})),
+        "recipe": ("seed", Recipe("zz-contract", "sgd", 0.1, 8, 2, description="x")),
     }
 
 

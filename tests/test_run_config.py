@@ -21,19 +21,6 @@ SAMPLES = {"recipe": "modern", "epochs": 3, "batch_size": 16, "lr": 0.005, "opti
            "eval_subset": 12, "time_box": 12.5, "devices": 2}
 
 
-@pytest.fixture
-def no_fit(monkeypatch):
-    """The library's train() as it is, up to the training itself: config.json (and recipe.toml) written, no
-    epoch run; any device count counts as present."""
-    from fer_zoo.training import parallel
-    from fer_zoo.training import train as train_module
-
-    monkeypatch.setattr(train_module, "fit", lambda arch, dataset, recipe, options, out, *rest:
-                        train_module.RunResult(out, {}, []))
-    monkeypatch.setattr(parallel, "resolve", lambda spec: 2 if parallel.parse(spec) == "all" else parallel.parse(spec))
-    return train_module.train
-
-
 def _card_command(config: dict, run_dir: Path) -> list[str]:
     from fer_zoo.training import model_card
 

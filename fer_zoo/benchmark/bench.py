@@ -352,7 +352,8 @@ def aggregate(spec: RowSpec, seed_rows: list[dict]) -> dict:
     measured = [r for r in seed_rows if r.get("param_count") is not None]
     row: dict[str, Any] = {"model": spec.label, "architecture": spec.arch, "kind": spec.kind,
                            "plugin": str(arch.plugin) if arch.plugin else None,
-                           "reported_val_acc": (arch.reported or {}).get("val"), "seeds": len(seed_rows),
+                           "reported_val_acc": (arch.reported or {}).get("val"),
+                           "reported_test_acc": (arch.reported or {}).get("test"), "seeds": len(seed_rows),
                            "infer_batch_size": 256}
     for key in columns.numeric():
         source = good if good else measured  # a row at chance still shows what it measured
@@ -385,7 +386,7 @@ def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
                 probabilities[split].append(saved[split])
         members.append(row)
     entry: dict[str, Any] = {"model": "ensemble", "architecture": None, "kind": "ensemble", "plugin": None,
-                             "seeds": 1, "reported_val_acc": None, "infer_batch_size": 256}
+                             "seeds": 1, "reported_val_acc": None, "reported_test_acc": None, "infer_batch_size": 256}
     if len(members) < 2:
         return {**entry, "status": Status.FAILED, "error": "an ensemble needs two trained rows with predictions"}
     if budget.subset:

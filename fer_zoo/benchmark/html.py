@@ -173,8 +173,8 @@ def results_table(rows: list[dict]) -> str:
                              f"{_e(cell_text(row, column.key, column.format))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<table class='sortable' id='comparison'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
-            "</table><p><small>Click a heading to sort. † as the architecture's paper reported it on FER2013; ours "
-            "is on the data named above.</small></p>")
+            "</table><p><small>Click a heading to sort. † as the architecture's paper reported it on FER2013; ours are "
+            "on the data named above.</small></p>")
 
 
 def _reasons(rows: list[dict]) -> str:

@@ -1,4 +1,4 @@
-"""`list`, `info`, `plugins`, `new-plugin`, `datasets`, `detectors`: what is installed."""
+"""`list`, `info`, `plugins`, `recipes`, `new-plugin`, `datasets`, `detectors`: what is installed."""
 
 from __future__ import annotations
 
@@ -82,6 +82,21 @@ def new_plugin_command(
 
     root = scaffold(name, out)
     console().print(f"created {root}: pip install -e '{root}[test]' && python -m pytest {root}", markup=False)
+
+
+@command("recipes")
+def recipes_command(
+    patterns: Annotated[list[str] | None, typer.Argument(help="fnmatch filters; all recipes when none.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the training recipes, built-in and from plugins: optimizer, schedule, budget, augmentation, TTA."""
+    from fer_zoo.report.terminal import recipes_table
+
+    recipes = loaded_plugins().recipes.describe(patterns or [])
+    if as_json:
+        print_json(recipes)
+    else:
+        console().print(recipes_table(recipes))
 
 
 @command("datasets")

@@ -1,8 +1,10 @@
 """Recipes: how a network is trained, as plain data. The built-in ones, TOML files, flag overrides.
 
 An architecture names its default recipe (``Architecture.recipe``); ``--recipe NAME|FILE.toml`` and the
-training flags change it. Nothing here imports Keras except :func:`make_optimizer`. The
-Recipe and Augment types and their ranges are fer_zoo/plugins/recipe.py's (re-exported here).
+training flags change it. A name is any recipe registered through the ``fer_zoo_register_recipes`` hook: the
+built-in ones below register through it like a plugin's (this module is an entry point). Nothing here imports
+Keras except :func:`make_optimizer`. The Recipe and Augment types and their ranges are
+fer_zoo/plugins/recipe.py's (re-exported here).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import get_args, get_type_hints
 
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
-from fer_zoo.plugins.recipe import FLAGS, OPTIMIZERS, RANGES, Augment, Recipe, check, checked  # noqa: F401  (re-exported)
+from fer_zoo.plugins.hookspecs import hookimpl
+from fer_zoo.plugins.recipe import (FLAGS, OPTIMIZERS, RANGES, Augment, Recipe, check, checked,  # noqa: F401
+                                    registered)
 
 SEED_AUGMENT = Augment(shift=0.1, zoom=0.1, rotation_degrees=10, shear=0.1, flip=True)
 
@@ -23,35 +27,51 @@ SEED_AUGMENT = Augment(shift=0.1, zoom=0.1, rotation_degrees=10, shear=0.1, flip
 # which the seed recipe collapsed to a constant prediction in the first epoch, and today's AlexNet-48
 # learns under at half the pace (docs/architectures.md).
 STABLE = Recipe("stable", "adam", 3e-4, 128, 450, SEED_AUGMENT, gradient_clip=1.0, plateau_factor=0.5,
-                plateau_patience=5, schedule="plateau")
+                plateau_patience=5, schedule="plateau",
+                description="the paper's augmentation at a step deep nets survive: Adam 3e-4, clipped, plateau")
 
 RECIPES = {
     # The seed paper, §2.3: Adam lr 0.01, sparse categorical cross-entropy, batch 256, 450 epochs, and
     # ImageDataGenerator augmentation "within reasonable limits": we read those as 10% shifts and zoom,
     # 10 degrees of rotation, 0.1 shear and horizontal flips.
-    "seed": Recipe("seed", "adam", 0.01, 256, 450, SEED_AUGMENT),
+    "seed": Recipe("seed", "adam", 0.01, 256, 450, SEED_AUGMENT,
+                   description="the seed paper's: Adam 0.01, batch 256, 450 epochs, its augmentation"),
     "stable": STABLE,
     # Adam at Keras' default step (1e-3) and batch 64, otherwise as ``stable``: a small net without
     # batch norm (LeNet) leaves chance within two or three epochs under it, where SGD at 0.01 and Adam
     # at 3e-4 spend most of the quick budget there (docs/architectures.md).
-    "adam": replace(STABLE, name="adam", learning_rate=1e-3, batch_size=64),
+    "adam": replace(STABLE, name="adam", learning_rate=1e-3, batch_size=64,
+                    description="stable at Keras' default Adam step, batch 64: for small nets without batch norm"),
     # What the strongest single FER2013 nets use (Khaireddin & Chen 2021 and peers).
     "modern": Recipe("modern", "sgd", 0.01, 64, 300,
                      Augment(shift=0.1, zoom=0.1, rotation_degrees=10, flip=True, erasing=0.5),
                      momentum=0.9, weight_decay=1e-4, plateau_factor=0.75, plateau_patience=5, nesterov=True,
-                     schedule="plateau"),
+                     schedule="plateau",
+                     description="SGD Nesterov 0.01, wd 1e-4, plateau x0.75/5, erasing: strong FER2013 nets"),
 }
 
 
+@hookimpl
+def fer_zoo_register_recipes(register):
+    for recipe in RECIPES.values():
+        register(recipe)
+
+
+def registered_recipes():
+    """Every recipe registered in this process (built-in and plugins'): a fer_zoo.plugins.registry.Registry."""
+    from fer_zoo import plugins
+
+    return plugins.checked().recipes
+
+
 def get_recipe(name: str, **overrides) -> Recipe:
-    if name not in RECIPES:
-        raise FerZooError(f"unknown recipe {name!r}; recipes are {', '.join(RECIPES)}")
-    return replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
+    """The registered recipe ``name`` (a did-you-mean when there is none), with ``overrides`` that are not None."""
+    return replace(registered_recipes().get(name), **{k: v for k, v in overrides.items() if v is not None})
 
 
 def load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
-    """A TOML file (``base = "modern"``, default the architecture's recipe, then fields to change) as its recipe
-    and the sha256 of the bytes it was read from."""
+    """A TOML file (``base = "modern"``, default the architecture's recipe, then fields to change, ``name``
+    among them) as its recipe and the sha256 of the bytes it was read from."""
     import hashlib
 
     regular_file(path, f"--recipe {path}")
@@ -63,13 +83,15 @@ def load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise FerZooError(f"--recipe {path}: not TOML ({exc})") from None
     base = table.pop("base", default_base)
-    if not isinstance(base, str) or base not in RECIPES:
-        raise FerZooError(f"--recipe {path}: base must be one of {', '.join(RECIPES)}, got {base!r}")
-    recipe = RECIPES[base]
+    known = registered_recipes()
+    if not isinstance(base, str) or base not in known:
+        shown = repr(base) + (known.hint(base) if isinstance(base, str) else "")
+        raise FerZooError(f"--recipe {path}: base must be a recipe `fer-zoo recipes` lists, got {shown}")
+    recipe = known[base]
     augment = table.pop("augment", {})
     if not isinstance(augment, dict):
         raise FerZooError(f"--recipe {path}: [augment] must be a table")
-    _check_types(path, table, recipe, skip={"name", "augment"})
+    _check_types(path, table, recipe, skip={"augment", "description", "plugin"})
     _check_types(path, augment, recipe.augment, prefix="augment.")
     if table.get("plateau_factor") and "schedule" not in table:  # what plateau_factor alone always meant
         table["schedule"] = "plateau"
@@ -100,24 +122,28 @@ def resolve(arch_recipe: str | None, recipe: str | None = None, *, epochs: int |
                                label_smoothing=label_smoothing, augment=augment)[0]
 
 
-def resolve_with_origin(arch_recipe: str | None, recipe: str | None = None, *, plugin=None,
+def resolve_with_origin(arch_recipe: str | None, recipe: str | Recipe | None = None, *, plugin=None,
                         epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
                         optimizer: str | None = None, label_smoothing: float | None = None,
                         augment: bool = True) -> tuple[Recipe, dict]:
     """:func:`resolve`, and where the recipe came from, as config.json records it: ``{"kind": "built-in",
     "name"}``, ``{"kind": "file", "path", "sha256"}``, or, for the .toml an architecture's plugin names
     (``plugin``, its fer_zoo.plugins.registry.PluginSource), ``{"kind": "plugin", "distribution", "version",
-    "path", "sha256"}``. A recipe file's recipe keeps its base's name; the origin says which file changed it."""
-    name = recipe or arch_recipe or "seed"
-    if name.endswith(".toml"):
-        chosen, digest = load_recipe_file(Path(name), arch_recipe if arch_recipe in RECIPES else "seed")
+    "path", "sha256"}``; a recipe a plugin registers, ``{"kind": "plugin", "name", "distribution", "version"}``;
+    a :class:`Recipe` the Python API was given, ``{"kind": "python", "name"}``.
+    A recipe file's recipe keeps its base's name; the origin says which file changed it."""
+    if isinstance(recipe, Recipe):  # the Python API's own: recorded as given, with its values
+        chosen, origin = registered(recipe), {"kind": "python", "name": recipe.name}
+        name = recipe.name
+    elif (name := recipe or arch_recipe or "seed").endswith(".toml"):
+        chosen, digest = load_recipe_file(Path(name), arch_recipe if arch_recipe in registered_recipes() else "seed")
         origin = {"kind": "file", "path": name, "sha256": digest}
         if recipe is None and plugin is not None:
             origin = {"kind": "plugin", "distribution": plugin.distribution, "version": plugin.version,
                       "path": name, "sha256": digest}
     else:
         chosen = get_recipe(name)
-        origin = {"kind": "built-in", "name": name}
+        origin = recipe_origin(chosen)
     chosen = replace(chosen, **{k: v for k, v in dict(
         epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer=optimizer,
         label_smoothing=label_smoothing).items() if v is not None})
@@ -128,6 +154,14 @@ def resolve_with_origin(arch_recipe: str | None, recipe: str | None = None, *, p
     if chosen.epochs < 1 or chosen.batch_size < 1 or not chosen.learning_rate > 0:
         raise FerZooError("--epochs and --batch-size must be at least 1 and --lr positive")
     return check(chosen, f"--recipe {name}"), origin
+
+
+def recipe_origin(recipe: Recipe) -> dict:
+    """Where the registered ``recipe`` came from, as config.json records it."""
+    source = recipe.plugin
+    if source is None or source.distribution == "fer-zoo":
+        return {"kind": "built-in", "name": recipe.name}
+    return {"kind": "plugin", "name": recipe.name, "distribution": source.distribution, "version": source.version}
 
 
 def learning_rate_at(recipe: Recipe, epoch: int, monitored=()) -> float:

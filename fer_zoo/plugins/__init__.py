@@ -29,6 +29,7 @@ import pluggy
 from fer_zoo.plugins import hookspecs
 from fer_zoo.plugins import probe
 from fer_zoo.errors import FerZooError, describe_exception, one_line
+from fer_zoo.plugins.recipe import Recipe, registered
 from fer_zoo.plugins.registry import Architecture, DatasetSource, FaceDetector, Option, PluginSource, Registry
 
 ENTRY_POINT_GROUP = "fer_zoo"
@@ -365,6 +366,7 @@ class Kind:
     hook: str
     item: type  # what register() takes
     listing: str  # where a user sees the names, ending the unknown-name message
+    check: Callable[[Any], Any] | None = None  # the kind's own checks of an item, after checked_item's
 
 
 # Every kind plugins register: adding a kind is one row here (and its hookspec).
@@ -375,6 +377,7 @@ KINDS = (
          "`fer-zoo datasets` lists the sources"),
     Kind("detector", "detectors", "fer_zoo_register_detectors", FaceDetector,
          "`fer-zoo detectors` lists them"),
+    Kind("recipe", "recipes", "fer_zoo_register_recipes", Recipe, "`fer-zoo recipes` lists them", registered),
 )
 _PLURALS = frozenset(kind.plural for kind in KINDS)
 
@@ -384,7 +387,7 @@ def _call_register_hook(pm, plugins, kind: Kind, warnings: list[str], interrupts
     if it catches the error ``register`` raised), contributes nothing."""
     caller = getattr(pm.hook, kind.hook)
     claims = []
-    item_type = kind.item
+    item_type, check = kind.item, kind.check or (lambda item: item)
     for plugin in plugins:
         if plugin.obj is None or plugin.error:
             continue
@@ -396,7 +399,7 @@ def _call_register_hook(pm, plugins, kind: Kind, warnings: list[str], interrupts
 
             def register_one(item, _got=got, _refused=refused):
                 try:
-                    _got.append(checked_item(item, item_type))
+                    _got.append(check(checked_item(item, item_type)))
                 except FerZooError as exc:
                     _refused.append(str(exc))
                     raise

@@ -20,3 +20,9 @@ def fer_zoo_register_datasets(register):
 def fer_zoo_register_detectors(register):
     """Register face detectors for `fer-zoo predict --detector` by calling
     ``register(fer_zoo.FaceDetector(...))`` once for each."""
+
+
+@hookspec
+def fer_zoo_register_recipes(register):
+    """Register named training recipes (plain data, like presets) by calling ``register(fer_zoo.Recipe(...))``
+    once for each; an architecture's ``recipe`` and ``--recipe NAME`` then name them."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from fer_zoo import values
 from fer_zoo.errors import FerZooError
+from fer_zoo.plugins.registry import NAME_PATTERN, PluginSource, plugin_fields
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -64,6 +65,13 @@ class Augment:
     def active(self) -> bool:
         return any((self.shift, self.zoom, self.rotation_degrees, self.shear, self.flip, self.erasing))
 
+    def summary(self) -> str:
+        """One phrase a table or model card shows: "shift 0.1, rotation 10, flip"; "none" when inactive."""
+        parts = [f"{f.name.replace('_degrees', '')} {getattr(self, f.name):g}" for f in fields(self)
+                 if not isinstance(getattr(self, f.name), bool) and getattr(self, f.name)]
+        parts += [f.name for f in fields(self) if getattr(self, f.name) is True]
+        return ", ".join(parts) or "none"
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -99,15 +107,36 @@ class Recipe:
     mixup: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
     cutmix: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
     mix_probability: float = 1.0  # the chance a training batch is mixed
+    # --- what `fer-zoo recipes` shows; neither is part of what is trained, nor of config.json ---
+    description: str = field(default="", compare=False)
+    # Filled in by the registry from the entry point; whatever a plugin passes here is replaced.
+    plugin: PluginSource | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise FerZooError(f"recipe name {self.name!r} is invalid: use lower-case letters, digits, '_' and '-'")
+        if not isinstance(self.augment, Augment):
+            raise FerZooError(f"recipe {self.name!r}: augment must be a fer_zoo.Augment, "
+                              f"got {type(self.augment).__name__}")
+        if not isinstance(self.description, str) or "\n" in self.description.strip():
+            raise FerZooError(f"recipe {self.name!r}: description must be one line of text")
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What is trained, as config.json records it: every field but the description and the plugin."""
+        data = asdict(self)
+        del data["description"], data["plugin"]
+        return data
+
+    def describe(self) -> dict[str, Any]:
+        """The plain-data view `fer-zoo recipes --json` prints: where it came from, then every value."""
+        return {"name": self.name, **plugin_fields(self.plugin), "description": self.description,
+                **{k: v for k, v in self.as_dict().items() if k != "name"}}
 
     @classmethod
     def from_dict(cls, data: dict) -> Recipe:
         """The inverse of :meth:`as_dict` (a run's config.json), tolerant of fields added since."""
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in known - {"description", "plugin"}}
         values["augment"] = Augment(**data.get("augment", {}))
         # older runs: Nesterov whenever SGD had momentum, a plateau schedule whenever plateau_factor was set
         values.setdefault("nesterov", bool(data.get("momentum")))
@@ -128,6 +157,22 @@ def checked(key: str, value, label: str):
     if kind is int:
         return values.integer(value, label, low, high)
     return values.real(value, label, low, high, low_open=low_open, high_open=high_open)
+
+
+def registered(recipe: Recipe) -> Recipe:
+    """A recipe a plugin registers (fer_zoo.plugins.KINDS), as exactly :class:`Recipe` and :class:`Augment`
+    rebuilt from their fields (a subclass is not trusted), every value within its range."""
+    augment = recipe.augment
+    if not isinstance(augment, Augment):
+        raise FerZooError(f"recipe {recipe.name!r}: augment must be a fer_zoo.Augment")
+    recipe = replace(recipe, augment=Augment(**{f.name: getattr(augment, f.name) for f in fields(Augment)}))
+    # the fields a flag also sets, named as the recipe's here (check() names the flag)
+    recipe = replace(recipe, **{key: checked(key, getattr(recipe, key), f"recipe {recipe.name!r} {key}")
+                                for key in FLAGS})
+    if recipe.optimizer not in OPTIMIZERS:
+        raise FerZooError(f"recipe {recipe.name!r}: optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                          f"got {recipe.optimizer!r}")
+    return check(recipe, f"recipe {recipe.name!r}")
 
 
 def check(recipe: Recipe, label: str = "recipe") -> Recipe:

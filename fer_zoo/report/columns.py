@@ -55,6 +55,7 @@ COLUMNS = [
     _measure("seconds_per_epoch", "s/epoch", "f1", "speed"),
     _measure("total_seconds", "total s", "int", "speed"),
     Column("reported_val_acc", "reported val†", "pct", "accuracy", FULL | {"csv"}),
+    Column("reported_test_acc", "reported test†", "pct", "accuracy", FULL | {"csv"}),
     Column("status", "status", group="verdict", views=FULL | {"csv", "narrow"}, narrow=("status", "")),
     Column("seeds"),
     Column("error"),

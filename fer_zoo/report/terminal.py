@@ -61,9 +61,9 @@ def architectures_table(archs: list[dict]) -> Table:
     table.add_column("input", justify="right", no_wrap=True)
     table.add_column("pixels", justify="right", no_wrap=True)
     table.add_column("wts", justify="center", no_wrap=True)
-    table.add_column("paper val", justify="right", no_wrap=True)
+    table.add_column("val/test", justify="right", no_wrap=True)
     for arch in archs:
-        reported = (arch["reported"] or {}).get("val")
+        reported = arch["reported"] or {}
         table.add_row(
             arch["name"],
             arch["plugin"] or DASH,
@@ -72,14 +72,22 @@ def architectures_table(archs: list[dict]) -> Table:
             shape_text(arch["input_shape"]),
             normalization_text(arch["normalization"]),
             "✓" if arch["has_weights"] else DASH,
-            percent(reported),
+            reported_text(reported),
         )
     notes = ["pixels: what the network sees of a 0-255 pixel x (normalised inside every model)",
              "wts: ✓ ships pretrained weights: create_model(name, pretrained=True)"]
     if any(a["reported"] for a in archs):
-        notes.append("paper val: as the architecture's paper reported it (split not always named)")
+        notes.append("val/test: accuracy % as the architecture's paper reported it (docs/architectures.md: "
+                     "on which split)")
     table.caption = "\n".join(notes)
     return table
+
+
+def reported_text(reported: dict) -> str:
+    """A paper's val and test accuracy as "67.0/—", "73.3/71.3"; "—" when it reported neither."""
+    if not reported.get("val") and not reported.get("test"):
+        return DASH
+    return "/".join(f"{100 * reported[k]:.1f}" if reported.get(k) is not None else DASH for k in ("val", "test"))
 
 
 def _listing(title: str) -> Table:
@@ -150,6 +158,50 @@ def plugins_table(plugins: list[Plugin]) -> Group:
         hooks = ", ".join(h.removeprefix("fer_zoo_").removeprefix("register_") for h in p.hooks)
         table.add_row(f"{p.distribution} {p.version}", p.name, hooks or DASH, ", ".join(p.architectures + p.datasets + p.detectors) or DASH, status)
     return Group(table, *errors)
+
+
+def recipes_table(recipes: list[dict]) -> Table:
+    """One row per recipe as its ``describe()`` gives it, 80 columns wide: the name over its plugin, the
+    optimizer over its decay and schedule, the budget, the test-time augmentation, and what augments the
+    training images and targets."""
+    from fer_zoo.plugins.recipe import Recipe
+
+    table = _listing("fer-zoo recipes")
+    table.add_column("name / plugin", no_wrap=True)
+    table.add_column("optimizer / schedule", no_wrap=True)
+    table.add_column("epochs", justify="right", no_wrap=True)
+    table.add_column("batch", justify="right", no_wrap=True)
+    table.add_column("TTA", no_wrap=True)
+    table.add_column("augmentation", ratio=1)
+    for entry in recipes:
+        recipe = Recipe.from_dict(entry)
+        name = Text(recipe.name, style="bold cyan")
+        name.append(f"\n{entry['plugin']} {entry['plugin_version']}" if entry["plugin"] else f"\n{DASH}", style="dim")
+        momentum = f"{'nesterov' if recipe.nesterov else 'momentum'} {recipe.momentum:g}" if recipe.momentum else ""
+        decay = (f"wd {recipe.weight_decay:g}" + (" L2" if recipe.weight_decay_kind == "coupled" else "")
+                 if recipe.weight_decay else "")
+        optimizer = Text(" ".join(filter(None, [recipe.optimizer, f"{recipe.learning_rate:g}", momentum])))
+        clip = f"clip {recipe.gradient_clip:g}" if recipe.gradient_clip else ""
+        optimizer.append("\n" + ", ".join(filter(None, [decay, clip, schedule_text(recipe)])), style="dim")
+        mixing = [f"mixup {recipe.mixup:g}" if recipe.mixup else "", f"cutmix {recipe.cutmix:g}" if recipe.cutmix else "",
+                  f"smoothing {recipe.label_smoothing:g}" if recipe.label_smoothing else ""]
+        tta = getattr(recipe, "tta", "none")
+        tta_crop = getattr(recipe, "tta_crop", 0)
+        table.add_row(name, optimizer, str(recipe.epochs), str(recipe.batch_size),
+                      tta + (f" {tta_crop}" if tta == "tencrop" and tta_crop else ""),
+                      "; ".join(filter(None, [recipe.augment.summary(), ", ".join(filter(None, mixing))])),
+                      end_section=True)
+    table.caption = ("--recipe NAME trains under one (default: the architecture's own); every value: "
+                     "fer-zoo recipes --json")
+    return table
+
+
+def schedule_text(recipe) -> str:
+    """The learning-rate schedule in a few words: "plateau ×0.75/5", "cosine", "step ×0.1/30", "constant";
+    with its warm-up."""
+    text = {"plateau": f"plateau ×{recipe.plateau_factor or 0:g}/{recipe.plateau_patience}",
+            "step": f"step ×{recipe.step_factor:g}/{recipe.step_epochs}"}.get(recipe.schedule, recipe.schedule)
+    return text + (f" after {recipe.warmup_epochs} warm-up" if recipe.warmup_epochs else "")
 
 
 def datasets_table(sources: list[dict]) -> Table:
@@ -348,8 +400,9 @@ def recipe_text(environment: dict) -> str:
     return f" · recipe {recipe}" if recipe else ""
 
 
-BENCH_FOOTNOTE = ("† reported val: as the architecture's paper reported it on FER2013 (the seed paper does not "
-                  "name its split); ours is on the data named above.")
+BENCH_FOOTNOTE = ("† reported val, test: as the architecture's paper reported them on FER2013 (the seed paper "
+                  "does not name its split; docs/architectures.md gives each protocol); ours are on the data named "
+                  "above.")
 
 
 def _notes(environment: dict, wide: bool) -> list[str]:

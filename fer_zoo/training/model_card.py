@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from fer_zoo.plugins.recipe import Recipe
 from fer_zoo.training import run_config
 
 LIMITS = [
@@ -80,7 +81,7 @@ def render(config: dict, metrics: dict, run_dir=None) -> str:
         f"{recipe['batch_size']}, {recipe['epochs']} epochs planned"
         + (f", gradient norm clipped to {recipe['gradient_clip']:g}" if recipe.get("gradient_clip") else "")
         + (f", weight decay {recipe['weight_decay']:g}" if recipe.get("weight_decay") else "")
-        + f"; augmentation {_augment(recipe.get('augment', {}))}; seed {config.get('seed')}"
+        + f"; augmentation {Recipe.from_dict(recipe).augment.summary()}; seed {config.get('seed')}"
         + _origin(config.get("recipe_origin")),
         "",
         "## Evaluation", "",
@@ -110,12 +111,6 @@ def _pct(value) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def _augment(augment: dict) -> str:
-    parts = [f"{k.replace('_degrees', '')} {v:g}" for k, v in augment.items() if v and not isinstance(v, bool)]
-    parts += [k for k, v in augment.items() if v is True]
-    return ", ".join(parts) if parts else "none"
-
-
 def _most_confused(matrix, names, top: int = 3) -> list[tuple[str, str, float, int]]:
     if not matrix:
         return []
@@ -131,6 +126,8 @@ def _most_confused(matrix, names, top: int = 3) -> list[tuple[str, str, float, i
 def _origin(origin: dict | None) -> str:
     if not origin or origin.get("kind") == "built-in":
         return ""
+    if origin.get("kind") == "plugin" and not origin.get("path"):
+        return f"; registered by plugin {origin.get('distribution')} {origin.get('version')}"
     where = (f"{origin.get('path')}" if origin.get("kind") == "file"
              else f"{origin.get('path')} of plugin {origin.get('distribution')} {origin.get('version')}")
     return f"; from the recipe file {where} (sha256 `{origin.get('sha256')}`), kept as `{run_config.RECIPE_COPY}`"

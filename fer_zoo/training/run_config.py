@@ -19,8 +19,10 @@ from typing import Annotated, Any
 from fer_zoo.errors import FerZooError
 from fer_zoo.models.recipes import RECIPES, Augment, Recipe
 
-# the built-in recipes, for --recipe's help: "seed (the paper's), stable, adam, modern"
-RECIPE_NAMES = ", ".join(f"{name} (the paper's)" if name == "seed" else name for name in RECIPES)
+# the built-in recipes, for --recipe's help (which loads no plugin): "seed (the paper's), stable, adam, modern,
+# any `fer-zoo recipes` lists"
+RECIPE_NAMES = ", ".join(f"{name} (the paper's)" if name == "seed" else name for name in RECIPES) + \
+    " (any recipe `fer-zoo recipes` lists)"
 # the options' vocabularies: config.json records them (fer_zoo.training.rundir checks it), and
 # fer_zoo.training.train checks --precision and --class-weights against the same
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -306,12 +308,15 @@ def _shown(value) -> str:
 def recipe_toml(recipe: dict) -> str:
     """A recipe as a TOML file that resolves to exactly it: its base (a built-in, whose name it keeps) and every
     field that differs from it."""
+    from fer_zoo.models.recipes import registered_recipes
+
     resolved = Recipe.from_dict(recipe)
-    base = RECIPES.get(resolved.name, RECIPES["seed"])
+    known = registered_recipes()
+    base = known[resolved.name] if resolved.name in known else known["seed"]
     lines = [f"base = {_toml(base.name)}"]
     for f in fields(Recipe):
         value = getattr(resolved, f.name)
-        if f.name in ("name", "augment") or value == getattr(base, f.name) or value is None:
+        if f.name in ("augment", "description", "plugin") or value == getattr(base, f.name) or value is None:
             continue
         lines.append(f"{f.name} = {_toml(value)}")
     augment = [f"{f.name} = {_toml(getattr(resolved.augment, f.name))}" for f in fields(Augment)
@@ -330,10 +335,14 @@ def _toml(value) -> str:
 
 
 def _as_built_in(config: dict) -> list[str] | None:
-    """``--recipe NAME`` and the recipe flags, where they rebuild the run's recipe exactly; else None."""
+    """``--recipe NAME`` and the recipe flags, where they rebuild the run's recipe exactly (a built-in, or a
+    plugin's registered recipe as installed here); else None."""
+    from fer_zoo.models.recipes import registered_recipes
+
     origin = config.get("recipe_origin") or {"kind": "built-in", "name": config["recipe"]["name"]}
     recipe = config["recipe"]
-    if origin.get("kind") != "built-in" or recipe.get("name") not in RECIPES:
+    known = registered_recipes()
+    if origin.get("kind") not in ("built-in", "plugin") or origin.get("path") or recipe.get("name") not in known:
         return None
     parts = ["--recipe", recipe["name"]]
     overrides = {}
@@ -342,7 +351,7 @@ def _as_built_in(config: dict) -> list[str] | None:
             continue
         overrides[s.key] = recipe.get(s.key)
         parts += [s.flag, _text(recipe.get(s.key))]
-    rebuilt = replace(RECIPES[recipe["name"]], **overrides)
+    rebuilt = replace(known[recipe["name"]], **overrides)
     if not Recipe.from_dict(recipe).augment.active and rebuilt.augment.active:
         parts.append(setting("augment").flag)
         rebuilt = replace(rebuilt, augment=Augment())

@@ -379,20 +379,20 @@ def _field(path: Path, data: dict, key: str, kind: str, *, low=None, high=None, 
     return value
 
 
-# what each recipe field may hold beyond its declared type
-_RECIPE_RANGES = {"learning_rate": {"positive": True}, "batch_size": {"low": 1}, "epochs": {"low": 1},
-                  "momentum": {"low": 0}, "weight_decay": {"low": 0}, "gradient_clip": {"low": 0},
-                  "plateau_factor": {"positive": True, "high": 1}, "plateau_patience": {"low": 0},
-                  "label_smoothing": {"low": 0, "high": 1}, "precise_bn": {"low": 0}, "shift": {"low": 0},
-                  "zoom": {"low": 0}, "rotation_degrees": {"low": 0}, "shear": {"low": 0},
-                  "erasing": {"low": 0, "high": 1},
-                  # --- training side (issue #35) ---
-                  "schedule": {"choices": ("constant", "plateau", "cosine", "step")},
-                  "plateau_monitor": {"choices": ("val_accuracy", "val_loss")},
-                  "weight_decay_kind": {"choices": ("decoupled", "coupled")}, "warmup_epochs": {"low": 0},
-                  "min_learning_rate": {"low": 0}, "step_epochs": {"low": 1},
-                  "step_factor": {"positive": True, "high": 1}, "mixup": {"low": 0}, "cutmix": {"low": 0},
-                  "mix_probability": {"low": 0, "high": 1}}
+def _recipe_range(key: str) -> dict:
+    """What the recipe field ``key`` ("momentum", "augment.shift") may hold beyond its declared type, as
+    _field's options: the ranges and vocabularies fer_zoo.plugins.recipe defines, read here, not copied."""
+    from fer_zoo.plugins.recipe import CHOICES, RANGES
+
+    if key in CHOICES:
+        return {"choices": CHOICES[key]}
+    if key not in RANGES:
+        return {}
+    _, low, high, low_open, _ = RANGES[key]
+    bounds = {"positive": True} if low == 0 and low_open else {"low": low}
+    return bounds | ({"high": high} if high is not None else {})
+
+
 _TYPE_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 
@@ -406,6 +406,8 @@ def _check_fields(path: Path, table: dict, cls, prefix: str) -> None:
 
     declared = get_type_hints(cls)
     for f in fields(cls):
+        if not f.compare:  # a recipe's description and plugin: not what is trained, not in config.json
+            continue
         required = f.default is MISSING and f.default_factory is MISSING
         default = _REQUIRED if required else None
         if f.name == "optimizer":
@@ -419,7 +421,7 @@ def _check_fields(path: Path, table: dict, cls, prefix: str) -> None:
                           f"{prefix}{f.name}.")
             continue
         _field(path, table, f.name, kind, none=type(None) in get_args(hint), default=default, prefix=prefix,
-               **_RECIPE_RANGES.get(f.name, {}))
+               **_recipe_range(f"{prefix}{f.name}".removeprefix("recipe.")))
 
 
 def _check_config(path: Path, config: dict) -> None:
