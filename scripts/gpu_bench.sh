@@ -36,7 +36,7 @@ fi
 "$PY" -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" 2>/dev/null \
   || { echo "gpu_bench.sh: installing fer-zoo needs setuptools>=77 in $PY: $PY -m pip install 'setuptools>=77'," \
        "or put its wheel in WHEELS" >&2; exit 2; }
-"$PY" -m pip install -q --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception
+"$PY" -m pip install -q --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception -e plugins/fer-zoo-modern
 export KERAS_BACKEND=jax FER_ZOO_CACHE_DIR="$OUT/cache"
 "$PY" -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
 if [ -n "${REHEARSAL:-}" ]; then
