@@ -20,7 +20,10 @@
 #   4. `fer-zoo train custom` for the paper's 450 epochs at FER2013 scale (wall time);
 #   5. scripts/check_precision.py: a few epochs of every architecture in mixed_bfloat16, NaN or not;
 #   6. scripts/calibrate_synthetic.py: AlexNet-48 and VGG16-48 for the quick budget (10 epochs of the
-#      default) in mixed_bfloat16, 3 seeds, under their default recipe and under the paper's (`seed`).
+#      default) in mixed_bfloat16, 3 seeds, under their default recipe and under the paper's (`seed`);
+#   7. scripts/compare_modern.py at the paper budget: vggnet and resnet18_fer under their recipes and
+#      custom under the paper's, 300 epochs, 3 seeds, mixed_bfloat16, val and test with and without
+#      ten-crop TTA (the table in $OUT/compare_modern.md, the runs in $OUT/modern-runs).
 # STEPS picks some of them (default: all), e.g. STEPS="bench calibrate" for steps 1 and 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,17 +39,19 @@ fi
 "$PY" -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" 2>/dev/null \
   || { echo "gpu_bench.sh: installing fer-zoo needs setuptools>=77 in $PY: $PY -m pip install 'setuptools>=77'," \
        "or put its wheel in WHEELS" >&2; exit 2; }
-"$PY" -m pip install -q --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception
+"$PY" -m pip install -q --no-deps --no-build-isolation -e . -e plugins/fer-zoo-mini-xception -e plugins/fer-zoo-modern
 export KERAS_BACKEND=jax FER_ZOO_CACHE_DIR="$OUT/cache"
 "$PY" -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
 if [ -n "${REHEARSAL:-}" ]; then
   BENCH=(lenet --budget smoke); IMAGES=512; EPOCHS=3; SIZE=512; LONG=2; PRECISION=(lenet --images 256 --epochs 2)
   CALIBRATE=(lenet); CALIBRATION=(--epochs 2 --seeds 1 --subset 256)
+  MODERN=(--epochs 1 --seeds 1 --subset 256)
 else
   BENCH=(--all); IMAGES=28709; EPOCHS=4; SIZE=28709; LONG=450; PRECISION=(--images 2048 --epochs 3)
   CALIBRATE=(alexnet48 vgg16_48); CALIBRATION=(--epochs 10 --seeds 3)
+  MODERN=(--epochs 300 --seeds 3)
 fi
-STEPS=" ${STEPS:-bench warm ratio long precision calibrate} "
+STEPS=" ${STEPS:-bench warm ratio long precision calibrate modern} "
 step() { [[ "$STEPS" == *" $1 "* ]]; }
 timed() { local start=$SECONDS; "$@"; echo "wall: $((SECONDS - start)) s for: $*"; }
 if step bench; then
@@ -73,4 +78,8 @@ if step calibrate; then
         --precision mixed_bfloat16 2>&1 | grep -v '^WARNING\|^I0000' | tee -a "$OUT/calibrate.log"
     done
   done
+fi
+if step modern; then
+  timed "$PY" scripts/compare_modern.py "${MODERN[@]}" --precision mixed_bfloat16 --runs "$OUT/modern-runs" \
+    --out "$OUT/compare_modern.md" 2>&1 | grep -v '^WARNING\|^I0000' | tee "$OUT/compare-modern.log"
 fi
