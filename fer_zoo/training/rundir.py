@@ -392,7 +392,10 @@ _RECIPE_RANGES = {"learning_rate": {"positive": True}, "batch_size": {"low": 1},
                   "weight_decay_kind": {"choices": ("decoupled", "coupled")}, "warmup_epochs": {"low": 0},
                   "min_learning_rate": {"low": 0}, "step_epochs": {"low": 1},
                   "step_factor": {"positive": True, "high": 1}, "mixup": {"low": 0}, "cutmix": {"low": 0},
-                  "mix_probability": {"low": 0, "high": 1}}
+                  "mix_probability": {"low": 0, "high": 1},
+                  # --- image side (issue #35) ---
+                  "crop": {"low": 0}, "crop_padding": {"low": 0}, "tta_crop": {"low": 0},
+                  "tta": {"choices": ("none", "flip", "tencrop")}}
 _TYPE_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 
