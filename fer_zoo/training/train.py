@@ -461,8 +461,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
             summary |= split_scores(split, scores)
             if split == "test":
                 summary |= {"test_per_class": scores["per_class"], "test_confusion_matrix": scores["confusion_matrix"]}
-    if trained and run.recipe.tta != "none":
-        summary |= _tta_scores(run)
+    summary |= _tta_scores(run, trained)
     if too_slow is not None:
         summary["status"] = Status.TOO_SLOW
         summary["reason"] = (f"one training step of {run.batches.batch_size} images needs ~{too_slow.next_step():.0f} s "
@@ -487,14 +486,15 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     return RunResult(run.out, summary, history, resumed_from=run.resumed_from, model=run.inference)
 
 
-def _tta_scores(run: Run) -> dict:
-    """The best epoch's val and test accuracy with the test-time views the recipe declares."""
+def _tta_scores(run: Run, trained: bool) -> dict:
+    """The best epoch's val and test accuracy with the test-time views the recipe declares (None without)."""
     from fer_zoo.inference.evaluation import predict_proba
     from fer_zoo.training.scores import metrics
 
-    scores: dict[str, Any] = {"tta": run.recipe.tta, "tta_crop": run.recipe.tta_crop}
+    scores: dict[str, Any] = {"tta": run.recipe.tta, "tta_crop": run.recipe.tta_crop, "val_tta_accuracy": None,
+                              "test_tta_accuracy": None}
     for split, part in (("val", run.val), ("test", run.test)):
-        if part is not None and len(part):
+        if trained and run.recipe.tta != "none" and part is not None and len(part):
             probabilities = predict_proba(run.inference, part.x, run.eval_batch, run.recipe.tta, run.recipe.tta_crop)
             scores[f"{split}_tta_accuracy"] = metrics(part.y, probabilities, run.dataset.class_names)["accuracy"]
     return scores
