@@ -46,13 +46,10 @@ def recipe_tta(model: str) -> tuple[str, int]:
 def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none", tta_crop: int = 0) -> np.ndarray:
     """Probabilities averaged over the test-time views of ``x`` (fer_zoo.models.tta); ``model`` is a Keras
     model or a :class:`fer_zoo.inference.runtime.Classifier`."""
-    from fer_zoo.models.tta import centre_crop_side, views
+    from fer_zoo.models.tta import predict_averaged
 
     check_tta(tta, TTA_MODES)
-    shown = views(x, tta, tta_crop, centre_crop_side(model))
-    if hasattr(model, "run_batch"):
-        return np.mean([model.predict(v.astype("float32"), batch_size) for v in shown], axis=0)
-    return np.mean([model.predict(v.astype("float32"), batch_size=batch_size, verbose=0) for v in shown], axis=0)
+    return predict_averaged(model, x, batch_size, tta, tta_crop)
 
 
 DEFAULT_DATA = "synthetic"

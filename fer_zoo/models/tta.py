@@ -72,3 +72,12 @@ def views(x: np.ndarray, tta: str, side: int = 0, crop_side: int | None = None) 
     if tta == "tencrop":
         return ten_crops(x, side, crop_side)
     return [x]
+
+
+def predict_averaged(model, x: np.ndarray, batch_size: int = 256, tta: str = "none", side: int = 0) -> np.ndarray:
+    """``model``'s probabilities averaged over the test-time views of ``x``; ``model`` is a Keras model or
+    anything with ``run_batch`` and ``predict(x, batch_size)`` (fer_zoo.inference.runtime.Classifier)."""
+    shown = views(x, tta, side, centre_crop_side(model))
+    if hasattr(model, "run_batch"):
+        return np.mean([model.predict(v.astype("float32"), batch_size) for v in shown], axis=0)
+    return np.mean([model.predict(v.astype("float32"), batch_size=batch_size, verbose=0) for v in shown], axis=0)

@@ -488,14 +488,14 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
 
 def _tta_scores(run: Run, trained: bool) -> dict:
     """The best epoch's val and test accuracy with the test-time views the recipe declares (None without)."""
-    from fer_zoo.inference.evaluation import predict_proba
+    from fer_zoo.models.tta import predict_averaged
     from fer_zoo.training.scores import metrics
 
     scores: dict[str, Any] = {"tta": run.recipe.tta, "tta_crop": run.recipe.tta_crop, "val_tta_accuracy": None,
                               "test_tta_accuracy": None}
     for split, part in (("val", run.val), ("test", run.test)):
         if trained and run.recipe.tta != "none" and part is not None and len(part):
-            probabilities = predict_proba(run.inference, part.x, run.eval_batch, run.recipe.tta, run.recipe.tta_crop)
+            probabilities = predict_averaged(run.inference, part.x, run.eval_batch, run.recipe.tta, run.recipe.tta_crop)
             scores[f"{split}_tta_accuracy"] = metrics(part.y, probabilities, run.dataset.class_names)["accuracy"]
     return scores
 
