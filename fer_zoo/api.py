@@ -107,12 +107,13 @@ def reproduce(run: str | os.PathLike, out: str | os.PathLike | None = None, *, f
 
 
 def evaluate(model: str | os.PathLike | Sequence[str | os.PathLike], data: str | None = None, split: str = "test",
-             *, tta: str = "none", weights: Sequence[float] | None = None, runtime: str = "keras",
+             *, tta: str = "recipe", weights: Sequence[float] | None = None, runtime: str = "keras",
              unsafe: bool = False, scale: float | None = None, offset: float | None = None,
              confusion: str | os.PathLike | None = None, force: bool = False, batch_size: int = 256) -> dict:
     """Score ``model`` (or a list of models: their ensemble) on one split of ``data``; a dict of metrics.
     ``data`` None: the data a run was trained on (a model that is not a run: the synthetic default), which
-    the result's ``notes`` name."""
+    the result's ``notes`` name. ``tta`` "recipe": the test-time views the run's recipe declares (none for a
+    model that is not a run); the result's ``tta`` says which were used."""
     from fer_zoo.inference import evaluation
 
     _plugins()

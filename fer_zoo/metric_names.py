@@ -29,6 +29,8 @@ METRICS = (
     Metric(None, "test_accuracy", "test_acc", None, final=True),
     Metric(None, "test_top2_accuracy", None, None, final=True),
     Metric(None, "test_macro_f1", "macro_f1_test", None, final=True),
+    Metric(None, "val_tta_accuracy", "val_tta_acc", None),  # with the recipe's test-time views, if it has any
+    Metric(None, "test_tta_accuracy", "test_tta_acc", None),
     Metric("learning_rate", None, None, "learning_rate"),
     Metric("images_per_second", "train_images_per_second", "train_samples_per_sec", None, final=True),
     Metric(None, "epochs", "epochs", None),

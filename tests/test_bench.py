@@ -11,7 +11,7 @@ from fer_zoo.status import Status
 
 # results.csv's header: as it has always been, and the reported test figure beside the val one (#35)
 CSV_COLUMNS = ["model", "architecture", "kind", "plugin", "param_count", "macs", "infer_batch_size", "train_acc",
-               "val_acc", "test_acc", "top2_val", "macro_f1_test", "epochs", "train_samples_per_sec",
+               "val_acc", "test_acc", "top2_val", "macro_f1_test", "tta", "val_tta_acc", "test_tta_acc", "epochs", "train_samples_per_sec",
                "infer_samples_per_sec", "latency_ms", "seconds_per_epoch", "total_seconds", "reported_val_acc",
                "reported_test_acc",
                "status", "seeds", "error"]
@@ -64,6 +64,7 @@ def test_tiny_bench_files_columns_isolation_and_resume(cli, tmp_path, install_pl
         metrics = json.loads((out / name / "seed0" / "metrics.json").read_text())
         assert (row["status"], row["error"]) == (metrics["status"], metrics.get("reason") or "")
         assert (row["status"] == "ok") == (row["error"] == "")
+        assert (row["tta"], row["val_tta_acc"], row["test_tta_acc"]) == ("", "", "")  # its recipe declares none
         for column, key in (("train_acc", "train_accuracy"), ("val_acc", "val_accuracy"), ("test_acc", "test_accuracy"),
                             ("top2_val", "val_top2_accuracy"), ("macro_f1_test", "test_macro_f1"),
                             ("total_seconds", "seconds")):

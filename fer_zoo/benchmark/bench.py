@@ -360,6 +360,7 @@ def aggregate(spec: RowSpec, seed_rows: list[dict]) -> dict:
         values = [r[key] for r in source if r.get(key) is not None]
         row[key] = statistics.mean(values) if values else None
         row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+    row["tta"] = next((r["tta"] for r in seed_rows if r.get("tta")), None)  # the recipe's: one for all seeds
     statuses = sorted({str(r.get("status", Status.FAILED)) for r in seed_rows})
     row["status"] = statuses[0] if len(statuses) == 1 else "/".join(statuses)
     reasons = [r.get("error") or r.get("reason") for r in seed_rows if r.get("error") or r.get("reason")]

@@ -65,6 +65,7 @@ def run(job: dict, reporter=None) -> dict:
         "infer_samples_per_sec": throughput, "latency_ms": latency * 1000,
         "seconds_per_epoch": sum(r["epoch_seconds"] for r in history) / len(history) if history else None,
         "batch_size": metrics.get("batch_size"), "error": None,
+        "tta": metrics.get("tta") if metrics.get("val_tta_accuracy") is not None else None,
     }
 
 

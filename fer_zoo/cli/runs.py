@@ -112,7 +112,8 @@ def evaluate_command(
     split: Annotated[str, typer.Option("--split", help="val or test (train also accepted).")] = "test",
     weights: Annotated[str | None, typer.Option("--weights", help="An ensemble's member weights, comma-separated "
                                                                   "(default: equal).")] = None,
-    tta: Annotated[str, typer.Option("--tta", help="none, flip or tencrop.")] = "none",
+    tta: Annotated[str, typer.Option("--tta", help="Test-time views: none, flip, tencrop, or recipe (the run's "
+                                                   "recipe's; none for a model that is not a run).")] = "recipe",
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow models that run code (Lambda layers).")] = False,
     scale: Annotated[float | None, typer.Option("--scale", help="For a bare file: pixel scale (1/255).")] = None,
     offset: Annotated[float | None, typer.Option("--offset", help="For a bare file: pixel offset (0).")] = None,

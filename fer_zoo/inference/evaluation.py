@@ -9,37 +9,47 @@ import numpy as np
 from fer_zoo.errors import FerZooError
 from fer_zoo.training.scores import class_columns, metrics, on_data_classes
 
-TTA_MODES = ("none", "flip", "tencrop")
+from fer_zoo.models.tta import TTA_MODES  # the views themselves are fer_zoo.models.tta's
+
+TTA_CHOICES = (*TTA_MODES, "recipe")  # "recipe": the TTA the run's recorded recipe declares
 
 
-def _crops(x: np.ndarray) -> list[np.ndarray]:
-    """Ten crops (corners, centre, and their mirrors) of 7/8 the side, resized back to full size."""
-    from keras import ops
+def _crops(x: np.ndarray, side: int = 0, crop_side: int | None = None) -> list[np.ndarray]:
+    from fer_zoo.models.tta import ten_crops
 
-    n, h, w, c = x.shape
-    ch, cw = round(h * 7 / 8), round(w * 7 / 8)
-    origins = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
-    views = []
-    for top, left in origins:
-        crop = ops.convert_to_numpy(ops.image.resize(x[:, top:top + ch, left:left + cw].astype("float32"), (h, w)))
-        views += [crop, crop[:, :, ::-1]]
-    return views
+    return ten_crops(x, side, crop_side)
 
 
-def check_tta(tta: str) -> None:
+def check_tta(tta: str, choices: tuple[str, ...] = TTA_CHOICES) -> None:
     """Refuse an unknown ``--tta`` mode, before any model or data is loaded."""
-    if tta not in TTA_MODES:
-        raise FerZooError(f"--tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    if tta not in choices:
+        raise FerZooError(f"--tta must be one of {', '.join(choices)}, got {tta!r}")
 
 
-def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none") -> np.ndarray:
-    """Probabilities averaged over the test-time views of ``x``; ``model`` is a Keras model or a
-    :class:`fer_zoo.inference.runtime.Classifier`."""
-    check_tta(tta)
-    views = {"none": lambda: [x], "flip": lambda: [x, x[:, :, ::-1]], "tencrop": lambda: _crops(x)}[tta]()
-    if hasattr(model, "run_batch"):
-        return np.mean([model.predict(v.astype("float32"), batch_size) for v in views], axis=0)
-    return np.mean([model.predict(v.astype("float32"), batch_size=batch_size, verbose=0) for v in views], axis=0)
+def recipe_tta(model: str) -> tuple[str, int]:
+    """(tta, tta_crop) the recipe of the run ``model`` declares; ("none", 0) for a model that is not a run
+    (or a run from before recipes declared one)."""
+    from fer_zoo.inference.runtime import artifact_kind
+    from fer_zoo.training.rundir import read_json
+
+    path = Path(model)
+    config = read_json(path / "config.json") if artifact_kind(path) == "run" else None
+    recipe = config.get("recipe") if isinstance(config, dict) else None
+    if not isinstance(recipe, dict):
+        return "none", 0
+    tta, side = recipe.get("tta", "none"), recipe.get("tta_crop", 0)
+    if tta not in TTA_MODES or not isinstance(side, int) or isinstance(side, bool) or side < 0:
+        raise FerZooError(f"{model}: config.json's recipe tta/tta_crop is damaged ({tta!r}, {side!r})")
+    return tta, side
+
+
+def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none", tta_crop: int = 0) -> np.ndarray:
+    """Probabilities averaged over the test-time views of ``x`` (fer_zoo.models.tta); ``model`` is a Keras
+    model or a :class:`fer_zoo.inference.runtime.Classifier`."""
+    from fer_zoo.models.tta import predict_averaged
+
+    check_tta(tta, TTA_MODES)
+    return predict_averaged(model, x, batch_size, tta, tta_crop)
 
 
 DEFAULT_DATA = "synthetic"
@@ -71,7 +81,7 @@ def default_data(models: list[str]) -> tuple[str, str]:
     return specs[0], f"data: {specs[0]} ({whose}{part})"
 
 
-def evaluate(model: str | Path | list, data: str | None = None, split: str = "test", tta: str = "none",
+def evaluate(model: str | Path | list, data: str | None = None, split: str = "test", tta: str = "recipe",
              unsafe: bool = False, scale: float | None = None, offset: float | None = None,
              batch_size: int = 256, runtime: str = "keras", weights: list[float] | None = None) -> dict:
     """Metrics of a trained model (Keras, or an exported ONNX/TFLite/SavedModel artifact) on one split; of
@@ -105,11 +115,20 @@ def evaluate(model: str | Path | list, data: str | None = None, split: str = "te
     members = classifier.members if isinstance(classifier, Ensemble) else [classifier]
     # each member's probabilities over the data's classes (matched by name); a model of another input size
     # gets the images resized and channel-converted (Classifier.predict)
-    member_proba = [on_data_classes(predict_proba(m, part.x, batch_size, tta),
-                                    class_columns(m.class_names, dataset.class_names, m.source)) for m in members]
+    chosen = [recipe_tta(m.source) if tta == "recipe" else (tta, 0) for m in members]
+    member_proba = [on_data_classes(predict_proba(m, part.x, batch_size, mode, side),
+                                    class_columns(m.class_names, dataset.class_names, m.source))
+                    for m, (mode, side) in zip(members, chosen)]
+    used = " / ".join(sorted({mode for mode, _ in chosen}))
+    sides = sorted({side for mode, side in chosen if mode == "tencrop" and side})
+    if tta == "recipe" and used != "none":  # "none" from the recipe is what the heading says anyway
+        whose = "the run's recipe" if len(models) == 1 else "each run's recipe"
+        at = f" at {'/'.join(map(str, sides))} px" if sides else ""
+        notes.append(f"tta: {used}{at} ({whose})")
     weights = classifier.weights if isinstance(classifier, Ensemble) else [1.0]
     proba = sum(w * p for w, p in zip(weights, member_proba))
-    result = {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": tta,
+    result = {"model": str(model), "runtime": classifier.runtime, "data": dataset.name, "split": split, "tta": used,
+              "tta_from": "recipe" if tta == "recipe" else "--tta", "tta_crop": sides[0] if len(sides) == 1 else 0,
               "images": len(part), "classes": list(dataset.class_names),
               "model_input": list(classifier.input_shape), "data_input": list(dataset.image_shape),
               "model_classes": list(classifier.class_names), "data_spec": data, "notes": notes,

@@ -2,7 +2,8 @@
 
 - :func:`inference_model`: raw 0-255 pixels of the data's shape in (resized, channel-converted and
   normalised inside), probabilities out. This is what ``best.keras`` holds.
-- :func:`training_model`: augmentation layers in front of it, sharing every weight.
+- :func:`training_model`: augmentation layers in front of it, sharing every weight (a random crop among
+  them: :class:`RandomWindow`, with the inference model's "centre_crop" layer).
 - :class:`Batches`: fixed-size training batches, reshuffled per epoch from (seed, epoch); the ragged
   remainder is left out of that epoch (a different one each time), so the training step keeps one shape.
 - :func:`predict_fixed`: every image scored, in batches of one size (the last padded), so the predict
@@ -105,16 +106,76 @@ class TopKAccuracy(keras.metrics.MeanMetricWrapper):
         return {"k": self.k, "name": self.name, "dtype": self.dtype}
 
 
-def inference_model(arch: Architecture, data_shape: tuple[int, int, int], num_classes: int, bare=None):
+@keras.saving.register_keras_serializable(package="fer_zoo")
+class RandomWindow(layers.Layer):
+    """A random ``crop`` x ``crop`` window per image of the image padded by ``padding`` zeros on each side,
+    moved (by a whole-pixel shift, zeros coming in) to the image's centre, where the inference model's
+    "centre_crop" layer cuts it: the training graph is then this layer in front of the very inference model
+    that is saved, sharing every layer. The image keeps its size. Training only: at inference it passes the
+    image through, and the centre crop is the inference model's own."""
+
+    def __init__(self, crop, padding=0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.crop, self.padding, self.seed = crop, padding, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = False
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        n = ops.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+
+        def offset(side):  # the window's first row (column) in the image's own coordinates, padding negative
+            high = side + self.padding - self.crop
+            drawn = keras.random.randint((n,), -self.padding, high + 1, seed=self.seed_generator)
+            return ops.cast(drawn - (side - self.crop) // 2, "float32")
+
+        dy, dx = offset(height), offset(width)
+        ones, zeros = ops.ones((n,)), ops.zeros((n,))
+        # output pixel (x, y) reads input (x + dx, y + dy); outside the image reads the padding's zeros
+        transform = ops.stack([ones, zeros, dx, zeros, ones, dy, zeros, zeros], axis=1)
+        return ops.image.affine_transform(ops.cast(images, "float32"), transform, interpolation="nearest",
+                                          fill_mode="constant", fill_value=0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "crop": self.crop, "padding": self.padding, "seed": self.seed}
+
+
+def crop_input(arch: Architecture, data_shape: tuple[int, int, int], crop: int,
+               label: str = "recipe augment.crop") -> tuple[int, int, int]:
+    """The input a network trained on ``crop`` x ``crop`` windows of ``data_shape`` images is built at; a crop
+    larger than the images, or an architecture that cannot be built at it, is refused naming ``label``."""
+    if crop > min(data_shape[0], data_shape[1]):
+        raise FerZooError(f"{label}: {crop} px is larger than the {data_shape[0]}x{data_shape[1]} images")
+    if not arch.flexible_input and tuple(arch.input_shape[:2]) != (crop, crop):
+        raise FerZooError(f"{label}: {crop} px, but architecture {arch.name!r} is built only at "
+                          f"{arch.input_shape[0]}x{arch.input_shape[1]} (not flexible_input); use crop "
+                          f"{arch.input_shape[0]} or 0")
+    return crop, crop, arch.input_shape[2]
+
+
+def inference_model(arch: Architecture, data_shape: tuple[int, int, int], num_classes: int, bare=None,
+                    crop: int = 0):
     """Raw 0-255 images of the data's shape in, probabilities out: adapts size and channels to what the
-    architecture declares, applies its normalisation, then the bare network."""
+    architecture declares, applies its normalisation, then the bare network. ``crop`` > 0 (a recipe's
+    augment.crop): the network is built at crop x crop and the model starts with a Cropping2D named
+    "centre_crop" that cuts the images' centre window."""
     from fer_zoo.models.build import create_model
 
-    bare = bare if bare is not None else create_model(arch, arch.input_shape, num_classes)
-    height, width, channels = arch.input_shape
+    net_shape = crop_input(arch, data_shape, crop) if crop else arch.input_shape
+    bare = bare if bare is not None else create_model(arch, net_shape, num_classes)
+    height, width, channels = net_shape
     inputs = keras.Input(shape=data_shape, name="pixels")
     x = inputs
-    if tuple(data_shape[:2]) != (height, width):
+    if crop:
+        top, left = (data_shape[0] - crop) // 2, (data_shape[1] - crop) // 2
+        x = layers.Cropping2D(((top, data_shape[0] - crop - top), (left, data_shape[1] - crop - left)),
+                              name="centre_crop")(x)
+    elif tuple(data_shape[:2]) != (height, width):
         x = layers.Resizing(height, width, name="resize")(x)
     if data_shape[2] != channels:
         if channels == 3 and data_shape[2] == 1:
@@ -136,6 +197,8 @@ def augmentation_layers(augment: Augment, seed: int) -> list:
                                 shear=augment.shear, flip=augment.flip, seed=seed, name="augment"))
     if augment.erasing:
         out.append(layers.RandomErasing(factor=augment.erasing, scale=(0.02, 0.2), seed=seed + 5, name="erase"))
+    if augment.crop:  # last: the window is cut from the transformed image
+        out.append(RandomWindow(augment.crop, augment.crop_padding, seed=seed + 11, name="random_crop"))
     return out
 
 

@@ -40,11 +40,16 @@ RANGES: dict[str, tuple] = {
     "mixup": (float, 0, 1000, False, False),  # Beta(alpha, alpha)'s alpha; 0: off
     "cutmix": (float, 0, 1000, False, False),  # Beta(alpha, alpha)'s alpha; 0: off
     "mix_probability": (float, 0, 1, False, False),  # chance a batch is mixed
+    # --- image side (issue #35): random crop, test-time views ---
+    "augment.crop": (int, 0, 4096, False, False),  # pixels, the square window's side; 0: off
+    "augment.crop_padding": (int, 0, 1024, False, False),  # pixels of zeros on each side before cropping
+    "tta_crop": (int, 0, 4096, False, False),  # pixels, the ten-crop side; 0: see Recipe.tta_crop
 }
 # --- training side (issue #35): the fields that take one of a few words ---
 SCHEDULES = ("constant", "plateau", "cosine", "step")
+TTA_MODES = ("none", "flip", "tencrop")  # the test-time views a recipe may declare (fer_zoo.models.tta)
 CHOICES: dict[str, tuple[str, ...]] = {"schedule": SCHEDULES, "plateau_monitor": ("val_accuracy", "val_loss"),
-                                       "weight_decay_kind": ("decoupled", "coupled")}
+                                       "weight_decay_kind": ("decoupled", "coupled"), "tta": TTA_MODES}
 # the flag that sets a field, for messages about a value that came from the command line
 FLAGS = {"learning_rate": "--lr", "batch_size": "--batch-size", "epochs": "--epochs",
          "label_smoothing": "--label-smoothing"}
@@ -60,10 +65,14 @@ class Augment:
     shear: float = 0.0
     flip: bool = False
     erasing: float = 0.0  # probability of erasing one random rectangle
+    # the network sees a random crop x crop window (pixels) of the image padded by crop_padding zeros on each
+    # side, and the centre window at inference; 0: off
+    crop: int = 0
+    crop_padding: int = 0
 
     @property
     def active(self) -> bool:
-        return any((self.shift, self.zoom, self.rotation_degrees, self.shear, self.flip, self.erasing))
+        return any((self.shift, self.zoom, self.rotation_degrees, self.shear, self.flip, self.erasing, self.crop))
 
     def summary(self) -> str:
         """One phrase a table or model card shows: "shift 0.1, rotation 10, flip"; "none" when inactive."""
@@ -107,6 +116,11 @@ class Recipe:
     mixup: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
     cutmix: float = 0.0  # alpha of Beta(alpha, alpha); 0: off
     mix_probability: float = 1.0  # the chance a training batch is mixed
+    # --- image side (issue #35) ---
+    # the test-time views the run is also scored with: "none", "flip" (and its mirror) or "tencrop" (corners
+    # and centre of tta_crop px, and their mirrors; 0: the model's crop side if it has one, else 7/8 the side)
+    tta: str = "none"
+    tta_crop: int = 0
     # --- what `fer-zoo recipes` shows; neither is part of what is trained, nor of config.json ---
     description: str = field(default="", compare=False)
     # Filled in by the registry from the entry point; whatever a plugin passes here is replaced.

@@ -48,6 +48,10 @@ COLUMNS = [
     _measure("test_acc", "test acc", "pct", "accuracy", narrow=("test %", "pct")),
     _measure("top2_val", "top-2 val", "pct", "accuracy"),
     _measure("macro_f1_test", "F1 test", "f3", "accuracy"),
+    # with the test-time views the row's recipe declares (fer_zoo.models.tta); None where it declares none
+    Column("tta", "TTA", group="accuracy", views=FULL | {"csv"}),
+    _measure("val_tta_acc", "val TTA", "pct", "accuracy"),
+    _measure("test_tta_acc", "test TTA", "pct", "accuracy"),
     _measure("epochs", "epochs", "epochs", "accuracy"),
     _measure("train_samples_per_sec", "train img/s", "int", "speed", narrow=("train img/s", "count")),
     _measure("infer_samples_per_sec", "infer img/s (b256)", "int", "speed"),

@@ -242,8 +242,9 @@ def dataset_tables(report: dict) -> Group:
 
 
 def evaluation_tables(result: dict) -> Group:
+    whose = " (the recipe's)" if result.get("tta_from") == "recipe" else ""
     head = Text(f"{result['model']} on {result['data']} [{result['split']}, {result['images']:,} images, "
-                f"TTA {result['tta']}]: accuracy {percent(result['accuracy'])}, top-2 "
+                f"TTA {result['tta']}{whose}]: accuracy {percent(result['accuracy'])}, top-2 "
                 f"{percent(result['top2_accuracy'])}, macro-F1 {result['macro_f1']:.3f}")
     parts = [head]
     if result.get("members"):
@@ -359,7 +360,7 @@ def cell_text(row: dict, key: str, kind: str) -> str:
     if value is None:
         return DASH
     text = {"count": lambda v: human(v), "pct": lambda v: f"{100 * v:.1f}%", "f3": lambda v: f"{v:.3f}",
-            "int": lambda v: f"{v:,.0f}", "f1": lambda v: f"{v:.1f}", "epochs": _epochs_text}[kind]
+            "int": lambda v: f"{v:,.0f}", "f1": lambda v: f"{v:.1f}", "epochs": _epochs_text, "": str}[kind]
     if std is None:
         return text(value)
     spread = {"pct": f"{100 * std:.1f}", "f3": f"{std:.3f}", "int": f"{std:,.0f}", "f1": f"{std:.1f}",

@@ -76,7 +76,8 @@ def render(config: dict, metrics: dict, run_dir=None) -> str:
         f"- **Data:** `{data}` ({config.get('dataset', '?')}), fingerprint `{config.get('dataset_fingerprint', '?')}`"
         + (f"; a seeded subset of {config['subset']} training images" if config.get("subset") else ""),
         "- **Splits:** the checkpoint was selected on **val** (for FER2013, PublicTest); **test** (PrivateTest) only "
-        "reports; no test-time augmentation in the numbers below",
+        "reports; no test-time augmentation in the table below",
+        f"- **Test-time augmentation:** {_tta(recipe)}",
         f"- **Recipe:** `{recipe['name']}`: {recipe['optimizer']} at lr {recipe['learning_rate']:g}, batch "
         f"{recipe['batch_size']}, {recipe['epochs']} epochs planned"
         + (f", gradient norm clipped to {recipe['gradient_clip']:g}" if recipe.get("gradient_clip") else "")
@@ -91,6 +92,10 @@ def render(config: dict, metrics: dict, run_dir=None) -> str:
         if metrics.get(f"{split}_accuracy") is not None:
             lines.append(f"| {split} | {_pct(metrics[f'{split}_accuracy'])} | {_pct(metrics.get(f'{split}_top2_accuracy'))} "
                          f"| {metrics.get(f'{split}_macro_f1', 0):.3f} |")
+    if any(metrics.get(f"{split}_tta_accuracy") is not None for split in ("val", "test")):
+        lines += ["", f"With the recipe's test-time augmentation ({_tta(recipe)}): accuracy "
+                  + ", ".join(f"{split} {_pct(metrics[f'{split}_tta_accuracy'])}" for split in ("val", "test")
+                              if metrics.get(f"{split}_tta_accuracy") is not None)]
     per_class = metrics.get("test_per_class") or {}
     if per_class:
         lines += ["", "Per class, on test:", "", "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
@@ -109,6 +114,13 @@ def render(config: dict, metrics: dict, run_dir=None) -> str:
 
 def _pct(value) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _tta(recipe: dict) -> str:
+    tta, side = recipe.get("tta", "none"), recipe.get("tta_crop", 0)
+    if tta == "none":
+        return "none declared by the recipe"
+    return f"`{tta}`" + (f" of {side} px crops" if tta == "tencrop" and side else "") + " (the recipe's)"
 
 
 def _most_confused(matrix, names, top: int = 3) -> list[tuple[str, str, float, int]]:

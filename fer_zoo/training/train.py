@@ -139,6 +139,10 @@ def plan(arch_name: str, data: str, options: RunConfig, saved=None,
                               f"{available}, or leave --subset out to train on all of them")
         dataset = dataset.subset(options.subset, options.seed, options.eval_subset)
     dataset.require(purpose="training")
+    if recipe.augment.crop:  # refused before the run directory is made
+        from fer_zoo.models.pipeline import crop_input
+
+        crop_input(arch, dataset.image_shape, recipe.augment.crop)
     return arch, dataset, recipe, config_json(arch, dataset, data, recipe, options, origin)
 
 
@@ -348,7 +352,7 @@ def _fit_here(arch, dataset, recipe: Recipe, options: RunConfig, out: Path, save
                 run.best_weights = load_model(out / run.best_file, unsafe).get_weights()
                 rundir.publish_best(out, run.best_file)
         else:
-            run.inference = pipeline.inference_model(arch, dataset.image_shape, num_classes)
+            run.inference = pipeline.inference_model(arch, dataset.image_shape, num_classes, crop=recipe.augment.crop)
             if options.init_from:
                 transfer.init_from(run.inference, options.init_from, unsafe, dataset)
             if options.freeze is not None:
@@ -457,6 +461,7 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
             summary |= split_scores(split, scores)
             if split == "test":
                 summary |= {"test_per_class": scores["per_class"], "test_confusion_matrix": scores["confusion_matrix"]}
+    summary |= _tta_scores(run, trained)
     if too_slow is not None:
         summary["status"] = Status.TOO_SLOW
         summary["reason"] = (f"one training step of {run.batches.batch_size} images needs ~{too_slow.next_step():.0f} s "
@@ -479,6 +484,20 @@ def _finish(run: Run, started: float, too_slow=None) -> RunResult:
     atomic.write_text(run.out / "MODEL_CARD.md", model_card.render(rundir.read_json(run.out / "config.json"), summary, run.out))
     rundir.finish(run.out, run.state())
     return RunResult(run.out, summary, history, resumed_from=run.resumed_from, model=run.inference)
+
+
+def _tta_scores(run: Run, trained: bool) -> dict:
+    """The best epoch's val and test accuracy with the test-time views the recipe declares (None without)."""
+    from fer_zoo.models.tta import predict_averaged
+    from fer_zoo.training.scores import metrics
+
+    scores: dict[str, Any] = {"tta": run.recipe.tta, "tta_crop": run.recipe.tta_crop, "val_tta_accuracy": None,
+                              "test_tta_accuracy": None}
+    for split, part in (("val", run.val), ("test", run.test)):
+        if trained and run.recipe.tta != "none" and part is not None and len(part):
+            probabilities = predict_averaged(run.inference, part.x, run.eval_batch, run.recipe.tta, run.recipe.tta_crop)
+            scores[f"{split}_tta_accuracy"] = metrics(part.y, probabilities, run.dataset.class_names)["accuracy"]
+    return scores
 
 
 # --- the run directory -------------------------------------------------------------------------------
