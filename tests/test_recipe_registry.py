@@ -57,9 +57,11 @@ def test_a_plugins_recipe_is_listed_with_its_plugin_and_values(cli, acme, monkey
     table = cli("recipes")
     assert table.exit_code == 0
     assert all(len(line) <= 80 for line in table.stdout.splitlines())
-    row = next(line for line in table.stdout.splitlines() if line.startswith("acme-sgd"))
-    assert "sgd 0.02 nesterov 0.85" in row and "40" in row.split() and "32" in row.split()
-    assert "cosine after 2 warm-up" in table.stdout and "acme-fer 2.3.1" in table.stdout
+    lines = table.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("acme-sgd "))
+    assert lines[at].split(None, 1)[1].strip() == "sgd 0.02, nesterov 0.85; cosine after 2 warm-up"
+    assert lines[at + 1].split() == ["acme-fer", "2.3.1", "40", "epochs,", "batch", "32;", "TTA", "none"]
+    assert lines[at + 2].strip() == "rotation 7.5, flip"
 
 
 def test_an_unknown_recipe_name_suggests_the_close_one(cli):

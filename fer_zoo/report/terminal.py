@@ -161,36 +161,31 @@ def plugins_table(plugins: list[Plugin]) -> Group:
 
 
 def recipes_table(recipes: list[dict]) -> Table:
-    """One row per recipe as its ``describe()`` gives it, 80 columns wide: the name over its plugin, the
-    optimizer over its decay and schedule, the budget, the test-time augmentation, and what augments the
-    training images and targets."""
+    """One row per recipe as its ``describe()`` gives it, 80 columns wide: the name over its plugin; the
+    optimizer and schedule, over the budget and test-time augmentation, over what augments the training
+    images and targets."""
     from fer_zoo.plugins.recipe import Recipe
 
     table = _listing("fer-zoo recipes")
     table.add_column("name / plugin", no_wrap=True)
-    table.add_column("optimizer / schedule", no_wrap=True)
-    table.add_column("epochs", justify="right", no_wrap=True)
-    table.add_column("batch", justify="right", no_wrap=True)
-    table.add_column("TTA", no_wrap=True)
-    table.add_column("augmentation", ratio=1)
+    table.add_column("optimizer, schedule / epochs, batch, TTA / augmentation", ratio=1)
     for entry in recipes:
         recipe = Recipe.from_dict(entry)
         name = Text(recipe.name, style="bold cyan")
         name.append(f"\n{entry['plugin']} {entry['plugin_version']}" if entry["plugin"] else f"\n{DASH}", style="dim")
         momentum = f"{'nesterov' if recipe.nesterov else 'momentum'} {recipe.momentum:g}" if recipe.momentum else ""
-        decay = (f"wd {recipe.weight_decay:g}" + (" L2" if recipe.weight_decay_kind == "coupled" else "")
+        decay = (f"wd {recipe.weight_decay:g}" + (" (L2)" if recipe.weight_decay_kind == "coupled" else "")
                  if recipe.weight_decay else "")
-        optimizer = Text(" ".join(filter(None, [recipe.optimizer, f"{recipe.learning_rate:g}", momentum])))
         clip = f"clip {recipe.gradient_clip:g}" if recipe.gradient_clip else ""
-        optimizer.append("\n" + ", ".join(filter(None, [decay, clip, schedule_text(recipe)])), style="dim")
+        about = Text(", ".join(filter(None, [f"{recipe.optimizer} {recipe.learning_rate:g}", momentum, decay, clip]))
+                     + f"; {schedule_text(recipe)}")
+        tta = recipe.tta + (f" {recipe.tta_crop} px" if recipe.tta == "tencrop" and recipe.tta_crop else "")
+        about.append(f"\n{recipe.epochs} epochs, batch {recipe.batch_size}; TTA {tta}")
         mixing = [f"mixup {recipe.mixup:g}" if recipe.mixup else "", f"cutmix {recipe.cutmix:g}" if recipe.cutmix else "",
-                  f"smoothing {recipe.label_smoothing:g}" if recipe.label_smoothing else ""]
-        tta = getattr(recipe, "tta", "none")
-        tta_crop = getattr(recipe, "tta_crop", 0)
-        table.add_row(name, optimizer, str(recipe.epochs), str(recipe.batch_size),
-                      tta + (f" {tta_crop}" if tta == "tencrop" and tta_crop else ""),
-                      "; ".join(filter(None, [recipe.augment.summary(), ", ".join(filter(None, mixing))])),
-                      end_section=True)
+                  f"label smoothing {recipe.label_smoothing:g}" if recipe.label_smoothing else ""]
+        about.append("\n" + "; ".join(filter(None, [recipe.augment.summary(), ", ".join(filter(None, mixing))])),
+                     style="dim")
+        table.add_row(name, about, end_section=True)
     table.caption = ("--recipe NAME trains under one (default: the architecture's own); every value: "
                      "fer-zoo recipes --json")
     return table

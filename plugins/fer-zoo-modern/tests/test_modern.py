@@ -121,3 +121,19 @@ def test_both_build_under_jax():
                           env={**os.environ, "KERAS_BACKEND": "jax"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["jax", "7846855", "11180871"]
+
+
+def test_each_net_names_its_published_recipe_and_the_plugin_registers_it():
+    import fer_zoo
+
+    khaireddin = fer_zoo.get_recipe(fer_zoo.get_architecture("vggnet").recipe)
+    assert khaireddin.plugin.distribution == "fer-zoo-modern"
+    assert (khaireddin.optimizer, khaireddin.learning_rate, khaireddin.momentum, khaireddin.nesterov,
+            khaireddin.weight_decay, khaireddin.batch_size, khaireddin.epochs) == ("sgd", 0.01, 0.9, True, 1e-4, 64, 300)
+    assert (khaireddin.schedule, khaireddin.plateau_factor, khaireddin.plateau_patience,
+            khaireddin.plateau_monitor) == ("plateau", 0.75, 5, "val_accuracy")
+    assert (khaireddin.augment.crop, khaireddin.augment.flip, khaireddin.augment.rotation_degrees,
+            khaireddin.augment.erasing, khaireddin.tta, khaireddin.tta_crop) == (40, True, 10, 0.5, "tencrop", 40)
+    resnet = fer_zoo.get_recipe(fer_zoo.get_architecture("resnet18_fer").recipe)
+    assert (resnet.learning_rate, resnet.batch_size, resnet.schedule, resnet.label_smoothing, resnet.mixup,
+            resnet.nesterov, resnet.tta, resnet.augment.crop) == (0.1, 128, "cosine", 0.1, 1.0, True, "tencrop", 40)
