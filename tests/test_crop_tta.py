@@ -10,24 +10,6 @@ import pytest
 
 from fer_zoo.errors import FerZooError
 
-FLEXIBLE_PLUGIN = '''
-import fer_zoo
-
-def build(input_shape, num_classes):
-    import keras
-    from keras import layers
-    return keras.Sequential([
-        keras.Input(shape=input_shape),
-        layers.Conv2D(4, 3, strides=2),
-        layers.GlobalAveragePooling2D(),
-        layers.Dense(num_classes, activation="softmax", dtype="float32"),
-    ])
-
-@fer_zoo.hookimpl
-def fer_zoo_register_architectures(register):
-    register(fer_zoo.Architecture(name="flexi", build=build, input_shape=(48, 48, 1), description="flexible",
-                                  flexible_input=True))
-'''
 DATA = "synthetic:size=84,seed=5,preset=easy"
 
 
@@ -181,8 +163,16 @@ def test_the_bench_tables_have_the_tta_columns():
     assert {"val_tta_acc", "test_tta_acc"} <= set(columns.numeric())
 
 
-def test_a_crop_bigger_than_the_data_is_refused_before_training(cli, install_plugin, tmp_path):
-    install_plugin("acme-flexi", FLEXIBLE_PLUGIN)
+def flexible(tiny_plugin_source) -> str:
+    """The tiny test net, named flexi, declared buildable at any input size."""
+    source = tiny_plugin_source("flexi").replace('description="a tiny test net",',
+                                                 'description="a tiny test net", flexible_input=True,')
+    assert "flexible_input=True" in source
+    return source
+
+
+def test_a_crop_bigger_than_the_data_is_refused_before_training(cli, install_plugin, tiny_plugin_source, tmp_path):
+    install_plugin("acme-flexi", flexible(tiny_plugin_source))
     recipe = tmp_path / "r.toml"
     recipe.write_text('base = "seed"\n[augment]\ncrop = 64\n')
     out = tmp_path / "run"
@@ -192,11 +182,12 @@ def test_a_crop_bigger_than_the_data_is_refused_before_training(cli, install_plu
     assert len([line for line in result.stderr.splitlines() if "error:" in line]) == 1 and not out.exists()
 
 
-def test_a_crop_trained_run_predicts_full_images_and_evaluates_with_its_recipes_tta(cli, install_plugin, tmp_path):
+def test_a_crop_trained_run_predicts_full_images_and_evaluates_with_its_recipes_tta(cli, install_plugin,
+                                                                                  tiny_plugin_source, tmp_path):
     from fer_zoo.data import load_dataset
     from fer_zoo.inference.runtime import load_classifier
 
-    install_plugin("acme-flexi", FLEXIBLE_PLUGIN)
+    install_plugin("acme-flexi", flexible(tiny_plugin_source))
     recipe = tmp_path / "r.toml"
     recipe.write_text('base = "seed"\ntta = "tencrop"\ntta_crop = 40\n[augment]\ncrop = 40\ncrop_padding = 4\n')
     run = tmp_path / "run"

@@ -28,24 +28,40 @@ from fer_zoo.models.recipes import Augment, Recipe, make_optimizer
 from fer_zoo.plugins.registry import Architecture
 
 
-@keras.saving.register_keras_serializable(package="fer_zoo")
-class RandomAffine(layers.Layer):
-    """One random affine transform per image: flip, rotation, shear, zoom and shift composed into a single
-    resampling (``keras.ops.image.affine_transform``), where chaining Keras' RandomFlip, RandomRotation,
-    RandomShear, RandomZoom and RandomTranslation resamples each image four times. Training only."""
+class TrainingTransform(layers.Layer):
+    """A seeded random transform of a batch of images (``transform``) in the training graph; at inference the
+    images pass through unchanged. Its output keeps the input's shape."""
 
-    def __init__(self, shift=0.0, zoom=0.0, rotation_degrees=0.0, shear=0.0, flip=False, seed=None, **kwargs):
+    def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.shift, self.zoom, self.rotation_degrees = shift, zoom, rotation_degrees
-        self.shear, self.flip, self.seed = shear, flip, seed
+        self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = False
 
     def call(self, images, training=None):
         if not training:
             return images
-        n = ops.shape(images)[0]
-        height, width = images.shape[1], images.shape[2]
+        return self.transform(images, ops.shape(images)[0], images.shape[1], images.shape[2])
+
+    def transform(self, images, n, height, width):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="fer_zoo")
+class RandomAffine(TrainingTransform):
+    """One random affine transform per image: flip, rotation, shear, zoom and shift composed into a single
+    resampling (``keras.ops.image.affine_transform``), where chaining Keras' RandomFlip, RandomRotation,
+    RandomShear, RandomZoom and RandomTranslation resamples each image four times. Training only."""
+
+    def __init__(self, shift=0.0, zoom=0.0, rotation_degrees=0.0, shear=0.0, flip=False, seed=None, **kwargs):
+        super().__init__(seed, **kwargs)
+        self.shift, self.zoom, self.rotation_degrees = shift, zoom, rotation_degrees
+        self.shear, self.flip = shear, flip
+
+    def transform(self, images, n, height, width):
 
         def uniform(low, high):
             return keras.random.uniform((n,), low, high, seed=self.seed_generator)
@@ -67,9 +83,6 @@ class RandomAffine(layers.Layer):
         transform = ops.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
         return ops.image.affine_transform(ops.cast(images, "float32"), transform, interpolation="bilinear",
                                           fill_mode="nearest")
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "shift": self.shift, "zoom": self.zoom,
@@ -107,7 +120,7 @@ class TopKAccuracy(keras.metrics.MeanMetricWrapper):
 
 
 @keras.saving.register_keras_serializable(package="fer_zoo")
-class RandomWindow(layers.Layer):
+class RandomWindow(TrainingTransform):
     """A random ``crop`` x ``crop`` window per image of the image padded by ``padding`` zeros on each side,
     moved (by a whole-pixel shift, zeros coming in) to the image's centre, where the inference model's
     "centre_crop" layer cuts it: the training graph is then this layer in front of the very inference model
@@ -115,16 +128,10 @@ class RandomWindow(layers.Layer):
     image through, and the centre crop is the inference model's own."""
 
     def __init__(self, crop, padding=0, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.crop, self.padding, self.seed = crop, padding, seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = False
+        super().__init__(seed, **kwargs)
+        self.crop, self.padding = crop, padding
 
-    def call(self, images, training=None):
-        if not training:
-            return images
-        n = ops.shape(images)[0]
-        height, width = images.shape[1], images.shape[2]
+    def transform(self, images, n, height, width):
 
         def offset(side):  # the window's first row (column) in the image's own coordinates, padding negative
             high = side + self.padding - self.crop
@@ -137,9 +144,6 @@ class RandomWindow(layers.Layer):
         transform = ops.stack([ones, zeros, dx, zeros, ones, dy, zeros, zeros], axis=1)
         return ops.image.affine_transform(ops.cast(images, "float32"), transform, interpolation="nearest",
                                           fill_mode="constant", fill_value=0)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "crop": self.crop, "padding": self.padding, "seed": self.seed}
