@@ -285,7 +285,7 @@ def test_every_view_takes_its_columns_from_the_one_table(tmp_path, monkeypatch):
         [written] = list(csv.DictReader(f))
     assert list(written)[-4:] == ["batch_size", "status", "seeds", "error"] and written["batch_size"] == "4322"
     markdown = (tmp_path / "results.md").read_text()
-    assert "| reported val† | batch seen | train img/s |" in markdown and "| — | 4.32 k | — |" in markdown
+    assert "| reported test† | batch seen | train img/s |" in markdown and "| — | 4.32 k | — |" in markdown
     assert json.loads((tmp_path / "results.json").read_text())["rows"][0]["batch_size"] == 4322
     for wide, heading, cell in ((False, "batch", "4.32k±1.41"), (True, "batch seen", "4.32 k")):
         console = Console(width=250, record=True, color_system=None)

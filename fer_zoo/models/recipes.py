@@ -84,9 +84,10 @@ def load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
         raise FerZooError(f"--recipe {path}: not TOML ({exc})") from None
     base = table.pop("base", default_base)
     known = registered_recipes()
-    if not isinstance(base, str) or base not in known:
-        shown = repr(base) + (known.hint(base) if isinstance(base, str) else "")
-        raise FerZooError(f"--recipe {path}: base must be a recipe `fer-zoo recipes` lists, got {shown}")
+    if not isinstance(base, str):
+        raise FerZooError(f"--recipe {path}: base must be a recipe's name, got {base!r}; {known.listing}")
+    if base not in known:
+        raise FerZooError(f"--recipe {path}: base is no registered recipe: {base!r}{known.hint(base)}")
     recipe = known[base]
     augment = table.pop("augment", {})
     if not isinstance(augment, dict):
