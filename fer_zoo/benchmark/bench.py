@@ -1,5 +1,9 @@
 """`fer-zoo bench`: every selected architecture on the same data, splits, seeds and budget.
 
+Long because a bench's whole life is here, in order: budgets and flags, the rows it plans, reusing or
+refusing an existing ``--out``, running the rows through an executor, aggregating seeds, the ensemble row,
+and the result files; each step reads the one before's plain data.
+
 Each (architecture, seed) row trains in its own process (``python -m fer_zoo.benchmark.worker``), so a crash,
 an out-of-memory kill or a NaN ends only its row; an executor decides where those processes run
 (fer_zoo.benchmark.executors: here, one or ``--jobs`` at a time; fer_zoo.benchmark.ray_executor: Ray tasks). Each row's

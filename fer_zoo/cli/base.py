@@ -93,6 +93,7 @@ app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 QuietFlag = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 JsonLogFlag = Annotated[bool, typer.Option("--json-log", help="One JSON line per epoch on stdout.")]
+ForceFlag = Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")]
 TrackOption = Annotated[str | None, typer.Option("--track", help="mlflow, tensorboard or both (comma-separated): "
                                                                  "settings, scores per epoch, files.")]
 TrackUriOption = Annotated[str | None, typer.Option("--track-uri", help="MLflow tracking URI (default: "

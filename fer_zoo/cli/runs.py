@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from fer_zoo.cli.base import (DataOption, JsonFlag, JsonLogFlag, QuietFlag, RuntimeOption, TrackOption, TrackUriOption,
-                             command, console, given_on_command_line, loaded_plugins, parse_weights, print_json,
-                             with_settings)
+from fer_zoo.cli.base import (DataOption, ForceFlag, JsonFlag, JsonLogFlag, QuietFlag, RuntimeOption, TrackOption,
+                             TrackUriOption, command, console, given_on_command_line, loaded_plugins, parse_weights,
+                             print_json, with_settings)
 from fer_zoo.training import run_config
 
 # evaluate's and export's: "not given" must be visible, since a run's own data is then the default
@@ -26,7 +26,7 @@ def train_command(
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/ARCH).")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory, "
                                                                     "with the settings it started with.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    force: ForceFlag = False,
     pretrained: Annotated[bool, typer.Option("--pretrained", help="Fine-tune the weights the architecture ships "
                                                                   "(--init-from ARCH).")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
@@ -73,7 +73,7 @@ def reproduce_command(
     run: Annotated[Path, typer.Argument(help="A run directory: trained again from its config.json alone.")],
     out: Annotated[Path | None, typer.Option("--out", help="The new run directory (default: RUN-reproduced "
                                                            "beside the run; never the run itself).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out.")] = False,
+    force: ForceFlag = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let the run's --init-from load a model that runs code "
                                                           "(Lambda layers).")] = False,
     quiet: QuietFlag = False,

@@ -1,5 +1,8 @@
 """One way to run any trained classifier, whatever it was saved as.
 
+Long because every format a classifier arrives in (run directory, .keras, Keras-2 .h5, ONNX, TFLite,
+SavedModel, shipped weights) has its loader and its checks here, behind the one Classifier they return.
+
 A :class:`Classifier` takes raw 0-255 pixels, shape ``(N, H, W, C)`` at its ``input_shape``, and returns
 class probabilities. It can come from a run directory, a ``.keras`` or Keras-2 ``.h5`` file, an exported
 ONNX, TFLite or SavedModel artifact, or the name of an architecture whose plugin ships weights.

@@ -1,6 +1,9 @@
 """The run directory's files: what a run writes, how it is read back, and what an existing ``--out``
 may be used for. train.py decides when; this module knows the formats and the rules.
 
+Long because it is the one owner of the run directory: every read of config.json, state.json and
+history.csv is checked here (a damaged file is one line naming it), and nothing else parses them.
+
 | file | written |
 |---|---|
 | ``config.json`` | at the start: architecture, data and fingerprint, recipe, options, environment |

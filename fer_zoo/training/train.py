@@ -1,5 +1,8 @@
 """`fer-zoo train`: one architecture, one data source, one run directory that survives a crash.
 
+Long because a run's plan, its fit, its checkpoints under interruption and time boxes, and its final scores
+share one :class:`Run`; split apart, each piece would pass that state around.
+
 source -> arrays (fer_zoo.data) -> model (fer_zoo.models.pipeline around the architecture's network) ->
 ``model.fit`` (with fer_zoo.training.callbacks) -> scores (fer_zoo.training.scores) -> the run directory (fer_zoo.training.rundir).
 A checkpoint is taken after the first epoch, then at most every ``checkpoint_seconds`` and after the
