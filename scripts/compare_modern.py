@@ -103,9 +103,14 @@ def main(argv: list[str] | None = None) -> int:
                     for split, tta in SCORES if scores[(split, tta)]), flush=True)
             rows.append({"arch": arch, "recipe": recipe, "tta": declared, "seeds": len(scores[SCORES[0]]), "scores": scores,
                          "epochs": epochs if epochs is not None else "—"})
+    dataset = fer_zoo.load_dataset(args.data)
+    counts = dataset.counts()
+    majority = {split: max(counts[split].values()) / sum(counts[split].values()) for split in ("val", "test")}
     header = (f"Mean ± std over seeds of accuracy on all of `{args.data}`'s val and test images"
               f"{f' (trained on a subset of {args.subset})' if args.subset else ''}; each run's checkpoint is its "
-              f"best val epoch, so val is the selecting split and test the held-out one. Ran on: {machine}. "
+              f"best val epoch, so val is the selecting split and test the held-out one; always answering the "
+              f"most common class scores {100 * majority['val']:.2f}% val, {100 * majority['test']:.2f}% test. "
+              f"Ran on: {machine}. "
               f"`python scripts/compare_modern.py --data {args.data} --seeds {args.seeds}"
               f"{f' --epochs {args.epochs}' if args.epochs else ''}{f' --subset {args.subset}' if args.subset else ''}`.")
     text = table(rows, header)
