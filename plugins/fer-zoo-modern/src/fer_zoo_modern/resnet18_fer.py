@@ -6,7 +6,10 @@ no 7x7 stride-2 convolution and no max pooling, so a 48x48 face keeps 48x48 thro
 and reaches the last at 6x6 (stages at stride 1, 2, 2, 2). A block's first convolution carries the
 stride; where the shape changes the shortcut is a 1x1 convolution and batch normalisation. Then global
 average pooling and a 7-way softmax. Convolutions have no bias (batch norm follows each), kernels are
-He-normal, as torchvision's ResNet.
+He-normal, as torchvision's ResNet, and the last batch norm of each block starts at zero scale (Goyal et al.
+2017; torchvision's ``zero_init_residual``): an untrained net is then its shortcuts, so its activations do
+not grow block by block. Without it, eight He-normal blocks summed saturate the softmax before training
+(every face got the same prediction, 0.99998 on one class).
 
 The strided 1x1 shortcut is written as 1x1 subsampling (a 1x1 max pooling at stride 2) then a 1x1
 convolution: the same numbers, but TensorFlow 2.21's oneDNN kernels corrupt the heap in the gradient
@@ -25,10 +28,10 @@ def build_resnet18_fer(input_shape, num_classes):
     import keras
     from keras import layers
 
-    def conv_bn(x, filters, kernel, stride, name):
+    def conv_bn(x, filters, kernel, stride, name, gamma="ones"):
         x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
                           kernel_initializer="he_normal", name=f"{name}_conv")(x)
-        return layers.BatchNormalization(name=f"{name}_bn")(x)
+        return layers.BatchNormalization(gamma_initializer=gamma, name=f"{name}_bn")(x)
 
     def basic_block(x, filters, stride, name):
         shortcut = x
@@ -38,7 +41,7 @@ def build_resnet18_fer(input_shape, num_classes):
             shortcut = conv_bn(shortcut, filters, 1, 1, f"{name}_shortcut")
         x = conv_bn(x, filters, 3, stride, f"{name}_1")
         x = layers.ReLU(name=f"{name}_1_relu")(x)
-        x = conv_bn(x, filters, 3, 1, f"{name}_2")
+        x = conv_bn(x, filters, 3, 1, f"{name}_2", gamma="zeros")  # each block starts as its shortcut
         x = layers.Add(name=f"{name}_add")([x, shortcut])
         return layers.ReLU(name=f"{name}_relu")(x)
 
