@@ -34,7 +34,9 @@ from fer_zoo.testing import check_architecture
 from fer_zoo.training.train import TrainOptions, train
 
 out, face, data = sys.argv[1], sys.argv[2], sys.argv[3]
-check_architecture(fer_zoo.get_architecture("tiny"))
+# every check of the kit, its training step included, under this backend, in this process (the child process
+# that contains a native crash costs a second interpreter start; tests/test_plugin_kit.py covers it)
+check_architecture(fer_zoo.get_architecture("tiny"), isolate=False)
 result = train("tiny", data, out + "/run", TrainOptions(epochs=2, batch_size=16, checkpoint_seconds=0))
 report = evaluate(out + "/run", data, "val")
 classifier = load_classifier(out + "/run", runtime="auto")

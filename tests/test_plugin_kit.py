@@ -13,11 +13,7 @@ import fer_zoo
 from fer_zoo import Architecture
 from fer_zoo.testing import ConformanceError, check_architecture
 
-LIST_PROBE = ("import json; from typer.testing import CliRunner; from fer_zoo.cli import app; "
-              "print(CliRunner().invoke(app, ['list', '--json']).stdout)")
-
-
-def test_scaffold_passes_its_own_test_and_installs_as_a_plugin(cli, tmp_path):
+def test_scaffold_passes_its_own_test_and_installs_as_a_plugin(cli, tmp_path, monkeypatch):
     result = cli("new-plugin", "tiny-net", "--out", str(tmp_path / "proj"))
     assert result.exit_code == 0, result.output
     root = tmp_path / "proj"
@@ -33,8 +29,20 @@ def test_scaffold_passes_its_own_test_and_installs_as_a_plugin(cli, tmp_path):
                                 "--no-index", "--target", str(target), str(root)], capture_output=True, text=True,
                                timeout=300)
     assert installed.returncode == 0, installed.stderr[-2000:]
-    listed = subprocess.run([sys.executable, "-c", LIST_PROBE], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(target)})
+    # on the path as site-packages would be (what tests/conftest.py's install_plugin does): found by its entry point
+    import importlib
+
+    from fer_zoo import plugins
+
+    monkeypatch.syspath_prepend(str(target))
+    importlib.invalidate_caches()
+    plugins.reset()
+    try:
+        listed = cli("list", "--json")
+    finally:
+        for module in [m for m in sys.modules if m == "fer_zoo_tiny_net" or m.startswith("fer_zoo_tiny_net.")]:
+            sys.modules.pop(module)
+    assert listed.exit_code == 0, listed.output
     rows = {r["name"]: r for r in json.loads(listed.stdout)}
     assert rows["tiny-net"]["plugin"] == "fer-zoo-tiny-net" and rows["tiny-net"]["params"] == 19_655
 

@@ -20,25 +20,41 @@ def python_blocks(path: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", (repo_root() / path).read_text(), re.S | re.M)
 
 
-def test_the_python_guide_runs_as_written(tmp_path, monkeypatch, capsys):
-    # in order, in one namespace and an empty folder, as a reader would paste them
+GUIDE_DATA = "synthetic:size=84,preset=easy"  # what docs/python.md's examples train and bench on
+
+
+@pytest.fixture(scope="module")
+def guide(tmp_path_factory):
+    """docs/python.md's blocks run once, in order, in one namespace and an empty folder, as a reader would paste
+    them: (that folder, the namespace, what they printed). Its bench is the one the bench test compares."""
+    import contextlib
+    import io
+
     blocks = python_blocks("docs/python.md")
     assert len(blocks) >= 8
-    monkeypatch.chdir(tmp_path)
+    folder = tmp_path_factory.mktemp("guide")
     namespace: dict = {}
-    for number, block in enumerate(blocks, 1):
-        started = time.perf_counter()
-        try:
-            exec(compile(block, f"docs/python.md block {number}", "exec"), namespace)
-        except Exception as exc:  # name the block: the traceback's line numbers count from its start
-            raise AssertionError(f"docs/python.md, python block {number} failed:\n{block}") from exc
-        print(f"block {number}: {time.perf_counter() - started:.1f} s", file=sys.__stderr__)
-    printed = capsys.readouterr().out
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.chdir(folder)
+        patch.setenv("FER_ZOO_CACHE_DIR", str(folder / "cache"))
+        for number, block in enumerate(blocks, 1):
+            started = time.perf_counter()
+            try:
+                exec(compile(block, f"docs/python.md block {number}", "exec"), namespace)
+            except Exception as exc:  # name the block: the traceback's line numbers count from its start
+                raise AssertionError(f"docs/python.md, python block {number} failed:\n{block}") from exc
+            print(f"block {number}: {time.perf_counter() - started:.1f} s", file=sys.__stderr__)
+    return folder, namespace, printed.getvalue()
+
+
+def test_the_python_guide_runs_as_written(guide):
+    folder, _, printed = guide
     assert "True True" in printed  # the resumed finished run came back as it was
     assert "onnxruntime" in printed
     assert "--executor must be local or ray, got 'slurm'" in printed
-    assert (tmp_path / "runs" / "lenet" / "confusion_test.png").is_file()
-    assert {"results.csv", "results.json", "report.html"} <= {p.name for p in (tmp_path / "bench").iterdir()}
+    assert (folder / "runs" / "lenet" / "confusion_test.png").is_file()
+    assert {"results.csv", "results.json", "report.html"} <= {p.name for p in (folder / "bench").iterdir()}
 
 
 def test_every_public_function_is_in_the_guide():
@@ -83,13 +99,14 @@ def test_train_refuses_an_option_it_does_not_have(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_the_bench_command_and_the_function_write_the_same_results(cli, tmp_path):
-    args = dict(data=TINY_DATA, budget="smoke", epochs=1)
-    rows = fer_zoo.bench(["lenet"], out=tmp_path / "py", **args)["rows"]
-    done = cli("bench", "lenet", "--data", TINY_DATA, "--budget", "smoke", "--epochs", "1",
+def test_the_bench_command_and_the_function_write_the_same_results(cli, guide, tmp_path):
+    folder, namespace, _ = guide
+    rows = namespace["bench"]["rows"]  # the guide's fer_zoo.bench(["lenet"], data=GUIDE_DATA, budget="smoke", epochs=1)
+    done = cli("bench", "lenet", "--data", GUIDE_DATA, "--budget", "smoke", "--epochs", "1",
                "--out", str(tmp_path / "cli"), "--json")
     assert done.exit_code == 0, done.output
     from_cli = json.loads(done.stdout)["rows"]
+    assert json.loads(done.stdout)["environment"]["dataset"] == namespace["bench"]["environment"]["dataset"]
     same = ("model", "kind", "status", "param_count", "epochs")
     assert [{k: r[k] for k in same} for r in rows] == [{k: r[k] for k in same} for r in from_cli]
-    assert json.loads((tmp_path / "py" / "results.json").read_text())["rows"] == rows
+    assert json.loads((folder / "bench" / "results.json").read_text())["rows"] == rows
