@@ -14,12 +14,6 @@ from fer_zoo.models.tta import TTA_MODES  # the views themselves are fer_zoo.mod
 TTA_CHOICES = (*TTA_MODES, "recipe")  # "recipe": the TTA the run's recorded recipe declares
 
 
-def _crops(x: np.ndarray, side: int = 0, crop_side: int | None = None) -> list[np.ndarray]:
-    from fer_zoo.models.tta import ten_crops
-
-    return ten_crops(x, side, crop_side)
-
-
 def check_tta(tta: str, choices: tuple[str, ...] = TTA_CHOICES) -> None:
     """Refuse an unknown ``--tta`` mode, before any model or data is loaded."""
     if tta not in choices:
@@ -30,17 +24,14 @@ def recipe_tta(model: str) -> tuple[str, int]:
     """(tta, tta_crop) the recipe of the run ``model`` declares; ("none", 0) for a model that is not a run
     (or a run from before recipes declared one)."""
     from fer_zoo.inference.runtime import artifact_kind
-    from fer_zoo.training.rundir import read_json
+    from fer_zoo.plugins.recipe import Recipe
+    from fer_zoo.training.rundir import load_config
 
     path = Path(model)
-    config = read_json(path / "config.json") if artifact_kind(path) == "run" else None
-    recipe = config.get("recipe") if isinstance(config, dict) else None
-    if not isinstance(recipe, dict):
+    if artifact_kind(path) != "run":
         return "none", 0
-    tta, side = recipe.get("tta", "none"), recipe.get("tta_crop", 0)
-    if tta not in TTA_MODES or not isinstance(side, int) or isinstance(side, bool) or side < 0:
-        raise FerZooError(f"{model}: config.json's recipe tta/tta_crop is damaged ({tta!r}, {side!r})")
-    return tta, side
+    recipe = Recipe.from_dict(load_config(path)["recipe"])  # checked field by field, tta and tta_crop among them
+    return recipe.tta, recipe.tta_crop
 
 
 def predict_proba(model, x: np.ndarray, batch_size: int = 256, tta: str = "none", tta_crop: int = 0) -> np.ndarray:
