@@ -92,7 +92,7 @@ def load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
     augment = table.pop("augment", {})
     if not isinstance(augment, dict):
         raise FerZooError(f"--recipe {path}: [augment] must be a table")
-    _check_types(path, table, recipe, skip={"augment", "description", "plugin"})
+    _check_types(path, table, recipe, skip={"augment"})
     _check_types(path, augment, recipe.augment, prefix="augment.")
     if table.get("plateau_factor") and "schedule" not in table:  # what plateau_factor alone always meant
         table["schedule"] = "plateau"
@@ -105,7 +105,8 @@ def load_recipe_file(path: Path, default_base: str) -> tuple[Recipe, str]:
 def _check_types(path: Path, table: dict, template, prefix: str = "", skip: set[str] = frozenset()) -> None:
     # the declared types, not the template's values: SEED_AUGMENT's rotation of 10 must still take 7.5
     declared = get_type_hints(type(template))
-    known = {f.name for f in fields(template) if f.name not in skip}
+    # a recipe's description and plugin (compare=False) describe it: a file does not set them
+    known = {f.name for f in fields(template) if f.compare and f.name not in skip}
     for key, value in table.items():
         if key not in known:
             raise FerZooError(f"--recipe {path}: unknown key {prefix}{key} (keys: {', '.join(sorted(known))})")

@@ -135,11 +135,16 @@ class Recipe:
         if not isinstance(self.description, str) or "\n" in self.description.strip():
             raise FerZooError(f"recipe {self.name!r}: description must be one line of text")
 
+    @classmethod
+    def trained_fields(cls) -> list:
+        """The fields that say how a net is trained, which config.json records and a recipe file sets: all but
+        those that only describe the recipe (``compare=False``: its description and plugin)."""
+        return [f for f in fields(cls) if f.compare]
+
     def as_dict(self) -> dict[str, Any]:
-        """What is trained, as config.json records it: every field but the description and the plugin."""
-        data = asdict(self)
-        del data["description"], data["plugin"]
-        return data
+        """What is trained, as config.json records it: :meth:`trained_fields`, augment as a dict."""
+        return {f.name: asdict(self.augment) if f.name == "augment" else getattr(self, f.name)
+                for f in self.trained_fields()}
 
     def describe(self) -> dict[str, Any]:
         """The plain-data view `fer-zoo recipes --json` prints: where it came from, then every value."""
@@ -149,8 +154,8 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict) -> Recipe:
         """The inverse of :meth:`as_dict` (a run's config.json), tolerant of fields added since."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known - {"description", "plugin"}}
+        known = {f.name for f in cls.trained_fields()}
+        values = {k: v for k, v in data.items() if k in known}
         values["augment"] = Augment(**data.get("augment", {}))
         # older runs: Nesterov whenever SGD had momentum, a plateau schedule whenever plateau_factor was set
         values.setdefault("nesterov", bool(data.get("momentum")))

@@ -314,9 +314,9 @@ def recipe_toml(recipe: dict) -> str:
     known = registered_recipes()
     base = known[resolved.name] if resolved.name in known else known["seed"]
     lines = [f"base = {_toml(base.name)}"]
-    for f in fields(Recipe):
+    for f in Recipe.trained_fields():
         value = getattr(resolved, f.name)
-        if f.name in ("augment", "description", "plugin") or value == getattr(base, f.name) or value is None:
+        if f.name == "augment" or value == getattr(base, f.name) or value is None:
             continue
         lines.append(f"{f.name} = {_toml(value)}")
     augment = [f"{f.name} = {_toml(getattr(resolved.augment, f.name))}" for f in fields(Augment)
