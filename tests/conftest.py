@@ -48,7 +48,8 @@ def shared_compiled(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def fresh_plugins(monkeypatch, tmp_path, shared_compiled):
     """Every test sees the plugins installed for it, none of another test's, and its own dataset cache."""
-    for var in (plugins.STRICT_ENV, plugins.DISABLE_ENV):
+    # COLUMNS too: pytest-xdist's workers set it to 80, and a test that wants a width sets its own
+    for var in (plugins.STRICT_ENV, plugins.DISABLE_ENV, "COLUMNS"):
         monkeypatch.delenv(var, raising=False)
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -65,7 +65,8 @@ def test_ray_rows_with_a_killed_worker(install_plugin, tiny_plugin_source, tmp_p
             kills[event["seed"]] -= 1
             os.kill(event["pid"], signal.SIGKILL)  # the Ray worker process running the row, mid-row
 
-    result = run_bench(["tiny"], _config(), out, on_event=on_event, executor=RayExecutor(num_cpus=2))
+    config = _config(time_box=3600)  # not the smoke box: a loaded machine (parallel tests) must not time it out
+    result = run_bench(["tiny"], config, out, on_event=on_event, executor=RayExecutor(num_cpus=2))
     assert not ray.is_initialized()  # the local Ray it started is stopped again
     first, second = result["runs"]["tiny"]
     assert first["status"] != "failed" and first["val_acc"] is not None and first["node"]
@@ -80,7 +81,7 @@ def test_ray_rows_with_a_killed_worker(install_plugin, tiny_plugin_source, tmp_p
 
     # a rerun keeps the finished row and runs the failed one again
     events.clear()
-    again = run_bench(["tiny"], _config(), out, on_event=on_event, executor=RayExecutor(num_cpus=2))
+    again = run_bench(["tiny"], config, out, on_event=on_event, executor=RayExecutor(num_cpus=2))
     states = {(e["seed"], e["state"]) for e in events if e["event"] == "row"}
     assert (0, "reused") in states and (0, "running") not in states and (1, "running") in states
     assert again["runs"]["tiny"][0] == json.loads((seed0 / "row.json").read_text())
