@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -331,8 +332,13 @@ def test_a_plugin_that_fails_in_one_hook_contributes_nothing_of_any_kind(cli, in
 def test_the_users_ctrl_c_during_a_plugin_import_still_stops(install_plugin):
     # the signal arrives while the plugin imports: a real interrupt, not the plugin's error
     install_plugin("slow-fer", "import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(2)\n")
-    with pytest.raises(KeyboardInterrupt):
-        plugins.load()
+    # Python's own Ctrl-C handler, as in a user's shell: a pytest-xdist worker ignores SIGINT
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            plugins.load()
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_plugin_slow_to_import_is_skipped_by_the_probe(cli, install_plugin, monkeypatch):
