@@ -4,6 +4,7 @@ values typer cannot type."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
@@ -148,6 +149,22 @@ def loaded_plugins() -> plugin_loader.PluginSet:
     for warning in loaded.warnings:
         sys.stderr.write(f"fer-zoo: warning: {warning}\n")
     return loaded
+
+
+@contextlib.contextmanager
+def training_reporter(json_log: bool, quiet: bool):
+    """What a training command reports through: one JSON line per epoch with --json-log, nothing with --quiet,
+    else the live progress display, stopped however training ends."""
+    from fer_zoo.report.terminal import JsonLines, TrainProgress
+
+    if json_log or quiet:
+        yield JsonLines(sys.stdout) if json_log else None
+        return
+    progress = TrainProgress(console())
+    try:
+        yield progress
+    finally:
+        progress.stop()
 
 
 def print_json(data: Any) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from fer_zoo.cli.base import (DataOption, ForceFlag, JsonFlag, JsonLogFlag, QuietFlag, RuntimeOption, TrackOption,
                              TrackUriOption, command, console, given_on_command_line, loaded_plugins, parse_weights,
-                             print_json, with_settings)
+                             print_json, training_reporter, with_settings)
 from fer_zoo.training import run_config
 
 # evaluate's and export's: "not given" must be visible, since a run's own data is then the default
@@ -39,21 +39,17 @@ def train_command(
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
     import fer_zoo
-    from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
+    from fer_zoo.report.terminal import train_summary
 
     given = given_on_command_line(context)
     loaded_plugins()
-    reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(console()))
     options = run_config.from_cli(settings)
-    try:
+    with training_reporter(json_log, quiet) as reporter:
         result = fer_zoo.train(
             arch, data, out, resume=resume, force=force, pretrained=pretrained, track=track, track_uri=track_uri,
             unsafe=unsafe, reporter=reporter,
             asked=run_config.asked_from_cli({"init_from" if n == "pretrained" else n for n in given}),
             **{name: getattr(options, name) for name in run_config.RunConfig.__dataclass_fields__})
-    finally:
-        if isinstance(reporter, TrainProgress):
-            reporter.stop()
     if json_log:
         print_json({"run_dir": str(result.run_dir), **result.metrics})
     elif not quiet:
@@ -83,16 +79,12 @@ def reproduce_command(
 ) -> None:
     """Train a run again from its record: the same architecture, data, recipe values and settings."""
     import fer_zoo
-    from fer_zoo.report.terminal import JsonLines, TrainProgress, train_summary
+    from fer_zoo.report.terminal import train_summary
 
     loaded_plugins()
-    reporter = JsonLines(sys.stdout) if json_log else (None if quiet else TrainProgress(console()))
-    try:
+    with training_reporter(json_log, quiet) as reporter:
         result = fer_zoo.reproduce(run, out, force=force, track=track, track_uri=track_uri, unsafe=unsafe,
                                    reporter=reporter)
-    finally:
-        if isinstance(reporter, TrainProgress):
-            reporter.stop()
     if json_log:
         print_json({"run_dir": str(result.run_dir), "reproduces": str(run), "notes": result.notes,
                     **result.metrics})

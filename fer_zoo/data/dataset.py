@@ -148,6 +148,14 @@ def split_options(options: dict[str, str], *, default_val: float = 0.1, default_
     return val, test, seed
 
 
+def split_option_help(val_when: str, test_when: str) -> dict[str, str | Option]:
+    """The options table entries :func:`split_options` reads, for a source that splits only when its data has
+    no split of its own: ``val_when`` and ``test_when`` say when (``"without Usage"``)."""
+    return {"val_fraction": f"{val_when}: share of each class for val (0.1)",
+            "test_fraction": f"{test_when}: share of each class for test (0.1)",
+            "seed": Option.seed(f"{val_when}: split seed (0)")}
+
+
 def declared_option(options: dict[str, str], declared: Mapping[str, str | Option], key: str, default) -> Any:
     """Pop ``key`` through the reader ``declared`` (a source's own options table) gives it, so ``--data``'s
     parser and the source's ``load`` read it the same way."""

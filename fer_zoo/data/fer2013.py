@@ -15,7 +15,8 @@ import numpy as np
 import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
-    CLASS_NAMES, Dataset, DatasetSource, Split, bool_option, reject_unknown, split_options, stratified_split,
+    CLASS_NAMES, Dataset, DatasetSource, Split, bool_option, reject_unknown, split_option_help, split_options,
+    stratified_split,
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -342,7 +343,5 @@ def fer_zoo_register_datasets(register):
         fingerprint=fingerprint,
         description="FER2013 CSV (emotion,pixels,Usage or Kaggle's emotion, Usage, pixels)",
         options={"path": "the CSV file", "skip_bad_rows": Option.boolean("load the rest of a file with bad rows"),
-                 "val_fraction": "without Usage: share of each class for val (0.1)",
-                 "test_fraction": "without Usage: share for test (0.1)",
-                 "seed": Option.seed("without Usage: split seed (0)")},
+                 **split_option_help("without Usage", "without Usage")},
     ))

@@ -16,7 +16,7 @@ import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
     Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, image_to_uint8,
-    png_short, reject_unknown, seed_option, split_options, stratified_split,
+    png_short, reject_unknown, seed_option, split_option_help, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -215,7 +215,5 @@ def fer_zoo_register_datasets(register):
         fingerprint=fingerprint,
         description="Image folders: root/<split>/<class>/* (Kaggle msambare/fer2013) or root/<class>/*",
         options={"path": "the root folder", "skip_bad_rows": Option.boolean("skip unreadable images"),
-                 "val_fraction": "without val/: share of train carved as val (0.1)",
-                 "test_fraction": "without split folders: share for test (0.1)",
-                 "seed": Option.seed("split seed (0)")},
+                 **split_option_help("without val/", "without split folders")},
     ))
