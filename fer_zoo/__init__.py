@@ -47,6 +47,7 @@ __all__ = [
     "Recipe",
     "RunResult",
     "bench",
+    "call_threads",
     "create_model",
     "describe_architecture",
     "describe_environment",
@@ -148,6 +149,15 @@ def describe_environment() -> dict:
 
     import_keras()
     return describe()
+
+
+def call_threads() -> int:
+    """The CPU threads one model call on this thread may use (every core, unless fer-zoo runs several calls
+    at once, as serve's workers do): what a plugin sizes its own thread pool by, e.g. an ONNX Runtime
+    session's ``intra_op_num_threads``."""
+    from fer_zoo.environment import call_threads as threads
+
+    return threads()
 
 
 def device_name() -> str:

@@ -1,10 +1,13 @@
-"""What a run or a bench records about where it ran (device, backend, versions), and the process-wide
-settings that make training fast there (the persistent compilation cache)."""
+"""What a run or a bench records about where it ran (device, backend, versions), the process-wide
+settings that make training fast there (the persistent compilation cache), and how many cores one
+model call may take when several run at once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import threading
 from pathlib import Path
 
 COMPILE_CACHE_ENV = "FER_ZOO_COMPILE_CACHE"  # "0" turns the persistent compilation cache off
@@ -18,6 +21,29 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "fer-zoo"
+
+
+_calls = threading.local()
+
+
+def call_threads() -> int:
+    """The CPU threads one model call made on this thread may use: every core, unless the code around it
+    runs several such calls at once and said so with :func:`sharing_cores` (fer-zoo serve's and fer-zoo
+    predict's decode/detect workers do). Code that opens its own thread pool for a model (an ONNX Runtime
+    session, a TFLite interpreter) sizes the pool by it."""
+    return getattr(_calls, "threads", None) or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def sharing_cores(callers: int):
+    """Within: :func:`call_threads` on this thread is the cores divided among ``callers`` threads that make
+    model calls at the same time (at least one each), so that they do not ask for more cores than there are."""
+    kept = getattr(_calls, "threads", None)
+    _calls.threads = max(1, (os.cpu_count() or 1) // max(1, callers))
+    try:
+        yield
+    finally:
+        _calls.threads = kept
 
 
 def cpu_name() -> str:

@@ -288,6 +288,29 @@ def test_concurrent_requests_are_classified_together(predictor, photo):
         server.stop()
 
 
+def test_the_workers_share_the_cores(predictor, photo, monkeypatch):
+    # each of --workers threads finds faces with its share of the cores: 8 cores, 4 workers, 2 threads a call
+    import os
+
+    import fer_zoo
+
+    seen, detect = [], predictor.finder.detect
+
+    def recording(image, source):
+        seen.append(fer_zoo.call_threads())
+        return detect(image, source)
+
+    recording.name = detect.name
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(predictor.finder, "detect", recording)
+    server = Served(predictor, ServeOptions(workers=4))
+    try:
+        assert server.json("POST", "/v1/predict", photo)[0] == 200
+    finally:
+        server.stop()
+    assert seen == [2] and fer_zoo.call_threads() == 8
+
+
 def test_stopping_finishes_the_request_in_flight(predictor, photo):
     server = Served(predictor, ServeOptions(max_batch=64, batch_wait_ms=3000))  # a lone face waits 3 s
     answer = []

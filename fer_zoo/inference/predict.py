@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_zoo.data.dataset import image_to_uint8, png_short
+from fer_zoo.environment import sharing_cores
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.inputs import regular_file
 
@@ -319,9 +320,10 @@ def predict(classifier, inputs: Iterable[str | os.PathLike], options: PredictOpt
                 on_frame(frame, faces)
         pending, pending_faces = [], 0
 
-    def load_image(path: Path) -> _Frame:
+    def load_image(path: Path) -> _Frame:  # on one of the workers, which share the cores
         try:
-            return finder.frame(str(path), None, read_image(path, options.max_pixels))
+            with sharing_cores(options.workers):
+                return finder.frame(str(path), None, read_image(path, options.max_pixels))
         except FerZooError as exc:
             return _Frame(str(path), None, error=str(exc))
 

@@ -366,8 +366,11 @@ def onnx_classifier(path: Path, source: str) -> Classifier:
         import onnxruntime as ort
     except ImportError:
         raise FerZooError(f"{source}: running ONNX models needs onnxruntime (pip install onnxruntime)") from None
+    from fer_zoo.environment import call_threads
+
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    options.intra_op_num_threads = call_threads()
     # no busy-waiting between calls: a spinning pool takes the cores from the face detector that runs next
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
@@ -429,7 +432,9 @@ def _from_tflite(path: Path, source: str) -> Classifier:
 
 def _tflite_interpreter(path: Path, source: str):
     """LiteRT's interpreter (``ai-edge-litert``) where installed, else TensorFlow's deprecated one."""
-    threads = os.cpu_count() or 1
+    from fer_zoo.environment import call_threads
+
+    threads = call_threads()
     try:
         from ai_edge_litert.interpreter import Interpreter
 

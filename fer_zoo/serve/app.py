@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fer_zoo.environment import sharing_cores
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.serve.batcher import MicroBatcher
 from fer_zoo.serve.limits import Refused, authorised, over
@@ -138,7 +139,12 @@ def build_app(predictor, options) -> FastAPI:
         return [("image", bytes(body))]
 
     def frame_of(name: str, data: bytes):
-        """Decoded with predict's checks, faces found and cropped; refused with the limit it breaks."""
+        """Decoded with predict's checks, faces found and cropped (the workers sharing the cores); refused
+        with the limit it breaks."""
+        with sharing_cores(options.workers):
+            return _frame_of(name, data)
+
+    def _frame_of(name: str, data: bytes):
         if not data:
             raise Refused(422, f"{name}: zero bytes, not an image")
         try:

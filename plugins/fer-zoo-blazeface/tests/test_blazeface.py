@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import numpy as np
@@ -125,6 +126,20 @@ def test_one_session_serves_every_thread(astronaut, monkeypatch):
     monkeypatch.setattr(onnxruntime, "InferenceSession", no_new_session)
     assert BlazeFace()(astronaut) == results[0]  # a new detector reuses both sessions
     assert detector.session(detector.FULL) is detector.session(detector.FULL)
+
+
+def test_a_session_takes_the_threads_fer_zoo_gives_the_calling_thread(astronaut, monkeypatch):
+    from fer_zoo.environment import sharing_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    whole = detector.session(FULL)
+    alone = BlazeFace()(astronaut)
+    with sharing_cores(2):  # two detectors at once: two cores each
+        half = detector.session(FULL)
+        assert BlazeFace()(astronaut) == alone
+    assert whole.get_session_options().intra_op_num_threads == 4
+    assert half.get_session_options().intra_op_num_threads == 2
+    assert detector.session(FULL) is whole
 
 
 def test_predict_with_the_plugin_detector(astronaut, tmp_path):

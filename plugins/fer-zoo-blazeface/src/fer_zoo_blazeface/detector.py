@@ -23,7 +23,6 @@ candidates of a photo go through in one batch (``scripts/compare_detectors.py --
 from __future__ import annotations
 
 import math
-import os
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -63,18 +62,24 @@ _lock = threading.Lock()
 
 
 def session(net: Net = FULL):
-    """One ONNX Runtime session per model for the process (``run`` is thread-safe and has its own threads)."""
+    """One ONNX Runtime session per model and thread count for the process (``run`` is thread-safe): on as
+    many threads as ``fer_zoo.call_threads()`` gives the calling thread (every core, or its share where
+    fer-zoo runs several detectors at once)."""
+    import fer_zoo
+
+    threads = fer_zoo.call_threads()
     with _lock:
-        if net.file not in _sessions:
+        if (net.file, threads) not in _sessions:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
             options.log_severity_level = 3
-            options.intra_op_num_threads = os.cpu_count() or 1
+            options.intra_op_num_threads = threads
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             with resources.as_file(resources.files(__package__) / "model" / net.file) as path:
-                _sessions[net.file] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return _sessions[net.file]
+                _sessions[net.file, threads] = ort.InferenceSession(str(path), options,
+                                                                    providers=["CPUExecutionProvider"])
+    return _sessions[net.file, threads]
 
 
 def _starts(length: int) -> list[int]:
