@@ -1,7 +1,8 @@
 """Load test of `fer-zoo serve`: N concurrent clients x M requests of real photos against the server (its
 own process, started here through the CLI on a loopback port), against the same photos through
-fer_zoo.Predictor in a loop. Prints throughput, p50/p99 latency, errors and 5xx counted, and the server's
-resident memory before and after the run.
+fer_zoo.Predictor in a loop. Prints throughput, p50/p99 latency, errors and 5xx counted, CPU time per
+request, and the server's resident memory: idle, after a warm-up at the run's concurrency, halfway, at
+most and after the run.
 
     python scripts/bench_serve.py mini_xception --clients 16 --requests 125    # 2,000 requests
 """
@@ -47,6 +48,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (/proc/PID/stat), every thread counted."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -99,6 +106,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=125, help="per client")
     parser.add_argument("--sequential", type=int, default=200, help="photos through Predictor in a loop")
+    parser.add_argument("--warmup", type=int, default=20, help="requests per client before the measured run")
     parser.add_argument("--detector", default="auto")
     parser.add_argument("--serve-args", default="", help="more `fer-zoo serve` flags, e.g. '--workers 2'")
     args = parser.parse_args()
@@ -115,12 +123,14 @@ def main() -> None:
         for path in paths:  # warm-up
             predictor(path)
         seq = []
+        sequential_cpu = cpu_seconds(os.getpid())
         start = time.perf_counter()
         for i in range(args.sequential):
             t0 = time.perf_counter()
             predictor(paths[i % len(paths)])
             seq.append(time.perf_counter() - t0)
         sequential_seconds = time.perf_counter() - start
+        sequential_cpu = cpu_seconds(os.getpid()) - sequential_cpu
     seq = np.array(seq)
 
     port = free_port()
@@ -138,10 +148,26 @@ def main() -> None:
                 time.sleep(0.1)
         else:
             raise SystemExit("the server did not come up")
-        load(port, images, 4, 5)  # warm-up: ONNX sessions, the detector in each worker thread
-        before = rss_mb(server.pid)
+        idle = rss_mb(server.pid)  # the model loaded, nothing served yet
+        # warm-up at the run's concurrency: the ONNX sessions and detector of each worker thread, the buffers
+        # of N connections at once; what the run adds after this is what serving more requests costs
+        load(port, images, args.clients, args.warmup)
+        before, server_cpu, client_cpu = rss_mb(server.pid), cpu_seconds(server.pid), cpu_seconds(os.getpid())
+        samples, running = [], threading.Event()
+        running.set()
+
+        def sample():  # the server's memory through the run, every half second
+            while running.is_set():
+                samples.append(rss_mb(server.pid))
+                time.sleep(0.5)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         seconds, latencies, statuses, errors = load(port, images, args.clients, args.requests)
+        running.clear()
+        sampler.join()
         after = rss_mb(server.pid)
+        server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds(os.getpid()) - client_cpu
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         connection.request("GET", "/v1/stats")
         stats = json.loads(connection.getresponse().read())
@@ -160,8 +186,13 @@ def main() -> None:
         "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 1),
         "latency_ms_p99": round(1000 * float(np.percentile(latencies, 99)), 1),
         "sequential_ms_p50": round(1000 * float(np.percentile(seq, 50)), 1),
-        "server_rss_mb_before": round(before, 1), "server_rss_mb_after": round(after, 1),
-        "rss_growth_mb": round(after - before, 1), "model_calls": stats["batches"], "faces": stats["faces"],
+        "sequential_cpu_ms_per_photo": round(1000 * sequential_cpu / args.sequential, 1),
+        "server_cpu_ms_per_request": round(1000 * server_cpu / max(served, 1), 1),
+        "client_cpu_ms_per_request": round(1000 * client_cpu / max(served, 1), 1),
+        "server_rss_mb_idle": round(idle, 1), "server_rss_mb_before": round(before, 1), "server_rss_mb_after": round(after, 1),
+        "rss_growth_mb": round(after - before, 1),
+        "server_rss_mb_halfway": round(samples[len(samples) // 2], 1) if samples else None,
+        "server_rss_mb_max": round(max(samples, default=after), 1), "model_calls": stats["batches"], "faces": stats["faces"],
         "largest_batch": stats["largest"], "server_exit": server.returncode, "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
