@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import typing
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -151,20 +152,31 @@ def loaded_plugins() -> plugin_loader.PluginSet:
     return loaded
 
 
-@contextlib.contextmanager
-def training_reporter(json_log: bool, quiet: bool):
-    """What a training command reports through: one JSON line per epoch with --json-log, nothing with --quiet,
-    else the live progress display, stopped however training ends."""
-    from fer_zoo.report.terminal import JsonLines, TrainProgress
+@dataclass(frozen=True)
+class Reporting:
+    """How a training command (train, reproduce) reports: its --quiet, --json-log, --track and --track-uri,
+    declared once in REPORTING and given to the command as one value (``"reporting"`` in a
+    :func:`with_settings` layout)."""
 
-    if json_log or quiet:
-        yield JsonLines(sys.stdout) if json_log else None
-        return
-    progress = TrainProgress(console())
-    try:
-        yield progress
-    finally:
-        progress.stop()
+    quiet: bool = False
+    json_log: bool = False
+    track: str | None = None
+    track_uri: str | None = None
+
+    @contextlib.contextmanager
+    def reporter(self):
+        """What training reports through: one JSON line per epoch with --json-log, nothing with --quiet,
+        else the live progress display, stopped however training ends."""
+        from fer_zoo.report.terminal import JsonLines, TrainProgress
+
+        if self.json_log or self.quiet:
+            yield JsonLines(sys.stdout) if self.json_log else None
+            return
+        progress = TrainProgress(console())
+        try:
+            yield progress
+        finally:
+            progress.stop()
 
 
 def print_json(data: Any) -> None:
@@ -210,18 +222,31 @@ def _main() -> None:
 
 DataOption = Annotated[str, typer.Option("--data", help="synthetic (default), a CSV, a folder, or NAME:key=value,...")]
 
+REPORTING = {"quiet": QuietFlag, "json_log": JsonLogFlag, "track": TrackOption, "track_uri": TrackUriOption}
+
+
 def with_settings(fn, layout: list[str | list[str]], bench: bool = False):
-    """``fn`` whose signature has its own parameters and the run settings' options (fer_zoo.training.run_config)
-    in the order ``layout`` gives: a parameter's name, or a list of settings."""
+    """``fn`` as a command whose options are its own parameters, the run settings' (fer_zoo.training.run_config)
+    and the :class:`Reporting` ones, in the order ``layout`` gives: a parameter's name, a list of settings, or
+    ``"reporting"`` (then ``fn`` takes ``reporting: Reporting``)."""
     hints = typing.get_type_hints(fn, include_extras=True)
     own = {name: param.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=hints[name])
-           for name, param in inspect.signature(fn).parameters.items() if param.kind is not param.VAR_KEYWORD}
+           for name, param in inspect.signature(fn).parameters.items()
+           if param.kind is not param.VAR_KEYWORD and name != "reporting"}
+    reporting = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind,
+                                   default=getattr(Reporting, name)) for name, kind in REPORTING.items()]
     params = [p for item in layout for p in (run_config.cli_parameters(item, bench) if isinstance(item, list)
-                                              else [own.pop(item)])]
+                                              else reporting if item == "reporting" else [own.pop(item)])]
     assert not own, f"{fn.__name__}: {sorted(own)} missing from the layout"
-    fn.__signature__ = inspect.Signature(params, return_annotation=None)
-    fn.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
-    return fn
+    typed = fn
+    if "reporting" in layout:
+        @functools.wraps(fn)
+        def typed(**options):
+            reporting = Reporting(**{name: options.pop(name) for name in REPORTING})
+            return fn(**options, reporting=reporting)
+    typed.__signature__ = inspect.Signature(params, return_annotation=None)
+    typed.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return typed
 
 
 def main() -> None:

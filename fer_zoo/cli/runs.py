@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from fer_zoo.cli.base import (DataOption, ForceFlag, JsonFlag, JsonLogFlag, QuietFlag, RuntimeOption, TrackOption,
-                             TrackUriOption, command, console, given_on_command_line, loaded_plugins, parse_weights,
-                             print_json, training_reporter, with_settings)
+from fer_zoo.cli.base import (DataOption, ForceFlag, JsonFlag, Reporting, RuntimeOption, command, console,
+                             given_on_command_line, loaded_plugins, parse_weights, print_json, with_settings)
 from fer_zoo.training import run_config
 
 # evaluate's and export's: "not given" must be visible, since a run's own data is then the default
@@ -31,11 +30,8 @@ def train_command(
                                                                   "(--init-from ARCH).")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let --init-from and --resume load models that run code "
                                                           "(Lambda layers).")] = False,
-    quiet: QuietFlag = False,
-    json_log: JsonLogFlag = False,
-    track: TrackOption = None,
-    track_uri: TrackUriOption = None,
-    **settings: Any,  # the run's options, from fer_zoo.training.run_config (see _with_settings below)
+    reporting: Reporting = Reporting(),  # --quiet, --json-log, --track, --track-uri (see with_settings below)
+    **settings: Any,  # the run's options, from fer_zoo.training.run_config
 ) -> None:
     """Train an architecture into a run directory (resumable; best.keras chosen on val)."""
     import fer_zoo
@@ -44,15 +40,15 @@ def train_command(
     given = given_on_command_line(context)
     loaded_plugins()
     options = run_config.from_cli(settings)
-    with training_reporter(json_log, quiet) as reporter:
+    with reporting.reporter() as reporter:
         result = fer_zoo.train(
-            arch, data, out, resume=resume, force=force, pretrained=pretrained, track=track, track_uri=track_uri,
-            unsafe=unsafe, reporter=reporter,
+            arch, data, out, resume=resume, force=force, pretrained=pretrained, track=reporting.track,
+            track_uri=reporting.track_uri, unsafe=unsafe, reporter=reporter,
             asked=run_config.asked_from_cli({"init_from" if n == "pretrained" else n for n in given}),
             **{name: getattr(options, name) for name in run_config.RunConfig.__dataclass_fields__})
-    if json_log:
+    if reporting.json_log:
         print_json({"run_dir": str(result.run_dir), **result.metrics})
-    elif not quiet:
+    elif not reporting.quiet:
         console().print(train_summary(result))
 
 
@@ -60,11 +56,9 @@ train_command = command("train")(with_settings(train_command, [
     "context", "arch", "data", "out", "resume", "force",
     ["recipe", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "deterministic", "precision",
      "class_weights", "label_smoothing", "early_stopping", "init_from"],
-    "pretrained", ["freeze"], "unsafe", ["subset", "eval_subset", "time_box"], "quiet", "json_log", "track",
-    "track_uri", ["devices"]]))
+    "pretrained", ["freeze"], "unsafe", ["subset", "eval_subset", "time_box"], "reporting", ["devices"]]))
 
 
-@command("reproduce")
 def reproduce_command(
     run: Annotated[Path, typer.Argument(help="A run directory: trained again from its config.json alone.")],
     out: Annotated[Path | None, typer.Option("--out", help="The new run directory (default: RUN-reproduced "
@@ -72,27 +66,28 @@ def reproduce_command(
     force: ForceFlag = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Let the run's --init-from load a model that runs code "
                                                           "(Lambda layers).")] = False,
-    quiet: QuietFlag = False,
-    json_log: JsonLogFlag = False,
-    track: TrackOption = None,
-    track_uri: TrackUriOption = None,
+    reporting: Reporting = Reporting(),  # --quiet, --json-log, --track, --track-uri (see with_settings below)
 ) -> None:
     """Train a run again from its record: the same architecture, data, recipe values and settings."""
     import fer_zoo
     from fer_zoo.report.terminal import train_summary
 
     loaded_plugins()
-    with training_reporter(json_log, quiet) as reporter:
-        result = fer_zoo.reproduce(run, out, force=force, track=track, track_uri=track_uri, unsafe=unsafe,
-                                   reporter=reporter)
-    if json_log:
+    with reporting.reporter() as reporter:
+        result = fer_zoo.reproduce(run, out, force=force, track=reporting.track, track_uri=reporting.track_uri,
+                                   unsafe=unsafe, reporter=reporter)
+    if reporting.json_log:
         print_json({"run_dir": str(result.run_dir), "reproduces": str(run), "notes": result.notes,
                     **result.metrics})
         return
     for note in result.notes:
         console().print(f"note: {note}", markup=False)
-    if not quiet:
+    if not reporting.quiet:
         console().print(train_summary(result))
+
+
+reproduce_command = command("reproduce")(with_settings(reproduce_command, [
+    "run", "out", "force", "unsafe", "reporting"]))
 
 
 @command("evaluate")
