@@ -189,10 +189,10 @@ def main() -> None:
         "sequential_cpu_ms_per_photo": round(1000 * sequential_cpu / args.sequential, 1),
         "server_cpu_ms_per_request": round(1000 * server_cpu / max(served, 1), 1),
         "client_cpu_ms_per_request": round(1000 * client_cpu / max(served, 1), 1),
-        "server_rss_mb_idle": round(idle, 1), "server_rss_mb_before": round(before, 1), "server_rss_mb_after": round(after, 1),
-        "rss_growth_mb": round(after - before, 1),
+        "server_rss_mb_idle": round(idle, 1), "server_rss_mb_before": round(before, 1),
         "server_rss_mb_halfway": round(samples[len(samples) // 2], 1) if samples else None,
-        "server_rss_mb_max": round(max(samples, default=after), 1), "model_calls": stats["batches"], "faces": stats["faces"],
+        "server_rss_mb_max": round(max(samples, default=after), 1), "server_rss_mb_after": round(after, 1),
+        "rss_growth_mb": round(after - before, 1), "model_calls": stats["batches"], "faces": stats["faces"],
         "largest_batch": stats["largest"], "server_exit": server.returncode, "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))

@@ -18,7 +18,7 @@ from fer_zoo import plugins
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (pyproject's addopts): one worker more than there are cores, since many tests spend their
     time waiting for a subprocess, a server or Ray, and the extra worker runs another test meanwhile
-    (the suite on 2 cores: 282 s with 3 workers, 301 s with 2)."""
+    (the suite in a 2-core checkout, one run each: 282 s with 3 workers, 301 s with 2)."""
     return (os.cpu_count() or 1) + 1
 
 

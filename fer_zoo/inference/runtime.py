@@ -370,8 +370,9 @@ def onnx_classifier(path: Path, source: str) -> Classifier:
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    if call_threads() < (os.cpu_count() or 1):  # a worker's share; else ONNX Runtime's own choice (its cores)
-        options.intra_op_num_threads = call_threads()
+    threads = call_threads()
+    if threads < (os.cpu_count() or 1):  # a worker's share; else ONNX Runtime's own choice (its cores)
+        options.intra_op_num_threads = threads
     # no busy-waiting between calls: a spinning pool takes the cores from the face detector that runs next
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
