@@ -1,8 +1,8 @@
 """Load test of `fer-zoo serve`: N concurrent clients x M requests of real photos against the server (its
 own process, started here through the CLI on a loopback port), against the same photos through
-fer_zoo.Predictor in a loop. Prints throughput, p50/p99 latency, errors and 5xx counted, CPU time per
-request, and the server's resident memory: idle, after a warm-up at the run's concurrency, halfway, at
-most and after the run.
+fer_zoo.Predictor in a loop (half of them before the server runs, half after). Prints throughput,
+p50/p99 latency, errors and 5xx counted, CPU time per request, and the server's resident memory: idle,
+after a warm-up at the run's concurrency, halfway, at most and after the run.
 
     python scripts/bench_serve.py mini_xception --clients 16 --requests 125    # 2,000 requests
 """
@@ -100,39 +100,18 @@ def load(port: int, images: list[bytes], clients: int, requests: int):
     return time.perf_counter() - start, np.array(latencies), statuses, errors
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="anything fer_zoo.Predictor takes (mini_xception: the plugin's weights)")
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=125, help="per client")
-    parser.add_argument("--sequential", type=int, default=200, help="photos through Predictor in a loop")
-    parser.add_argument("--warmup", type=int, default=20, help="requests per client before the measured run")
-    parser.add_argument("--detector", default="auto")
-    parser.add_argument("--serve-args", default="", help="more `fer-zoo serve` flags, e.g. '--workers 2'")
-    args = parser.parse_args()
-    images = photos()
+def sequential(predictor, paths: list[Path], count: int) -> dict:
+    """``count`` photos through ``predictor`` one after the other: seconds, CPU seconds, each latency."""
+    latencies, cpu, start = [], cpu_seconds(os.getpid()), time.perf_counter()
+    for i in range(count):
+        t0 = time.perf_counter()
+        predictor(paths[i % len(paths)])
+        latencies.append(time.perf_counter() - t0)
+    return {"seconds": time.perf_counter() - start, "cpu": cpu_seconds(os.getpid()) - cpu, "latencies": latencies}
 
-    import fer_zoo
 
-    predictor = fer_zoo.Predictor(args.model, detector=args.detector)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, body in enumerate(images):
-            paths.append(Path(tmp) / f"photo{i}.jpg")
-            paths[-1].write_bytes(body)
-        for path in paths:  # warm-up
-            predictor(path)
-        seq = []
-        sequential_cpu = cpu_seconds(os.getpid())
-        start = time.perf_counter()
-        for i in range(args.sequential):
-            t0 = time.perf_counter()
-            predictor(paths[i % len(paths)])
-            seq.append(time.perf_counter() - t0)
-        sequential_seconds = time.perf_counter() - start
-        sequential_cpu = cpu_seconds(os.getpid()) - sequential_cpu
-    seq = np.array(seq)
-
+def serve(args, images: list[bytes]) -> dict:
+    """`fer-zoo serve` started, warmed up and loaded with ``args.clients`` x ``args.requests``, then stopped."""
     port = free_port()
     command = [sys.executable, "-m", "fer_zoo", "serve", args.model, "--port", str(port), "--detector",
                args.detector, *args.serve_args.split()]
@@ -174,31 +153,70 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=120)
-    total = args.clients * args.requests
-    served = len(statuses)
+    return {"seconds": seconds, "latencies": latencies, "statuses": statuses, "errors": errors, "idle": idle,
+            "before": before, "samples": samples, "after": after, "server_cpu": server_cpu,
+            "client_cpu": client_cpu, "stats": stats, "exit": server.returncode, "stderr": stderr}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="anything fer_zoo.Predictor takes (mini_xception: the plugin's weights)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=125, help="per client")
+    parser.add_argument("--sequential", type=int, default=200, help="photos through Predictor in a loop")
+    parser.add_argument("--warmup", type=int, default=20, help="requests per client before the measured run")
+    parser.add_argument("--detector", default="auto")
+    parser.add_argument("--serve-args", default="", help="more `fer-zoo serve` flags, e.g. '--workers 2'")
+    args = parser.parse_args()
+    images = photos()
+
+    import fer_zoo
+
+    predictor = fer_zoo.Predictor(args.model, detector=args.detector)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, body in enumerate(images):
+            paths.append(Path(tmp) / f"photo{i}.jpg")
+            paths[-1].write_bytes(body)
+        for path in paths:  # warm-up
+            predictor(path)
+        # the loop runs half its photos before the server and half after, so that a slower spell of a shared
+        # machine weighs on both sides alike
+        before_run = sequential(predictor, paths, args.sequential // 2)
+        run = serve(args, images)
+        after_run = sequential(predictor, paths, args.sequential - args.sequential // 2)
+    loop = {key: before_run[key] + after_run[key] for key in ("seconds", "cpu", "latencies")}
+    total, done, count = args.clients * args.requests, len(run["statuses"]), args.sequential
+    rate = done / run["seconds"]
+    samples = run["samples"]
     result = {
         "model": args.model, "runtime": predictor.runtime, "detector": predictor.detector,
-        "requests": total, "clients": args.clients, "errors": len(errors) + sum(s != 200 for s in statuses),
-        "5xx": sum(s >= 500 for s in statuses), "connection_errors": len(errors),
-        "server_photos_per_s": round(served / seconds, 1),
-        "sequential_photos_per_s": round(args.sequential / sequential_seconds, 1),
-        "speedup": round((served / seconds) / (args.sequential / sequential_seconds), 2),
-        "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 1),
-        "latency_ms_p99": round(1000 * float(np.percentile(latencies, 99)), 1),
-        "sequential_ms_p50": round(1000 * float(np.percentile(seq, 50)), 1),
-        "sequential_cpu_ms_per_photo": round(1000 * sequential_cpu / args.sequential, 1),
-        "server_cpu_ms_per_request": round(1000 * server_cpu / max(served, 1), 1),
-        "client_cpu_ms_per_request": round(1000 * client_cpu / max(served, 1), 1),
-        "server_rss_mb_idle": round(idle, 1), "server_rss_mb_before": round(before, 1),
+        "requests": total, "clients": args.clients,
+        "errors": len(run["errors"]) + sum(s != 200 for s in run["statuses"]),
+        "5xx": sum(s >= 500 for s in run["statuses"]), "connection_errors": len(run["errors"]),
+        "server_photos_per_s": round(rate, 1),
+        "sequential_photos_per_s": round(count / loop["seconds"], 1),
+        "sequential_photos_per_s_before_after": [round(len(half["latencies"]) / half["seconds"], 1)
+                                                 for half in (before_run, after_run)],
+        "speedup": round(rate / (count / loop["seconds"]), 2),
+        "latency_ms_p50": round(1000 * float(np.percentile(run["latencies"], 50)), 1),
+        "latency_ms_p99": round(1000 * float(np.percentile(run["latencies"], 99)), 1),
+        "sequential_ms_p50": round(1000 * float(np.percentile(loop["latencies"], 50)), 1),
+        "sequential_cpu_ms_per_photo": round(1000 * loop["cpu"] / count, 1),
+        "server_cpu_ms_per_request": round(1000 * run["server_cpu"] / max(done, 1), 1),
+        "client_cpu_ms_per_request": round(1000 * run["client_cpu"] / max(done, 1), 1),
+        "server_rss_mb_idle": round(run["idle"], 1), "server_rss_mb_before": round(run["before"], 1),
         "server_rss_mb_halfway": round(samples[len(samples) // 2], 1) if samples else None,
-        "server_rss_mb_max": round(max(samples, default=after), 1), "server_rss_mb_after": round(after, 1),
-        "rss_growth_mb": round(after - before, 1), "model_calls": stats["batches"], "faces": stats["faces"],
-        "largest_batch": stats["largest"], "server_exit": server.returncode, "cpus": os.cpu_count(),
+        "server_rss_mb_max": round(max(samples, default=run["after"]), 1),
+        "server_rss_mb_after": round(run["after"], 1), "rss_growth_mb": round(run["after"] - run["before"], 1),
+        "model_calls": run["stats"]["batches"], "faces": run["stats"]["faces"],
+        "largest_batch": run["stats"]["largest"], "server_exit": run["exit"], "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
-    if errors:
-        print("first errors:", errors[:3], file=sys.stderr)
-    print(stderr.strip().splitlines()[-1] if stderr.strip() else "", file=sys.stderr)
+    if run["errors"]:
+        print("first errors:", run["errors"][:3], file=sys.stderr)
+    stderr = run["stderr"].strip()
+    print(stderr.splitlines()[-1] if stderr else "", file=sys.stderr)
 
 
 if __name__ == "__main__":

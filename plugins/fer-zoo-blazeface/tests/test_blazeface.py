@@ -142,6 +142,35 @@ def test_a_session_takes_the_threads_fer_zoo_gives_the_calling_thread(astronaut,
     assert detector.session(FULL) is whole
 
 
+def test_on_one_thread_the_frames_go_two_at_a_time_and_find_the_same_faces(astronaut, monkeypatch):
+    import cv2
+
+    from fer_zoo.environment import sharing_cores
+
+    photo = cv2.resize(astronaut, (640, 640))  # nine tiles at 2/3 scale, then the whole: ten frames
+    real, batches = detector.session, []
+
+    class Spy:  # the session, counting the frames of each call
+        def __init__(self, net):
+            self.session = real(net)
+
+        def get_inputs(self):
+            return self.session.get_inputs()
+
+        def run(self, names, feeds):
+            batches.append(len(next(iter(feeds.values()))))
+            return self.session.run(names, feeds)
+
+    monkeypatch.setattr(detector, "session", Spy)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    several = BlazeFace()(photo)
+    assert batches[0] == len(plan(640, 640, 24)) == 10  # four threads: all the frames in one call
+    batches.clear()
+    with sharing_cores(4):  # four workers at once: one thread each
+        assert BlazeFace()(photo) == several
+    assert batches[:5] == [detector.ONE_THREAD_BATCH] * 5 == [2] * 5
+
+
 def test_predict_with_the_plugin_detector(astronaut, tmp_path):
     import keras
     from PIL import Image

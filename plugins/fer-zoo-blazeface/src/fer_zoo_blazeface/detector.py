@@ -8,8 +8,8 @@ pixels wide and the last fits the whole photo in one frame. A level larger than 
 192x192 tiles overlapping by at least ``OVERLAP`` pixels, so that a face up to ``OVERLAP`` pixels there
 lies whole in one tile; the next level need only show a larger face at ``FINE_FACE`` pixels, which lets
 it be ``OVERLAP / FINE_FACE`` times coarser (a 512x512 photo: four tiles at 2/3 scale, then the whole).
-All tiles of a photo go through the network in one batch; boxes from all levels are merged by weighted
-non-maximum suppression (as MediaPipe does).
+All tiles of a photo go through the network in one batch (two at a time on one thread); boxes from all
+levels are merged by weighted non-maximum suppression (as MediaPipe does).
 
 The full-range model was trained on faces with a head and a scene around them, and scores tight,
 context-free face crops low (a 25x25 LFW crop pasted into a grey frame: 55 of 100 found at 24 px).
@@ -32,6 +32,11 @@ import numpy as np
 FINE_FACE = 16.0  # full-range model pixels a min_face face is scaled to at the finest level (found from ~11)
 OVERLAP = 40  # least overlap of neighbouring tiles, in full-range model pixels
 CONTEXT = 2.5  # a candidate's window for the short-range model, in box sizes
+# frames per network call on one thread: there a larger batch costs more per frame, its activations
+# outgrowing the core's cache (a photo's five to ten 192x192 frames: 17 % more time in one batch than in
+# twos on this project's 2-core VM; with two threads, one batch is as fast as any split). fer-zoo serve's
+# and predict's workers detect on one thread each on 2 cores.
+ONE_THREAD_BATCH = 2
 
 
 def _anchor_centres(side: int, grids: tuple[tuple[int, int], ...]) -> np.ndarray:
@@ -149,10 +154,16 @@ def window(image: np.ndarray, box, side: int) -> np.ndarray:
 
 
 def _frames(images: list[np.ndarray], net: Net) -> tuple[np.ndarray, np.ndarray]:
-    """The network's regressors and logits for a list of ``side`` x ``side`` RGB uint8 frames, one batch."""
+    """The network's regressors and logits for a list of ``side`` x ``side`` RGB uint8 frames: in one batch
+    where the session has several threads to share it out, ``ONE_THREAD_BATCH`` at a time where it has one."""
+    import fer_zoo
+
     run = session(net)
-    batch = np.stack(images).astype(np.float32) / 127.5 - 1
-    regressors, logits = run.run(None, {run.get_inputs()[0].name: batch})
+    name = run.get_inputs()[0].name
+    step = len(images) if fer_zoo.call_threads() > 1 else ONE_THREAD_BATCH
+    answers = [run.run(None, {name: np.stack(images[i:i + step]).astype(np.float32) / 127.5 - 1})
+               for i in range(0, len(images), step)]
+    regressors, logits = (np.concatenate(parts) for parts in zip(*answers))
     return regressors, logits[..., 0]
 
 
