@@ -79,14 +79,22 @@ def test_ray_rows_with_a_killed_worker(install_plugin, tiny_plugin_source, tmp_p
     assert (seed0 / "best.keras").is_file() and (seed0 / "config.json").is_file()
     assert not (out / "tiny" / "seed1" / "row.json").exists()
 
-    # a rerun keeps the finished row and runs the failed one again
+    # a rerun reuses the row Ray finished (its unpacked row.json) and hands the executor only the failed one;
+    # which executor runs it then is the local tests' business (test_bench.py), so this one only records it
     events.clear()
-    again = run_bench(["tiny"], config, out, on_event=on_event, executor=RayExecutor(num_cpus=2))
-    states = {(e["seed"], e["state"]) for e in events if e["event"] == "row"}
-    assert (0, "reused") in states and (0, "running") not in states and (1, "running") in states
+
+    class Recording:
+        name, concurrent_rows, handed = "recording", 1, []
+
+        def run(self, tasks, bench):
+            self.handed += [(spec.label, seed) for spec, seed in tasks]
+            return {(spec.label, seed): {"model": spec.label, "seed": seed, "status": "failed", "error": "not run"}
+                    for spec, seed in tasks}
+
+    again = run_bench(["tiny"], config, out, on_event=events.append, executor=Recording())
+    assert Recording.handed == [("tiny", 1)]
+    assert {(e["seed"], e["state"]) for e in events if e["event"] == "row"} == {(0, "reused")}
     assert again["runs"]["tiny"][0] == json.loads((seed0 / "row.json").read_text())
-    assert again["runs"]["tiny"][1]["status"] != "failed"
-    assert again["environment"]["executor"] == "ray"
 
 
 def test_progress_shows_where_each_row_runs():
