@@ -83,16 +83,20 @@ def test_ray_rows_with_a_killed_worker(install_plugin, tiny_plugin_source, tmp_p
     # which executor runs it then is the local tests' business (test_bench.py), so this one only records it
     events.clear()
 
-    class Recording:
-        name, concurrent_rows, handed = "recording", 1, []
+    class Recording:  # runs nothing: what the bench hands it is the check
+        name, concurrent_rows = "recording", 1
+
+        def __init__(self):
+            self.handed = []
 
         def run(self, tasks, bench):
             self.handed += [(spec.label, seed) for spec, seed in tasks]
             return {(spec.label, seed): {"model": spec.label, "seed": seed, "status": "failed", "error": "not run"}
                     for spec, seed in tasks}
 
-    again = run_bench(["tiny"], config, out, on_event=events.append, executor=Recording())
-    assert Recording.handed == [("tiny", 1)]
+    recording = Recording()
+    again = run_bench(["tiny"], config, out, on_event=events.append, executor=recording)
+    assert recording.handed == [("tiny", 1)]
     assert {(e["seed"], e["state"]) for e in events if e["event"] == "row"} == {(0, "reused")}
     assert again["runs"]["tiny"][0] == json.loads((seed0 / "row.json").read_text())
 
