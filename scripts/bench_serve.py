@@ -187,7 +187,7 @@ def main() -> None:
         after_run = sequential(predictor, paths, args.sequential - args.sequential // 2)
     loop = {key: before_run[key] + after_run[key] for key in ("seconds", "cpu", "latencies")}
     total, done, count = args.clients * args.requests, len(run["statuses"]), args.sequential
-    rate = done / run["seconds"]
+    rate, loop_rate = done / run["seconds"], count / loop["seconds"]
     samples = run["samples"]
     result = {
         "model": args.model, "runtime": predictor.runtime, "detector": predictor.detector,
@@ -195,10 +195,10 @@ def main() -> None:
         "errors": len(run["errors"]) + sum(s != 200 for s in run["statuses"]),
         "5xx": sum(s >= 500 for s in run["statuses"]), "connection_errors": len(run["errors"]),
         "server_photos_per_s": round(rate, 1),
-        "sequential_photos_per_s": round(count / loop["seconds"], 1),
+        "sequential_photos_per_s": round(loop_rate, 1),
         "sequential_photos_per_s_before_after": [round(len(half["latencies"]) / half["seconds"], 1)
                                                  for half in (before_run, after_run)],
-        "speedup": round(rate / (count / loop["seconds"]), 2),
+        "speedup": round(rate / loop_rate, 2),
         "latency_ms_p50": round(1000 * float(np.percentile(run["latencies"], 50)), 1),
         "latency_ms_p99": round(1000 * float(np.percentile(run["latencies"], 99)), 1),
         "sequential_ms_p50": round(1000 * float(np.percentile(loop["latencies"], 50)), 1),
