@@ -46,6 +46,15 @@ def fer_zoo_register_architectures(register):
 '''
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_user_cache(tmp_path_factory):
+    """The suite never writes to the user's own cache (~/.cache/fer-zoo): what a module's or the session's
+    fixtures convert or cache, before any test's own cache is set, lands here."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("FER_ZOO_CACHE_DIR", str(tmp_path_factory.mktemp("session-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared_compiled(tmp_path_factory) -> Path:
     """Converted ONNX models and JAX's compiled programs, kept for the whole session: they are keyed by
@@ -70,17 +79,9 @@ def fresh_plugins(monkeypatch, tmp_path, shared_compiled):
     plugins.reset()
 
 
-@pytest.fixture
-def install_plugin(tmp_path, monkeypatch):
-    """Install a plugin distribution for real: a module and a ``*.dist-info`` on ``sys.path``.
-
-    ``install_plugin("acme-fer", source)`` gives distribution ``acme-fer`` one ``fer_zoo`` entry point
-    pointing at a new module holding ``source``; the plugin loader then finds it like any pip install.
-    """
-    made_modules = []
-
+def _installer(root: Path, monkeypatch: pytest.MonkeyPatch, made_modules: list[str]):
     def install(distribution: str, source: str, version: str = "1.0", entry_point: str | None = None) -> str:
-        site = tmp_path / f"site{next(_counter)}"
+        site = root / f"site{next(_counter)}"
         site.mkdir()
         module = f"ferzoo_testplugin_{next(_counter)}"
         (site / f"{module}.py").write_text(textwrap.dedent(source))
@@ -96,7 +97,28 @@ def install_plugin(tmp_path, monkeypatch):
         made_modules.append(module)
         return module
 
-    yield install
+    return install
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch):
+    """Install a plugin distribution for real: a module and a ``*.dist-info`` on ``sys.path``.
+
+    ``install_plugin("acme-fer", source)`` gives distribution ``acme-fer`` one ``fer_zoo`` entry point
+    pointing at a new module holding ``source``; the plugin loader then finds it like any pip install.
+    """
+    made_modules: list[str] = []
+    yield _installer(tmp_path, monkeypatch, made_modules)
+    for module in made_modules:
+        sys.modules.pop(module, None)
+
+
+@pytest.fixture(scope="module")
+def install_plugin_for_module(tmp_path_factory):
+    """``install_plugin`` for a whole test module: for a module whose tests share something trained with it."""
+    made_modules: list[str] = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield _installer(tmp_path_factory.mktemp("plugins"), monkeypatch, made_modules)
     for module in made_modules:
         sys.modules.pop(module, None)
 

@@ -42,8 +42,23 @@ report = evaluate(out + "/run", data, "val")
 classifier = load_classifier(out + "/run", runtime="auto")
 faces, _ = predict(classifier, [face], PredictOptions(detect=False))
 [explained], _ = explain(load_classifier(out + "/run", runtime="keras"), [face], detector=None)
+
+
+# the bench's rows through the worker's own code, under this backend, in this process: a worker process of
+# its own would cost a second interpreter start and test nothing backend-specific (it inherits KERAS_BACKEND;
+# tests/test_bench.py covers the process boundary)
+class InProcess:
+    name, concurrent_rows = "in-process", 1
+
+    def run(self, tasks, bench):
+        from fer_zoo.benchmark import worker
+        return {(spec.label, seed): worker.run(bench.job(spec, seed, bench.run_dir(spec, seed)))
+                for spec, seed in tasks}
+
+
 bench = run_bench(["tiny"], BenchConfig(data=data, budget="smoke", seeds=1, epochs=1, batch_size=16,
-                                        precision="float32"), __import__("pathlib").Path(out + "/bench"))
+                                        precision="float32"), __import__("pathlib").Path(out + "/bench"),
+                  executor=InProcess())
 refusals = {}
 for name, call in (("onnx", lambda: export(out + "/run", "onnx", out + "/m.onnx")),
                    ("devices", lambda: train("tiny", data, out + "/dp", TrainOptions(epochs=1, devices=2)))):

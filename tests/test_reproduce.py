@@ -36,16 +36,35 @@ def fer_zoo_register_architectures(register):
 TIMES = ("epoch_seconds", "images_per_second")
 
 
-@pytest.fixture
-def drop(install_plugin):
-    install_plugin("acme-drop", NET)
+@pytest.fixture(scope="module")
+def drop(install_plugin_for_module):
+    install_plugin_for_module("acme-drop", NET)
+
+
+RECIPE = 'base = "modern"\nlearning_rate = 0.05\n[augment]\nerasing = 0.5\n'
+
+
+@pytest.fixture(scope="module")
+def trained(drop, tmp_path_factory) -> tuple[Path, Path]:
+    """One deterministic run under a recipe file, for every test here that reproduces or edits it (each gets a
+    copy): (the run, its recipe file). Trained once per test process, not once per test."""
+    from typer.testing import CliRunner
+
+    from fer_zoo.cli import app
+
+    root = tmp_path_factory.mktemp("reproduce")
+    recipe = root / "mine.toml"
+    recipe.write_text(RECIPE)
+    run = _train(lambda *args: CliRunner().invoke(app, list(args)), root / "a", "--deterministic", "--seed", "3",
+                 "--recipe", str(recipe))
+    return run, recipe
 
 
 @pytest.fixture
-def recipe_file(tmp_path) -> Path:
-    path = tmp_path / "mine.toml"
-    path.write_text('base = "modern"\nlearning_rate = 0.05\n[augment]\nerasing = 0.5\n')
-    return path
+def recipe_file(trained) -> Path:
+    """The run's recipe file, as it was when the run trained, again after the test."""
+    yield trained[1]
+    trained[1].write_text(RECIPE)
 
 
 def _train(cli, out: Path, *flags: str) -> Path:
@@ -56,8 +75,9 @@ def _train(cli, out: Path, *flags: str) -> Path:
 
 
 @pytest.fixture
-def original(cli, drop, tmp_path, recipe_file) -> Path:
-    return _train(cli, tmp_path / "runs" / "a", "--deterministic", "--seed", "3", "--recipe", str(recipe_file))
+def original(trained, tmp_path) -> Path:
+    """A copy of the shared run, for this test alone."""
+    return Path(shutil.copytree(trained[0], tmp_path / "runs" / "a"))
 
 
 def _history(run: Path) -> list[dict]:

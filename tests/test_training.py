@@ -49,7 +49,6 @@ def accuracy_by_hand(model_file: Path, split: str, flip: bool = False) -> float:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One LeNet trained for 2 epochs on 84 synthetic faces, shared by the tests that only read it."""
-    os.environ["FER_ZOO_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     out = tmp_path_factory.mktemp("runs") / "lenet"
     result = train("lenet", TINY_DATA, out, TrainOptions(epochs=2, batch_size=32), reporter=PRINTED)
     return out, result

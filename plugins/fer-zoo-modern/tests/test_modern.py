@@ -63,7 +63,7 @@ HAND_COUNTS = {"vggnet": vggnet_layers, "resnet18_fer": resnet18_layers}
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_conforms_to_the_plugin_contract(name):
     # the training step in this process: a child process per net costs an interpreter and TensorFlow's
-    # import each; the example plugin's test (fer-zoo-mini-xception) keeps the isolated default
+    # import each; the scaffold's own test (run by tests/test_plugin_kit.py) keeps the isolated default
     check_architecture(ARCHITECTURES[name], isolate=False)
 
 
