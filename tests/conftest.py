@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import os
@@ -79,7 +80,11 @@ def fresh_plugins(monkeypatch, tmp_path, shared_compiled):
     plugins.reset()
 
 
-def _installer(root: Path, monkeypatch: pytest.MonkeyPatch, made_modules: list[str]):
+@contextlib.contextmanager
+def _installing(root: Path, monkeypatch: pytest.MonkeyPatch):
+    """``install_plugin``'s installer, its sites under ``root``; the modules it made are forgotten after."""
+    made_modules: list[str] = []
+
     def install(distribution: str, source: str, version: str = "1.0", entry_point: str | None = None) -> str:
         site = root / f"site{next(_counter)}"
         site.mkdir()
@@ -97,7 +102,9 @@ def _installer(root: Path, monkeypatch: pytest.MonkeyPatch, made_modules: list[s
         made_modules.append(module)
         return module
 
-    return install
+    yield install
+    for module in made_modules:
+        sys.modules.pop(module, None)
 
 
 @pytest.fixture
@@ -107,20 +114,16 @@ def install_plugin(tmp_path, monkeypatch):
     ``install_plugin("acme-fer", source)`` gives distribution ``acme-fer`` one ``fer_zoo`` entry point
     pointing at a new module holding ``source``; the plugin loader then finds it like any pip install.
     """
-    made_modules: list[str] = []
-    yield _installer(tmp_path, monkeypatch, made_modules)
-    for module in made_modules:
-        sys.modules.pop(module, None)
+    with _installing(tmp_path, monkeypatch) as install:
+        yield install
 
 
 @pytest.fixture(scope="module")
 def install_plugin_for_module(tmp_path_factory):
     """``install_plugin`` for a whole test module: for a module whose tests share something trained with it."""
-    made_modules: list[str] = []
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        yield _installer(tmp_path_factory.mktemp("plugins"), monkeypatch, made_modules)
-    for module in made_modules:
-        sys.modules.pop(module, None)
+    with pytest.MonkeyPatch.context() as monkeypatch, _installing(tmp_path_factory.mktemp("plugins"),
+                                                                   monkeypatch) as install:
+        yield install
 
 
 @pytest.fixture
