@@ -152,7 +152,9 @@ CASES = [
     Case("train-epochs-0", lambda c: ["train", "lenet", "--epochs", "0"], "--epochs"),
     Case("train-batch-0", lambda c: ["train", "lenet", "--batch-size", "0"], "--batch-size"),
     Case("train-lr-negative", lambda c: ["train", "lenet", "--lr", "-1", "--data", DATA, "--out", c.p("o")],
-         "--lr positive"),
+         "--lr must be a positive number, not -1"),
+    Case("train-lr-nan", lambda c: ["train", "lenet", "--lr", "nan", "--data", DATA, "--out", c.p("o")],
+         "--lr must be a positive number, not nan"),
     Case("train-optimizer", lambda c: ["train", "lenet", "--optimizer", "rmsprop", "--data", DATA, "--out", c.p("o")],
          "unknown optimizer 'rmsprop'"),
     Case("train-smoothing", lambda c: ["train", "lenet", "--label-smoothing", "2"], "--label-smoothing"),
@@ -432,6 +434,12 @@ CASES = [
     Case("folder-option", lambda c: ["data", "inspect", f"folder:path={c.folder()},colour=1"],
          "folder has no option 'colour' (its options: path, skip_bad_rows,"),
     Case("folder-path-is-file", lambda c: ["data", "inspect", f"folder:path={c.csv()}"], "no such folder"),
+    # no path= at all would have been the current folder
+    Case("fer2013-no-path", lambda c: ["data", "inspect", "fer2013"], "dataset 'fer2013' needs path=, e.g. --data "
+         "fer2013:path=fer2013.csv"),
+    Case("folder-no-path", lambda c: ["train", "lenet", "--data", "folder:skip_bad_rows=true", "--out", c.p("o")],
+         "dataset 'folder' needs path="),
+    Case("ferplus-no-csv", lambda c: ["data", "inspect", f"ferplus:labels={c.csv()}"], "dataset 'ferplus' needs csv="),
     # --- photos and videos (predict --strict stops at the first bad input) --------------------------
     Case("photo-missing", lambda c: ["predict", c.model(), c.p("gone.png"), "--strict"], "gone.png: no such file"),
     Case("photo-garbage", lambda c: ["predict", c.model(), c.file("bad.png", b"nope"), "--strict"],
@@ -535,7 +543,7 @@ CASES = [
     Case("init-from-mismatch", lambda c: ["train", "custom", "--data", DATA, "--init-from", str(c.run()),
                                           "--out", c.p("o")], "do not fit this architecture"),
     Case("evaluate-run-without-best", lambda c: ["evaluate", str(_broken_run(c, "best.keras", None)), "--data", DATA],
-         "not a model"),
+         "a run directory with no best.keras (its model) in it"),
     # --- damaged run directories (each file checked where it is read: key, type, range, consistency) ---
     Case("resume-state-missing-key", lambda c: _resume(c, state=lambda s: s.pop("completed_epochs")),
          "state.json is damaged: completed_epochs is missing"),
@@ -898,6 +906,36 @@ CASES = [
         c.file("mine.html", b"<p>mine</p>")))], "report.html: exists and is not a report fer-zoo wrote"),
     Case("probe-report-html-users-page", lambda c: ["report", _report_dir(c, lambda d: (d / "report.html").write_text(
         "<p>mine</p>"))], "report.html: exists and is not a report fer-zoo wrote"),
+    # found by a second adversarial probe (2026-12-03)
+    Case("report-row-value-a-word", lambda c: ["report", _report_rows(c, [{"model": "lenet", "val_acc": "zz"}])],
+         'row 1 ("lenet") has val_acc "zz", not a number'),
+    Case("report-row-count-a-word", lambda c: ["report", _report_rows(c, [{"model": "lenet", "param_count": "2M"}])],
+         'row 1 ("lenet") has param_count "2M", not a number'),
+    Case("report-row-spread-a-flag", lambda c: ["report", _report_rows(c, [{"model": "lenet", "test_acc_std": True}])],
+         'row 1 ("lenet") has test_acc_std true, not a number'),
+    Case("report-predictions-garbage", lambda c: ["report", _report_predictions(c, bytes(range(256)) * 2)],
+         "lenet/seed0/predictions.npz: not a predictions file fer-zoo wrote (not an .npz archive)"),
+    Case("report-predictions-empty", lambda c: ["report", _report_predictions(c, b"")],
+         "lenet/seed0/predictions.npz: not a predictions file fer-zoo wrote (an empty file)"),
+    Case("report-predictions-objects", lambda c: ["report", _report_predictions(
+        c, test=np.array([{"a": 1}], dtype=object))], "predictions.npz: not a predictions file fer-zoo wrote (it holds Python"),
+    Case("report-predictions-one-column", lambda c: ["report", _report_predictions(c, test=np.zeros(5))],
+         '"test" is not a table of probabilities (shape (5,), float64)'),
+    Case("report-predictions-class-too-high", lambda c: ["report", _report_predictions(c, test=np.eye(9)[[8]])],
+         "its test answers name class 8, and this bench's data has"),
+    Case("predict-empty-folder", lambda c: ["predict", c.model(), str(_folder_of(c, "photos", [])), "--no-detect"],
+         "photos: a folder with no image or video in it"),
+    Case("predict-annotate-empty-folder", lambda c: ["predict", c.model(), str(_folder_of(c, "photos", [])),
+                                                    "--no-detect", "--annotate", c.p("annotated")],
+         "photos: a folder with no image or video in it"),
+    Case("explain-folder-of-text", lambda c: ["explain", c.model(), str(_folder_of(c, "notes", ["a.txt"])),
+                                             "--no-detect", "--out", c.p("maps")], "notes: a folder with no image"),
+    Case("resume-checkpoint-not-compiled", lambda c: _resume(c), "last-0001.keras: not a training checkpoint"),
+    Case("resume-config-class-names-changed", lambda c: _resume(c, config=lambda d: d.update(class_names=["a", "b"])),
+         "config.json: class_names ['a', 'b'] are not its data's"),
+    Case("train-csv-bad-row-names-the-option", lambda c: ["train", "lenet", "--data", c.csv(
+        lambda lines: _row(lines, 3, "7" + lines[3][1:])), "--out", c.p("run")],
+         "line 4: emotion 7 out of range 0-6 (the dataset option skip_bad_rows=true loads the rest)"),
 ]
 
 REPORT_ENV = {"data": DATA, "dataset": "synthetic", "device": "cpu", "backend": "tensorflow",
@@ -913,6 +951,30 @@ def _report_dir(c: Ctx, make) -> str:
     folder = Path(c.file("r/results.json", json.dumps({"environment": REPORT_ENV, "rows": []}).encode())).parent
     make(folder)
     return str(folder)
+
+
+def _report_rows(c: Ctx, rows: list[dict]) -> str:
+    return str(Path(c.file("r/results.json", json.dumps({"environment": REPORT_ENV, "rows": rows}).encode())).parent)
+
+
+def _report_predictions(c: Ctx, raw: bytes | None = None, **arrays) -> str:
+    """A bench folder whose one trained row's predictions.npz holds ``raw`` bytes, or ``arrays``."""
+    folder = Path(_report_rows(c, [{"model": "lenet", "architecture": "lenet", "kind": "train"}]))
+    path = folder / "lenet" / "seed0" / "predictions.npz"
+    path.parent.mkdir(parents=True)
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    return str(folder)
+
+
+def _folder_of(c: Ctx, name: str, files: list[str]) -> Path:
+    (c.root / name).mkdir()
+    for file in files:
+        (c.root / name / file).write_text("not an image")
+    return c.root / name
 
 
 def _env(c: Ctx, name: str, value: str) -> list[str]:

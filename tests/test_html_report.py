@@ -107,3 +107,20 @@ def test_report_command_rebuilds_it_and_refuses_what_is_not_a_bench(cli, bench_d
     assert result.exit_code == 0 and (bench_dir / "report.html").is_file()
     bad = cli("report", str(tmp_path))
     assert bad.exit_code == 2 and "not a bench directory (no results.json)" in bad.stderr
+
+
+def test_report_imports_no_framework(bench_dir, tmp_path):
+    """Rebuilding the page reads files and draws plots: no Keras, so no TensorFlow start-up lines on the
+    terminal and no ~5 s import (a fresh interpreter: this test process has Keras already)."""
+    import subprocess
+    import sys
+
+    copy = tmp_path / "bench"
+    shutil.copytree(bench_dir, copy)
+    probe = ("import sys\nfrom typer.testing import CliRunner\nfrom fer_zoo.cli import app\n"
+             "result = CliRunner().invoke(app, ['report', sys.argv[1]])\nassert result.exit_code == 0, result.output\n"
+             "print(' '.join(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules) or 'none')")
+    done = subprocess.run([sys.executable, "-c", probe, str(copy)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (done.stdout.strip(), done.stderr) == ("none", "")
+    assert (copy / "report.html").read_text() == (bench_dir / "report.html").read_text()

@@ -176,6 +176,26 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
     assert image.min() == 0 and image.max() == 255 and abs(int(image[24, 24]) - 128) <= 2
 
 
+def test_a_photo_with_damaged_exif_reads_as_stored_and_warns_nobody(tmp_path):
+    """Pillow warns on EXIF it cannot parse ("Corrupt EXIF data"), which would reach the user's terminal as
+    two lines of Python; the pixels are fine and read as stored."""
+    import warnings
+
+    from fer_zoo.inference.predict import read_image
+
+    face = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    Image.fromarray(face).save(tmp_path / "good.jpg", quality=95)
+    good = (tmp_path / "good.jpg").read_bytes()
+    # an APP1 Exif segment whose TIFF header points its first directory past the end
+    app1 = b"\xff\xe1\x00\x10Exif\x00\x00MM\x00\x2a\xff\xff\xff\xff"
+    (tmp_path / "exif.jpg").write_bytes(good[:2] + app1 + good[2:])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = read_image(tmp_path / "exif.jpg")
+    assert [str(w.message) for w in caught] == []
+    assert np.array_equal(image, read_image(tmp_path / "good.jpg"))
+
+
 def test_keras_and_onnx_runtimes_agree(tiny_model_file, astronaut, tmp_path):
     from fer_zoo.inference.predict import PredictOptions, predict
 

@@ -17,9 +17,9 @@ import pytest
 
 from rich.console import Console
 
-from fer_zoo.training.callbacks import HISTORY_COLUMNS
 from fer_zoo.data import load_dataset
 from fer_zoo.report.terminal import TrainProgress
+from fer_zoo.training.rundir import HISTORY_COLUMNS
 from fer_zoo.training.train import TrainOptions, train
 
 TINY_DATA = "synthetic:size=84,seed=1,preset=easy"

@@ -69,6 +69,7 @@ def build(bench_dir: str | Path) -> str:
         if not isinstance(row, dict) or not isinstance(row.get("model"), str):
             raise FerZooError(f"{results}: row {number} of \"rows\" is not a bench row (an object with a "
                               f"\"model\" name); rerun `fer-zoo bench` with the same --out to write it again")
+        _require_numbers(results, number, row)
     _require_environment(results, env)
     runs = {}
     for row in rows:
@@ -103,6 +104,17 @@ def _require_environment(results: Path, env: dict) -> None:
     if not isinstance(env["budget"].get("name"), str):
         raise FerZooError(f"{results}: \"environment\" key \"budget\" has no \"name\"; rerun `fer-zoo bench` "
                           f"with the same --out to write it again")
+
+
+def _require_numbers(results: Path, number: int, row: dict) -> None:
+    """Each column the tables format as a number (and its ``_std``) holds a number or nothing."""
+    from fer_zoo.report.columns import COLUMNS
+
+    for key in (k for c in COLUMNS if c.format for k in (c.key, f"{c.key}_std")):
+        value = row.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise FerZooError(f"{results}: row {number} (\"{row['model']}\") has {key} {json.dumps(value)[:40]}, "
+                              f"not a number; rerun `fer-zoo bench` with the same --out to write it again")
 
 
 def write(bench_dir: str | Path) -> Path:
@@ -220,6 +232,33 @@ def _confusions(metrics: dict[str, dict], configs: dict[str, dict]) -> str:
     return "".join(figures) or "<p>No row was scored on a test split.</p>"
 
 
+def _saved_test_probabilities(path: Path) -> np.ndarray | None:
+    """predictions.npz's test probabilities (None if it saved none), checked: a damaged file is one line."""
+    import zipfile
+
+    try:
+        with np.load(path) as saved:  # allow_pickle stays False: a file with objects in it is refused
+            test = saved["test"] if "test" in saved else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+        raise FerZooError(f"{path}: not a predictions file fer-zoo wrote ({_npz_problem(path, exc)}); remove "
+                          f"{path.parent} and rerun `fer-zoo bench` with the same --out to train that row again") from None
+    if test is not None and (test.ndim != 2 or not np.issubdtype(test.dtype, np.floating)):
+        raise FerZooError(f"{path}: \"test\" is not a table of probabilities (shape {test.shape}, {test.dtype}); "
+                          f"remove {path.parent} and rerun `fer-zoo bench` with the same --out to train that row again")
+    return test
+
+
+def _npz_problem(path: Path, exc: Exception) -> str:
+    text = one_line(exc, 100)
+    if path.stat().st_size == 0:
+        return "an empty file"
+    if "pickled" in text:  # numpy's guess for bytes that are no .npz archive
+        return "not an .npz archive"
+    if "Object arrays" in text:
+        return "it holds Python objects, which fer-zoo never loads"
+    return text
+
+
 def _faces(runs: dict[str, Path], env: dict) -> str:
     from PIL import Image
 
@@ -229,9 +268,9 @@ def _faces(runs: dict[str, Path], env: dict) -> str:
     for name, folder in runs.items():
         path = folder / "predictions.npz"
         if path.is_file():
-            with np.load(path) as saved:
-                if "test" in saved:
-                    answers[name] = saved["test"].argmax(axis=1)
+            test = _saved_test_probabilities(path)
+            if test is not None:
+                answers[name] = (path, test.argmax(axis=1))
     if not answers:
         return "<p>No row saved test predictions.</p>"
     dataset = load_dataset(env["data"])
@@ -239,6 +278,12 @@ def _faces(runs: dict[str, Path], env: dict) -> str:
     if budget.get("subset"):
         dataset = dataset.subset(budget["subset"], 0, budget.get("eval_subset"))
     test, names = dataset.splits["test"], dataset.class_names
+    for name, (path, predicted) in answers.items():
+        if predicted.max(initial=0) >= len(names):
+            raise FerZooError(f"{path}: its test answers name class {predicted.max()}, and this bench's data has "
+                              f"{len(names)} classes; remove {path.parent} and rerun `fer-zoo bench` with the same "
+                              f"--out to train that row again")
+        answers[name] = predicted
     header = "<tr><th>face</th><th>label</th>" + "".join(f"<th>{_e(n)}</th>" for n in answers) + "</tr>"
     lines = []
     for i in range(min(SAMPLE_FACES, len(test))):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,6 +177,14 @@ def seed_option(options: dict[str, str], key: str = "seed", default: int = 0) ->
 
 def bool_option(options: dict[str, str], key: str, default: bool = False) -> bool:
     return values.boolean(options.pop(key, default), f"dataset option {key}")
+
+
+def path_option(options: dict[str, str], source: str, key: str, example: str) -> Path:
+    """The path ``key`` names (read, not popped): given and not empty, or one line saying how to name it,
+    with ``example`` as a whole spec (an empty path would mean the current folder)."""
+    if not options.get(key, "").strip():
+        raise FerZooError(f"dataset {source!r} needs {key}=, e.g. --data {example}")
+    return Path(options[key])
 
 
 def reject_unknown(source: str, options: dict[str, str]) -> None:

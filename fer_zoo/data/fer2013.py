@@ -15,8 +15,8 @@ import numpy as np
 import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
-    CLASS_NAMES, Dataset, DatasetSource, Split, bool_option, reject_unknown, split_option_help, split_options,
-    stratified_split,
+    CLASS_NAMES, Dataset, DatasetSource, Split, bool_option, path_option, reject_unknown, split_option_help,
+    split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -261,7 +261,7 @@ def _parse_checked(path: Path, header: list[str], skip_bad_rows: bool):
             problem = f"unknown Usage {record['Usage'].strip()!r} (expected {', '.join(USAGE_TO_SPLIT)})"
         if problem is not None:
             if not skip_bad_rows:
-                raise FerZooError(f"{path} line {i + 2}: {problem} (--skip-bad-rows loads the rest)")
+                raise FerZooError(f"{path} line {i + 2}: {problem} (the dataset option skip_bad_rows=true loads the rest)")
             skipped[_reason(problem)] += 1
             continue
         labels.append(label)
@@ -307,7 +307,8 @@ def split_by_usage(path, labels, images, usage, options) -> tuple[dict[str, Spli
 
 def load(options: dict[str, str]) -> Dataset:
     options = dict(options)
-    path = Path(options.pop("path", ""))
+    path = path_option(options, "fer2013", "path", "fer2013:path=fer2013.csv")
+    options.pop("path")
     skip = bool_option(options, "skip_bad_rows")
     labels, images, usage, skipped = parse_csv(path, skip)
     splits, notes = split_by_usage(path, labels, images, usage, options)
@@ -316,7 +317,7 @@ def load(options: dict[str, str]) -> Dataset:
 
 
 def fingerprint(options: dict[str, str]) -> str:
-    path = regular_file(options.get("path", ""))
+    path = regular_file(path_option(options, "fer2013", "path", "fer2013:path=fer2013.csv"))
     return cache.fingerprint("fer2013", [cache.file_digest(path)], {k: v for k, v in options.items() if k != "path"})
 
 

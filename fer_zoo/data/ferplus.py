@@ -17,7 +17,9 @@ import numpy as np
 
 import fer_zoo
 from fer_zoo.data import cache
-from fer_zoo.data.dataset import CLASS_NAMES, EXTRA_CLASSES, Dataset, DatasetSource, Split, reject_unknown
+from fer_zoo.data.dataset import (
+    CLASS_NAMES, EXTRA_CLASSES, Dataset, DatasetSource, Split, path_option, reject_unknown,
+)
 from fer_zoo.data.fer2013 import USAGE_TO_SPLIT, parse_csv
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -27,6 +29,8 @@ VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust
 TO_CANONICAL = {"anger": 0, "disgust": 1, "fear": 2, "happiness": 3, "sadness": 4, "surprise": 5, "neutral": 6,
                 "contempt": 7}
 MODES = ("majority", "probability")
+FILES = ("csv", "labels")  # its two files
+EXAMPLE = "ferplus:csv=fer2013.csv,labels=fer2013new.csv"
 MAX_VOTES = 1000  # taggers per image: FER+ had 10
 
 
@@ -76,7 +80,9 @@ def _read_labels(path: Path):
 
 def load(options: dict[str, str]) -> Dataset:
     options = dict(options)
-    csv, labels_path = Path(options.pop("csv", "")), Path(options.pop("labels", ""))
+    csv, labels_path = (path_option(options, "ferplus", key, EXAMPLE) for key in FILES)
+    for key in FILES:
+        del options[key]
     mode = options.pop("mode", "majority")
     if mode not in MODES:
         raise FerZooError(f"ferplus: mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -106,11 +112,11 @@ def load(options: dict[str, str]) -> Dataset:
 
 def fingerprint(options: dict[str, str]) -> str:
     parts = []
-    for key in ("csv", "labels"):
-        path = Path(options.get(key, ""))
+    for key in FILES:
+        path = path_option(options, "ferplus", key, EXAMPLE)
         regular_file(path, f"ferplus: {key}={path}")
         parts.append(cache.file_digest(path))
-    return cache.fingerprint("ferplus", parts, {k: v for k, v in options.items() if k not in ("csv", "labels")})
+    return cache.fingerprint("ferplus", parts, {k: v for k, v in options.items() if k not in FILES})
 
 
 @fer_zoo.hookimpl

@@ -16,7 +16,7 @@ import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
     Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, image_to_uint8,
-    png_short, reject_unknown, seed_option, split_option_help, split_options, stratified_split,
+    path_option, png_short, reject_unknown, seed_option, split_option_help, split_options, stratified_split,
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -107,7 +107,7 @@ def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
         except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             if not skip_bad:
                 raise FerZooError(f"{path}: unreadable image ({type(exc).__name__}: {exc}) "
-                                  f"(--skip-bad-rows loads the rest)") from None
+                                  f"(the dataset option skip_bad_rows=true loads the rest)") from None
             skipped["unreadable image"] += 1
             kept.append(False)
     return images, np.array(kept, bool)
@@ -144,7 +144,8 @@ def _to_array(images, notes: list[str], root: Path) -> np.ndarray:
 
 def load(options: dict[str, str]) -> Dataset:
     options = dict(options)
-    root = Path(options.pop("path", ""))
+    root = path_option(options, "folder", "path", "folder:path=faces/")
+    options.pop("path")
     if not root.is_dir():
         raise FerZooError(f"{root}: no such folder")
     skip = bool_option(options, "skip_bad_rows")
@@ -196,7 +197,7 @@ def load(options: dict[str, str]) -> Dataset:
 
 def fingerprint(options: dict[str, str]) -> str:
     """Paths, sizes and modification times of every file: changing any image changes the key."""
-    root = Path(options.get("path", ""))
+    root = path_option(options, "folder", "path", "folder:path=faces/")
     if not root.is_dir():
         raise FerZooError(f"{root}: no such folder")
     listing = []

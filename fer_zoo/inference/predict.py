@@ -96,6 +96,9 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[tuple[Path, Path]
         if path.is_dir():
             # a pipe or a dangling symlink named like a photo is reported when it is read, not skipped unseen
             files = sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            if not files:
+                raise FerZooError(f"{path}: a folder with no image or video in it (looked for "
+                                  f"{', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})")
             found += [(p, path) for p in files]
         else:
             found.append((path, path))  # a missing or odd file is reported when it is read
@@ -125,6 +128,8 @@ def decode_image(data: Path | bytes, name: str, max_pixels: int = MAX_PIXELS, hi
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # damaged EXIF (Pillow warns, then reads the pixels): the image stays as stored, upright
+            warnings.filterwarnings("ignore", "(Possibly )?corrupt EXIF", UserWarning)
             with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as img:
                 width, height = img.size
                 if width * height > max_pixels:
@@ -383,8 +388,8 @@ class Annotator:
         self.out_dir = Path(out_dir)
         inputs = list(inputs)
         given = outputs.inputs(models=models, files=inputs)
+        files = expand_inputs(inputs)  # an empty input folder is refused before --annotate's folder is made
         outputs.folder(self.out_dir, "--annotate", given, force, empty=True)
-        files = expand_inputs(inputs)
         self.names: dict[str, Path] = {}
         taken: set[Path] = set()
 

@@ -173,6 +173,9 @@ def load_classifier(model: str | os.PathLike, *, runtime: str = "keras", unsafe:
         if not path.is_dir():
             regular_file(path, source)  # a pipe, a device, a dangling symlink: say which
         refuse_untrained_run(path)
+        if (path / "config.json").is_file() and not os.path.lexists(path / "best.keras"):
+            raise FerZooError(f"{source}: a run directory with no best.keras (its model) in it; was it moved or "
+                              f"deleted?")
         raise FerZooError(f"{source}: not a model: expected a run directory, a .keras/.h5/.onnx/.tflite file "
                           f"or a SavedModel directory")
     else:

@@ -153,8 +153,11 @@ def resolve_with_origin(arch_recipe: str | None, recipe: str | Recipe | None = N
         chosen = replace(chosen, augment=Augment())
     if chosen.optimizer not in OPTIMIZERS:
         raise FerZooError(f"unknown optimizer {chosen.optimizer!r}; use {', '.join(OPTIMIZERS)}")
-    if chosen.epochs < 1 or chosen.batch_size < 1 or not chosen.learning_rate > 0:
-        raise FerZooError("--epochs and --batch-size must be at least 1 and --lr positive")
+    for flag, value, ok, must in (("--epochs", chosen.epochs, chosen.epochs >= 1, "at least 1"),
+                                  ("--batch-size", chosen.batch_size, chosen.batch_size >= 1, "at least 1"),
+                                  ("--lr", chosen.learning_rate, chosen.learning_rate > 0, "a positive number")):
+        if not ok:  # NaN compares false: refused too
+            raise FerZooError(f"{flag} must be {must}, not {value:g}")
     return check(chosen, f"--recipe {name}"), origin
 
 

@@ -18,10 +18,6 @@ import numpy as np
 
 from fer_zoo.status import Status
 
-# history.csv's columns, in order; "images" is what the epoch trained, "epoch_images" what a whole epoch
-# trains (more when the time box cut the epoch short)
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
-                   "learning_rate", "images", "epoch_images", "epoch_seconds", "images_per_second"]
 TRAIN_TO_FORWARD = 3.0  # a training step costs about three forward passes (forward, and backward at twice)
 # What a first call compiles, per layer of the network: the training step (forward, backward, update) and the
 # precise-BN pass. Typical figures on a 2-core CPU under TensorFlow (scripts/time_compiles.py: 0.18-0.34 s a

@@ -44,6 +44,11 @@ from fer_zoo import atomic
 from fer_zoo.errors import FerZooError
 from fer_zoo.training.run_config import CLASS_WEIGHTS, PRECISIONS, settings
 
+# history.csv's columns, in order; "images" is what the epoch trained, "epoch_images" what a whole epoch
+# trains (more when the time box cut the epoch short)
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "top2_accuracy", "val_top2_accuracy",
+                   "learning_rate", "images", "epoch_images", "epoch_seconds", "images_per_second"]
+
 RUN_FILES = ("config.json", "history.csv", "best.keras", "last.keras", "state.json", "metrics.json", "curves.png",
              "MODEL_CARD.md", "predictions.npz", "recipe.toml")
 NUMBERED = ("last-*.keras", "best-*.keras")
@@ -166,7 +171,6 @@ _INTEGER_COLUMNS = ("epoch", "images", "epoch_images")
 def read_history(path: Path, completed: int | None = None) -> list[dict[str, float]]:
     """history.csv, parsed strictly: known numeric columns, every row as long as the header, epochs 1..n
     each once in order, and at least the ``completed`` epochs state.json counts. A damaged file: one line."""
-    from fer_zoo.training.callbacks import HISTORY_COLUMNS
 
     text = _read_text(path)
     if text is None:
@@ -219,7 +223,6 @@ def _cell(path: Path, line: int, name: str, value: str) -> float:
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
-    from fer_zoo.training.callbacks import HISTORY_COLUMNS
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")

@@ -75,6 +75,9 @@ def load_model(model: str | Path, unsafe: bool = False, scale: float | None = No
             raise FerZooError(f"{path}: the model contains code (e.g. a Lambda layer) that safe mode will not "
                               f"run; pass --unsafe only if you trust its author") from None
         raise FerZooError(f"{path}: cannot load model: {text}") from None
+    if compile and not loaded.compiled:
+        raise FerZooError(f"{path}: not a training checkpoint (it was saved without its optimizer, like a "
+                          f"run's best.keras); the run cannot continue from it")
     if scale is not None or offset is not None:
         inputs = keras.Input(shape=loaded.input_shape[1:])
         loaded = keras.Model(inputs, loaded(keras.layers.Rescaling(scale if scale is not None else 1 / 255,

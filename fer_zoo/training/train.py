@@ -79,6 +79,9 @@ def train(arch_name: str, data: str = "synthetic", out: str | Path | None = None
     if saved and rundir.comparable(config) != rundir.comparable(saved.config):
         raise FerZooError(f"--resume {out}: the data or recipe changed since the run started "
                           f"(dataset fingerprint or options differ); start a new run")
+    if saved and saved.config.get("class_names") not in (None, config["class_names"]):
+        raise FerZooError(f"{out / 'config.json'}: class_names {saved.config['class_names']} are not its data's "
+                          f"{config['class_names']}; the file was changed after the run started")
     _refuse_recipe_inside(options.recipe, out)
     fresh = not resume and not (out / "config.json").exists()
     rundir.prepare(out, config, saved, force)
