@@ -240,12 +240,16 @@ def _saved_test_probabilities(path: Path) -> np.ndarray | None:
         with np.load(path) as saved:  # allow_pickle stays False: a file with objects in it is refused
             test = saved["test"] if "test" in saved else None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
-        raise FerZooError(f"{path}: not a predictions file fer-zoo wrote ({_npz_problem(path, exc)}); remove "
-                          f"{path.parent} and rerun `fer-zoo bench` with the same --out to train that row again") from None
+        raise FerZooError(f"{path}: not a predictions file fer-zoo wrote ({_npz_problem(path, exc)}); "
+                          f"{_train_again(path)}") from None
     if test is not None and (test.ndim != 2 or not np.issubdtype(test.dtype, np.floating)):
         raise FerZooError(f"{path}: \"test\" is not a table of probabilities (shape {test.shape}, {test.dtype}); "
-                          f"remove {path.parent} and rerun `fer-zoo bench` with the same --out to train that row again")
+                          f"{_train_again(path)}")
     return test
+
+
+def _train_again(predictions: Path) -> str:
+    return f"remove {predictions.parent} and rerun `fer-zoo bench` with the same --out to train that row again"
 
 
 def _npz_problem(path: Path, exc: Exception) -> str:
@@ -281,8 +285,7 @@ def _faces(runs: dict[str, Path], env: dict) -> str:
     for name, (path, predicted) in answers.items():
         if predicted.max(initial=0) >= len(names):
             raise FerZooError(f"{path}: its test answers name class {predicted.max()}, and this bench's data has "
-                              f"{len(names)} classes; remove {path.parent} and rerun `fer-zoo bench` with the same "
-                              f"--out to train that row again")
+                              f"{len(names)} classes; {_train_again(path)}")
         answers[name] = predicted
     header = "<tr><th>face</th><th>label</th>" + "".join(f"<th>{_e(n)}</th>" for n in answers) + "</tr>"
     lines = []

@@ -261,7 +261,8 @@ def _parse_checked(path: Path, header: list[str], skip_bad_rows: bool):
             problem = f"unknown Usage {record['Usage'].strip()!r} (expected {', '.join(USAGE_TO_SPLIT)})"
         if problem is not None:
             if not skip_bad_rows:
-                raise FerZooError(f"{path} line {i + 2}: {problem} (the dataset option skip_bad_rows=true loads the rest)")
+                raise FerZooError(f"{path} line {i + 2}: {problem} "
+                                  f"(the dataset option skip_bad_rows=true loads the rest)")
             skipped[_reason(problem)] += 1
             continue
         labels.append(label)

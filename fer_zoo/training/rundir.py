@@ -171,7 +171,6 @@ _INTEGER_COLUMNS = ("epoch", "images", "epoch_images")
 def read_history(path: Path, completed: int | None = None) -> list[dict[str, float]]:
     """history.csv, parsed strictly: known numeric columns, every row as long as the header, epochs 1..n
     each once in order, and at least the ``completed`` epochs state.json counts. A damaged file: one line."""
-
     text = _read_text(path)
     if text is None:
         if completed:
@@ -223,7 +222,6 @@ def _cell(path: Path, line: int, name: str, value: str) -> float:
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
     writer.writeheader()
