@@ -913,6 +913,15 @@ CASES = [
          'row 1 ("lenet") has param_count "2M", not a number'),
     Case("report-row-spread-a-flag", lambda c: ["report", _report_rows(c, [{"model": "lenet", "test_acc_std": True}])],
          'row 1 ("lenet") has test_acc_std true, not a number'),
+    Case("report-row-value-nan", lambda c: ["report", _report_rows(c, [{"model": "lenet", "val_acc": float("nan")}])],
+         'row 1 ("lenet") has val_acc NaN, not a finite measure, 0 or more'),
+    Case("report-row-count-negative", lambda c: ["report", _report_rows(c, [{"model": "lenet", "param_count": -5}])],
+         'row 1 ("lenet") has param_count -5, not a finite measure, 0 or more'),
+    Case("report-row-percent-as-fraction", lambda c: ["report", _report_rows(c, [{"model": "lenet", "val_acc": 57.0}])],
+         'row 1 ("lenet") has val_acc 57.0, a fraction above 1'),
+    Case("report-row-metrics-damaged", lambda c: ["report", _report_run_file(c, "metrics.json", "{oops")],
+         "lenet/seed0/metrics.json: unreadable (Expecting property name enclosed in double quotes: line 1 column 2 "
+         "(char 1)); remove "),
     Case("report-predictions-garbage", lambda c: ["report", _report_predictions(c, bytes(range(256)) * 2)],
          "lenet/seed0/predictions.npz: not a predictions file fer-zoo wrote (not an .npz archive)"),
     Case("report-predictions-empty", lambda c: ["report", _report_predictions(c, b"")],
@@ -967,6 +976,14 @@ def _report_predictions(c: Ctx, raw: bytes | None = None, **arrays) -> str:
     else:
         with open(path, "wb") as f:
             np.savez(f, **arrays)
+    return str(folder)
+
+
+def _report_run_file(c: Ctx, name: str, text: str) -> str:
+    """A bench folder whose one trained row's run holds ``name`` with ``text``."""
+    folder = Path(_report_rows(c, [{"model": "lenet", "architecture": "lenet", "kind": "train"}]))
+    (folder / "lenet" / "seed0").mkdir(parents=True)
+    (folder / "lenet" / "seed0" / name).write_text(text)
     return str(folder)
 
 

@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +81,8 @@ def build(bench_dir: str | Path) -> str:
                 runs[row["model"]] = folder
     subject = bench_subject(env)
     histories = {name: read_history(folder / "history.csv") for name, folder in runs.items()}
-    metrics = {name: read_json(folder / "metrics.json") or {} for name, folder in runs.items()}
-    configs = {name: read_json(folder / "config.json") or {} for name, folder in runs.items()}
+    metrics = {name: read_json(folder / "metrics.json", _train_again(folder)) or {} for name, folder in runs.items()}
+    configs = {name: read_json(folder / "config.json", _train_again(folder)) or {} for name, folder in runs.items()}
     parts = [f"<h1>fer-zoo bench: {_e(subject)}</h1>", _meta(env), "<h2>Comparison</h2>", results_table(rows),
              _reasons(rows), "<h2>Accuracy, size and speed</h2>", _scatter_plots(rows, subject),
              "<h2>Learning curves</h2>", _curves(histories, subject), "<h2>Confusion matrices (test)</h2>",
@@ -110,11 +111,21 @@ def _require_numbers(results: Path, number: int, row: dict) -> None:
     """Each column the tables format as a number (and its ``_std``) holds a number or nothing."""
     from fer_zoo.report.columns import COLUMNS
 
-    for key in (k for c in COLUMNS if c.format for k in (c.key, f"{c.key}_std")):
-        value = row.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+    for column in (c for c in COLUMNS if c.format):
+        for key in (column.key, f"{column.key}_std"):
+            value = row.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problem = "not a number"
+            elif not math.isfinite(value) or value < 0:
+                problem = "not a finite measure, 0 or more"
+            elif column.format == "pct" and key == column.key and value > 1:
+                problem = "a fraction above 1"
+            else:
+                continue
             raise FerZooError(f"{results}: row {number} (\"{row['model']}\") has {key} {json.dumps(value)[:40]}, "
-                              f"not a number; rerun `fer-zoo bench` with the same --out to write it again")
+                              f"{problem}; rerun `fer-zoo bench` with the same --out to write it again")
 
 
 def write(bench_dir: str | Path) -> Path:
@@ -241,15 +252,15 @@ def _saved_test_probabilities(path: Path) -> np.ndarray | None:
             test = saved["test"] if "test" in saved else None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
         raise FerZooError(f"{path}: not a predictions file fer-zoo wrote ({_npz_problem(path, exc)}); "
-                          f"{_train_again(path)}") from None
+                          f"{_train_again(path.parent)}") from None
     if test is not None and (test.ndim != 2 or not np.issubdtype(test.dtype, np.floating)):
         raise FerZooError(f"{path}: \"test\" is not a table of probabilities (shape {test.shape}, {test.dtype}); "
-                          f"{_train_again(path)}")
+                          f"{_train_again(path.parent)}")
     return test
 
 
-def _train_again(predictions: Path) -> str:
-    return f"remove {predictions.parent} and rerun `fer-zoo bench` with the same --out to train that row again"
+def _train_again(run: Path) -> str:
+    return f"remove {run} and rerun `fer-zoo bench` with the same --out to train that row again"
 
 
 def _npz_problem(path: Path, exc: Exception) -> str:
@@ -285,7 +296,7 @@ def _faces(runs: dict[str, Path], env: dict) -> str:
     for name, (path, predicted) in answers.items():
         if predicted.max(initial=0) >= len(names):
             raise FerZooError(f"{path}: its test answers name class {predicted.max()}, and this bench's data has "
-                              f"{len(names)} classes; {_train_again(path)}")
+                              f"{len(names)} classes; {_train_again(path.parent)}")
         answers[name] = predicted
     header = "<tr><th>face</th><th>label</th>" + "".join(f"<th>{_e(n)}</th>" for n in answers) + "</tr>"
     lines = []

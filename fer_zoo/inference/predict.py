@@ -144,6 +144,8 @@ def decode_image(data: Path | bytes, name: str, max_pixels: int = MAX_PIXELS, hi
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"{name}: refused, a possible decompression bomb ({one_line(exc, 120)})") from None
+    except Image.UnidentifiedImageError:  # Pillow's text names a BytesIO object for an upload
+        raise FerZooError(f"{name}: cannot read image: not an image format Pillow reads") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise FerZooError(f"{name}: cannot read image: {one_line(exc, 160)}") from None
 

@@ -228,6 +228,8 @@ def build_app(predictor, options) -> FastAPI:
 
         if classifier.keras_model is None:
             raise Refused(422, f"{classifier.source} runs under {classifier.runtime}: explain needs a Keras model")
+        if target is not None and target not in classifier.class_names:  # the query's name, not the CLI's --class
+            raise Refused(422, f"class={target}: the model's classes are {', '.join(classifier.class_names)}")
         [(frame, shape)] = await frames_of(request, 1)
 
         def work():

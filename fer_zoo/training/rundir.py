@@ -303,16 +303,17 @@ def prepare(out: Path, config: dict, saved: Saved | None, force: bool) -> None:
         raise FerZooError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
-def read_json(path: Path) -> dict | None:
+def read_json(path: Path, advice: str = "start again with --force") -> dict | None:
+    """A run's JSON file (None if absent); damaged, one line ending in ``advice``: what the reader can do."""
     text = _read_text(path)
     if text is None:
         return None
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise FerZooError(f"{path}: unreadable ({exc}); start again with --force") from None
+        raise FerZooError(f"{path}: unreadable ({exc}); {advice}") from None
     if not isinstance(data, dict):
-        raise FerZooError(f"{path}: not a fer-zoo run file; start again with --force")
+        raise FerZooError(f"{path}: not a fer-zoo run file; {advice}")
     return data
 
 
