@@ -176,6 +176,28 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
     assert image.min() == 0 and image.max() == 255 and abs(int(image[24, 24]) - 128) <= 2
 
 
+def test_postscript_named_like_a_photo_never_reaches_ghostscript(cli, tiny_model_file, tmp_path, monkeypatch):
+    """Pillow picks a decoder by a file's first bytes and hands EPS to Ghostscript, which runs PostScript: a
+    photo, an upload or a dataset image is decoded only as one of the formats fer-zoo reads."""
+    from PIL import EpsImagePlugin
+
+    opened = []
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self) or 1 / 0)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 48 48\nshowpage\n"
+    (tmp_path / "face.png").write_bytes(eps)
+    result = cli("predict", str(tiny_model_file), str(tmp_path / "face.png"), "--no-detect", "--strict")
+    assert result.exit_code == 2
+    assert "face.png: cannot read image: not a PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM image" in result.stderr
+    faces = tmp_path / "faces"
+    for split, cls in (("train", "happy"), ("train", "sad"), ("test", "happy"), ("test", "sad")):
+        (faces / split / cls).mkdir(parents=True)
+        Image.new("L", (48, 48), 90).save(faces / split / cls / "0.png")
+    (faces / "train" / "sad" / "1.png").write_bytes(eps)
+    result = cli("data", "inspect", str(faces))
+    assert result.exit_code == 2 and "1.png: unreadable image (UnidentifiedImageError" in result.stderr
+    assert opened == []
+
+
 def test_a_photo_with_damaged_exif_reads_as_stored_and_warns_nobody(tmp_path):
     """Pillow warns on EXIF it cannot parse ("Corrupt EXIF data"), which would reach the user's terminal as
     two lines of Python; the pixels are fine and read as stored."""

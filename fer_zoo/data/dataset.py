@@ -234,6 +234,13 @@ def png_short(path) -> str | None:
     return None
 
 
+# What Pillow may decode: the formats fer-zoo reads (photos, image-folder datasets, uploads to serve), chosen by
+# content, whatever a file is called. Never EPS (Pillow hands it to Ghostscript, which runs PostScript) nor the
+# dozens of other formats Pillow would otherwise guess from a file's first bytes.
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")  # a camera's MPO opens as JPEG
+NOT_AN_IMAGE = "not a PNG, JPEG, BMP, GIF, TIFF, WebP or PGM/PPM image"
+
+
 def image_to_uint8(image) -> np.ndarray:
     """A Pillow image as uint8 pixels: (H, W) for greyscale modes, else RGB (H, W, 3). 16-bit greyscale
     (modes I, I;16...) is scaled by 255/65535, where Pillow's convert("L") would clip it at 255 (near white)."""

@@ -15,8 +15,9 @@ import numpy as np
 import fer_zoo
 from fer_zoo.data import cache
 from fer_zoo.data.dataset import (
-    Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option, image_to_uint8,
-    path_option, png_short, reject_unknown, seed_option, split_option_help, split_options, stratified_split,
+    PILLOW_FORMATS, Dataset, DatasetSource, Split, bool_option, canonical_class, class_names_for, float_option,
+    image_to_uint8, path_option, png_short, reject_unknown, seed_option, split_option_help, split_options,
+    stratified_split,
 )
 from fer_zoo.errors import FerZooError
 from fer_zoo.inputs import regular_file
@@ -98,7 +99,7 @@ def _read_images(paths: list[Path], skip_bad: bool, skipped: Counter):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)  # a face is not 90 MP
-                with Image.open(path) as im:
+                with Image.open(path, formats=PILLOW_FORMATS) as im:
                     im.load()
                     if short := png_short(path):
                         raise OSError(short)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_zoo.data.dataset import image_to_uint8, png_short
+from fer_zoo.data.dataset import NOT_AN_IMAGE, PILLOW_FORMATS, image_to_uint8, png_short
 from fer_zoo.environment import sharing_cores
 from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.inputs import regular_file
@@ -130,7 +130,7 @@ def decode_image(data: Path | bytes, name: str, max_pixels: int = MAX_PIXELS, hi
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             # damaged EXIF (Pillow warns, then reads the pixels): the image stays as stored, upright
             warnings.filterwarnings("ignore", "(Possibly )?corrupt EXIF", UserWarning)
-            with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as img:
+            with Image.open(data if isinstance(data, Path) else io.BytesIO(data), formats=PILLOW_FORMATS) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise ImageTooLarge(f"{name}: {width}x{height} pixels is over the limit of {max_pixels:,} "
@@ -145,7 +145,7 @@ def decode_image(data: Path | bytes, name: str, max_pixels: int = MAX_PIXELS, hi
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"{name}: refused, a possible decompression bomb ({one_line(exc, 120)})") from None
     except Image.UnidentifiedImageError:  # Pillow's text names a BytesIO object for an upload
-        raise FerZooError(f"{name}: cannot read image: not an image format Pillow reads") from None
+        raise FerZooError(f"{name}: cannot read image: {NOT_AN_IMAGE}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise FerZooError(f"{name}: cannot read image: {one_line(exc, 160)}") from None
 
