@@ -179,10 +179,10 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
 def test_postscript_named_like_a_photo_never_reaches_ghostscript(cli, tiny_model_file, tmp_path, monkeypatch):
     """Pillow picks a decoder by a file's first bytes and hands EPS to Ghostscript, which runs PostScript: a
     photo, an upload or a dataset image is decoded only as one of the formats fer-zoo reads."""
-    from PIL import EpsImagePlugin
-
+    Image.init()  # every plugin registered, EPS's among them; its opener replaced by one that records
     opened = []
-    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self) or 1 / 0)
+    monkeypatch.setitem(Image.OPEN, "EPS", (lambda fp, name=None: opened.append(name) or 1 / 0,
+                                            lambda prefix: prefix[:4] == b"%!PS"))
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 48 48\nshowpage\n"
     (tmp_path / "face.png").write_bytes(eps)
     result = cli("predict", str(tiny_model_file), str(tmp_path / "face.png"), "--no-detect", "--strict")
