@@ -32,7 +32,7 @@ from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.benchmark.executors import Bench, LocalExecutor, serialised
 from fer_zoo.report import columns
 from fer_zoo.metric_names import row_scores, split_scores
-from fer_zoo.training.rundir import seed_dir, seed_dirs
+from fer_zoo.training.rundir import read_predictions, seed_dir, seed_dirs
 from fer_zoo.status import Status, severity
 
 log = logging.getLogger(__name__)
@@ -372,6 +372,11 @@ def aggregate(spec: RowSpec, seed_rows: list[dict]) -> dict:
     return row
 
 
+def train_row_again(run: Path) -> str:
+    """What a user does about a damaged file in a row's run directory."""
+    return f"remove {run} and rerun `fer-zoo bench` with the same --out to train that row again"
+
+
 def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
     """A row for the mean of the trained rows' probabilities (seed 0 of each; a row without predictions, one
     that failed, is left out), scored on the same val and test images."""
@@ -384,11 +389,11 @@ def ensemble_row(rows: list[dict], out: Path, dataset, budget: Budget) -> dict:
         path = seed_dir(out, RowSpec(row["architecture"], row["kind"]).folder) / "predictions.npz"
         if row["kind"] == "pretrained" or not path.is_file():
             continue
-        with np.load(path) as saved:
-            if not all(split in saved for split in probabilities):
-                continue
-            for split in probabilities:
-                probabilities[split].append(saved[split])
+        saved = read_predictions(path, train_row_again(path.parent))
+        if not all(split in saved for split in probabilities):
+            continue
+        for split in probabilities:
+            probabilities[split].append(saved[split])
         members.append(row)
     entry: dict[str, Any] = {"model": "ensemble", "architecture": None, "kind": "ensemble", "plugin": None,
                              "seeds": 1, "reported_val_acc": None, "reported_test_acc": None, "infer_batch_size": 256}

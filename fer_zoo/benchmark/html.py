@@ -50,7 +50,7 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
 
 def build(bench_dir: str | Path) -> str:
     """The report's HTML for the bench in ``bench_dir``."""
-    from fer_zoo.benchmark.bench import KINDS, RowSpec
+    from fer_zoo.benchmark.bench import KINDS, RowSpec, train_row_again
     from fer_zoo.training.rundir import read_history, read_json, seed_dir
     from fer_zoo.report.terminal import bench_subject
 
@@ -81,8 +81,8 @@ def build(bench_dir: str | Path) -> str:
                 runs[row["model"]] = folder
     subject = bench_subject(env)
     histories = {name: read_history(folder / "history.csv") for name, folder in runs.items()}
-    metrics = {name: read_json(folder / "metrics.json", _train_again(folder)) or {} for name, folder in runs.items()}
-    configs = {name: read_json(folder / "config.json", _train_again(folder)) or {} for name, folder in runs.items()}
+    metrics = {name: read_json(folder / "metrics.json", train_row_again(folder)) or {} for name, folder in runs.items()}
+    configs = {name: read_json(folder / "config.json", train_row_again(folder)) or {} for name, folder in runs.items()}
     parts = [f"<h1>fer-zoo bench: {_e(subject)}</h1>", _meta(env), "<h2>Comparison</h2>", results_table(rows),
              _reasons(rows), "<h2>Accuracy, size and speed</h2>", _scatter_plots(rows, subject),
              "<h2>Learning curves</h2>", _curves(histories, subject), "<h2>Confusion matrices (test)</h2>",
@@ -243,49 +243,20 @@ def _confusions(metrics: dict[str, dict], configs: dict[str, dict]) -> str:
     return "".join(figures) or "<p>No row was scored on a test split.</p>"
 
 
-def _saved_test_probabilities(path: Path) -> np.ndarray | None:
-    """predictions.npz's test probabilities (None if it saved none), checked: a damaged file is one line."""
-    import zipfile
-
-    try:
-        with np.load(path) as saved:  # allow_pickle stays False: a file with objects in it is refused
-            test = saved["test"] if "test" in saved else None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
-        raise FerZooError(f"{path}: not a predictions file fer-zoo wrote ({_npz_problem(path, exc)}); "
-                          f"{_train_again(path.parent)}") from None
-    if test is not None and (test.ndim != 2 or not np.issubdtype(test.dtype, np.floating)):
-        raise FerZooError(f"{path}: \"test\" is not a table of probabilities (shape {test.shape}, {test.dtype}); "
-                          f"{_train_again(path.parent)}")
-    return test
-
-
-def _train_again(run: Path) -> str:
-    return f"remove {run} and rerun `fer-zoo bench` with the same --out to train that row again"
-
-
-def _npz_problem(path: Path, exc: Exception) -> str:
-    text = one_line(exc, 100)
-    if path.stat().st_size == 0:
-        return "an empty file"
-    if "pickled" in text:  # numpy's guess for bytes that are no .npz archive
-        return "not an .npz archive"
-    if "Object arrays" in text:
-        return "it holds Python objects, which fer-zoo never loads"
-    return text
-
-
 def _faces(runs: dict[str, Path], env: dict) -> str:
     from PIL import Image
 
+    from fer_zoo.benchmark.bench import train_row_again
     from fer_zoo.data import load_dataset
+    from fer_zoo.training.rundir import read_predictions
 
     answers = {}
     for name, folder in runs.items():
         path = folder / "predictions.npz"
         if path.is_file():
-            test = _saved_test_probabilities(path)
-            if test is not None:
-                answers[name] = (path, test.argmax(axis=1))
+            saved = read_predictions(path, train_row_again(folder))
+            if "test" in saved:
+                answers[name] = (path, saved["test"].argmax(axis=1))
     if not answers:
         return "<p>No row saved test predictions.</p>"
     dataset = load_dataset(env["data"])
@@ -296,7 +267,7 @@ def _faces(runs: dict[str, Path], env: dict) -> str:
     for name, (path, predicted) in answers.items():
         if predicted.max(initial=0) >= len(names):
             raise FerZooError(f"{path}: its test answers name class {predicted.max()}, and this bench's data has "
-                              f"{len(names)} classes; {_train_again(path.parent)}")
+                              f"{len(names)} classes; {train_row_again(path.parent)}")
         answers[name] = predicted
     header = "<tr><th>face</th><th>label</th>" + "".join(f"<th>{_e(n)}</th>" for n in answers) + "</tr>"
     lines = []

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_zoo import atomic
-from fer_zoo.errors import FerZooError
+from fer_zoo.errors import FerZooError, one_line
 from fer_zoo.training.run_config import CLASS_WEIGHTS, PRECISIONS, settings
 
 # history.csv's columns, in order; "images" is what the epoch trained, "epoch_images" what a whole epoch
@@ -315,6 +315,37 @@ def read_json(path: Path, advice: str = "start again with --force") -> dict | No
     if not isinstance(data, dict):
         raise FerZooError(f"{path}: not a fer-zoo run file; {advice}")
     return data
+
+
+def read_predictions(path: Path, advice: str) -> dict:
+    """predictions.npz, what a run saves for ensembles and reports: each split's probabilities, checked. A
+    damaged file is one line naming it and ending in ``advice``, what the reader can do."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path) as saved:  # allow_pickle stays False: a file with objects in it is refused
+            found = {split: saved[split] for split in saved.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+        raise FerZooError(f"{path}: not a predictions file fer-zoo wrote ({_npz_problem(path, exc)}); "
+                          f"{advice}") from None
+    for split, table in found.items():
+        if table.ndim != 2 or not np.issubdtype(table.dtype, np.floating):
+            raise FerZooError(f"{path}: \"{split}\" is not a table of probabilities (shape {table.shape}, "
+                              f"{table.dtype}); {advice}")
+    return found
+
+
+def _npz_problem(path: Path, exc: Exception) -> str:
+    text = one_line(exc, 100)
+    if path.stat().st_size == 0:
+        return "an empty file"
+    if "pickled" in text:  # numpy's guess for bytes that are no .npz archive
+        return "not an .npz archive"
+    if "Object arrays" in text:
+        return "it holds Python objects, which fer-zoo never loads"
+    return text
 
 
 def _read_text(path: Path) -> str | None:
